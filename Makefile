@@ -1,0 +1,132 @@
+# vtier - one plain Makefile.
+#
+#   make                 build everything into build/
+#   make check           install missing Debian packages, build, run every test
+#   make SANITIZE=1 check  the same with ASan+UBSan, into build/san/
+#   make bench           benchmarks, each printed beside a baseline of the same run
+#   make install DESTDIR=... PREFIX=...
+#   make deps            apt-get install only what is missing
+#   make demo            the agent tiering a workload in a two-node guest
+
+PREFIX   ?= /usr/local
+SBINDIR  ?= $(PREFIX)/sbin
+BINDIR   ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+DESTDIR  ?=
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+SANITIZE ?= 0
+WERROR   ?= 0
+
+ifeq ($(SANITIZE),1)
+B := build/san
+else
+B := build
+endif
+
+# Debian packages the build and the tests need; `make deps` installs the
+# missing ones.  libpfm4 ships no pkg-config file, hence -lpfm.
+DEB_DEPS := gcc make pkg-config libnuma-dev libpfm4-dev liburing-dev \
+	libinih-dev numactl python3
+PKGS := numa liburing inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpfm
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wpointer-arith -Wundef -Wno-format-nonliteral
+ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Iagent \
+	$(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS := $(LDFLAGS)
+ifeq ($(WERROR),1)
+ALL_CFLAGS += -Werror
+endif
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+ALL_CFLAGS += $(SANFLAGS)
+ALL_LDFLAGS += $(SANFLAGS)
+endif
+
+COMMON_SRCS := $(wildcard include/vtier/*.c)
+AGENT_MAINS := agent/main.c agent/vtierctl.c
+AGENT_LIB_SRCS := $(filter-out $(AGENT_MAINS),$(wildcard agent/*.c))
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+COMMON_OBJS := $(call obj,$(COMMON_SRCS))
+AGENT_LIB_OBJS := $(call obj,$(AGENT_LIB_SRCS))
+LIB_OBJS := $(AGENT_LIB_OBJS) $(COMMON_OBJS)
+
+PROGS := $(B)/vtier-agent $(B)/vtierctl
+TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRCS))
+BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
+
+.PHONY: all tests check check-run bench install deps demo clean
+.DEFAULT_GOAL := all
+
+all: $(PROGS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/vtier-agent: $(B)/obj/agent/main.o $(LIB_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+tests: $(PROGS) $(TESTS) $(TOOLS)
+
+# The package check runs first, in its own make, so that pkg-config
+# answers once the libraries are there.
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@tests/run.sh $(B)
+
+check-run: tests
+	@tests/run.sh $(B)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+deps:
+	@missing=""; for p in $(DEB_DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/demo.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vtier
+	install -m 0755 $(B)/vtier-agent $(DESTDIR)$(SBINDIR)/vtier-agent
+	install -m 0755 $(B)/vtierctl $(DESTDIR)$(BINDIR)/vtierctl
+	install -m 0644 agent.ini $(DESTDIR)$(SYSCONFDIR)/vtier/agent.ini
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,78 @@
+/*
+ * agent.h - the agent's one context struct.  It owns every stage; the
+ * stages never call each other, main.c wires them (DESIGN.md "Data flow").
+ */
+#ifndef VTIER_AGENT_AGENT_H
+#define VTIER_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "policy.h"
+#include "sample.h"
+#include "topo.h"
+
+struct heat;
+struct loop;
+struct migrator;
+struct procs;
+
+enum budget_source {
+	BUDGET_FROM_CONFIG = 0,	/* [budget] dram = SIZE */
+	BUDGET_FROM_TOPOLOGY,	/* dram = auto: all fast-node memory */
+	BUDGET_FROM_SHIM,	/* set by the host shim */
+};
+
+struct agent_counters {
+	uint64_t ticks;
+	uint64_t samples_ignored;	/* pid not managed */
+	uint64_t over_budget_ticks;	/* ticks that started over budget */
+	uint64_t fast_used_max;		/* highest fast usage seen after a round */
+	double samples_per_s;		/* over the last second or so */
+};
+
+struct agent {
+	const char *config_path;
+	struct agent_config cfg;
+	struct topo topo;
+	struct heat *heat;
+	struct plan plan;
+	struct migrator *mig;
+	struct sampler sampler;
+	struct procs *procs;		/* real backend only */
+	struct loop *loop;
+
+	int sigfd;
+	int statusfd;
+	int tick_timer;			/* loop watcher ids */
+	int sample_watch[64];
+	int nsample_watch;
+
+	uint64_t budget;		/* effective budget in bytes */
+	enum budget_source budget_source;
+	uint64_t fast_used;		/* at the last tick */
+	uint16_t tick;			/* policy tick, mod 2^16, never 0 */
+	bool unattainable;
+	uint64_t shortfall;
+	uint64_t start_ns;
+	uint64_t rate_ns, rate_samples;	/* samples/s window */
+	struct agent_counters ctr;
+
+	/* --exit-on-eof: end once a replayed file is done and plans are empty */
+	bool exit_on_eof;
+	unsigned idle_after_eof;
+	unsigned ticks_after_eof;
+	const char *sim_dump;		/* --sim-dump FILE: final sim placement */
+	int exit_code;
+};
+
+/* status.c: the status socket and its JSON document. */
+int status_listen(const char *path);
+/* Format the status JSON into buf; returns its length or -ENOSPC. */
+int status_format(const struct agent *a, char *buf, size_t len);
+/* Accept one client on the listening socket, send the JSON, close. */
+void status_serve(struct agent *a, int listenfd);
+void status_log(const struct agent *a);
+
+#endif

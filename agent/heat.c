@@ -1,0 +1,476 @@
+/*
+ * heat.c - the heat table (see heat.h): an open-addressing hash table of
+ * 16-byte entries with linear probing and backward-shift deletion, lazily
+ * halved counts and an exact log2 histogram of decayed heat.
+ *
+ * Layout: capacity * 4/3 slots (load factor at most 3/4), not a power of
+ * two; a key's home slot is the multiply-high of its mixed hash and the
+ * slot count, which spreads a 64-bit hash evenly over any range without a
+ * division.  Deletion shifts the rest of the probe run back, so there are
+ * no tombstones and lookups never slow down with churn.
+ *
+ * Epochs: an entry's count refers to its own epoch (mod 2^16); its value
+ * now is count >> (epoch now - entry epoch), zero from 16 epochs on.  To
+ * keep that difference meaningful across the 2^16 wrap, every entry older
+ * than 16 epochs is rewritten to (count 0, epoch now) whenever the epoch
+ * crosses a multiple of 2^14 or jumps 16 or more at once: between two such
+ * passes no entry can age past 2^14 + 30 epochs, so no limit on idle time.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heat.h"
+
+/* Entries older than this many epochs count zero. */
+#define DECAY_LIMIT	16
+/* The epoch-normalizing pass runs when the epoch crosses this multiple. */
+#define RENORM_SHIFT	14
+
+struct heat {
+	struct heat_entry *slots;
+	size_t nslots;
+	size_t capacity;
+	size_t size;
+	size_t hand;		/* eviction clock hand (slot index) */
+
+	uint64_t next_epoch_ns;	/* the epoch moves on at this time (0: unset) */
+	uint64_t epoch_start_ns;	/* when the current epoch began */
+	uint64_t cooling_ns;
+	uint64_t epoch_abs;	/* epochs since the start, not wrapped */
+	bool started;		/* epoch_start_ns is set */
+
+	uint64_t hist[HEAT_NBINS];	/* 4 KiB pages per bin of decayed heat */
+	struct heat_stats stats;
+};
+
+uint64_t
+heat_key(uint32_t pid, uint64_t addr, bool thp)
+{
+	if (pid == 0 || pid > HEAT_PID_MAX || addr >= HEAT_ADDR_LIMIT)
+		return 0;
+	if (thp)
+		addr &= ~((1ULL << HEAT_THP_SHIFT) - 1);
+	return (uint64_t)pid << HEAT_KEY_PID_SHIFT | (thp ? HEAT_KEY_THP : 0) |
+	    addr >> HEAT_PAGE_SHIFT;
+}
+
+/* splitmix64's finalizer: every key bit reaches the high bits used below. */
+static inline uint64_t
+mix(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+static inline size_t
+home(const struct heat *h, uint64_t key)
+{
+	return (size_t)(((__uint128_t)mix(key) * h->nslots) >> 64);
+}
+
+static inline uint16_t
+cur_epoch(const struct heat *h)
+{
+	return (uint16_t)h->epoch_abs;
+}
+
+uint32_t
+heat_count(const struct heat *h, const struct heat_entry *e)
+{
+	return heat_decay(e->count, (uint16_t)(cur_epoch(h) - e->epoch));
+}
+
+int
+heat_create(struct heat **hp, uint32_t capacity, uint64_t cooling_ns)
+{
+	struct heat *h = NULL;
+	int rc;
+
+	*hp = NULL;
+	if (capacity == 0 || cooling_ns == 0)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	h->capacity = capacity;
+	/* Rounded up; always at least capacity + 1, so a probe ends. */
+	h->nslots = ((size_t)capacity * 4 + 2) / 3;
+	h->slots = calloc(h->nslots, sizeof(*h->slots));
+	if (h->slots == NULL) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	h->cooling_ns = cooling_ns;
+	*hp = h;
+	return 0;
+err:
+	free(h);
+	return rc;
+}
+
+void
+heat_destroy(struct heat *h)
+{
+	if (h == NULL)
+		return;
+	free(h->slots);
+	free(h);
+}
+
+void
+heat_clear(struct heat *h)
+{
+	memset(h->slots, 0, h->nslots * sizeof(*h->slots));
+	h->size = 0;
+	h->hand = 0;
+	h->next_epoch_ns = 0;
+	h->epoch_start_ns = 0;
+	h->epoch_abs = 0;
+	h->started = false;
+	memset(h->hist, 0, sizeof(h->hist));
+	memset(&h->stats, 0, sizeof(h->stats));
+}
+
+static uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+void
+heat_set_cooling(struct heat *h, uint64_t cooling_ns)
+{
+	if (cooling_ns == 0)
+		return;
+	h->cooling_ns = cooling_ns;
+	/* The current epoch keeps its start; the new period runs from it. */
+	if (h->started)
+		h->next_epoch_ns = add_sat(h->epoch_start_ns, cooling_ns);
+}
+
+/* Rewrite entries that count zero so their epochs never wrap (see top). */
+static void
+renormalize(struct heat *h, bool all)
+{
+	uint16_t now = cur_epoch(h);
+
+	for (size_t i = 0; i < h->nslots; i++) {
+		struct heat_entry *e = &h->slots[i];
+
+		if (e->key == 0)
+			continue;
+		if (all || (uint16_t)(now - e->epoch) >= DECAY_LIMIT) {
+			e->count = 0;
+			e->epoch = now;
+		}
+	}
+}
+
+/* n epochs passed: every count halves n times, so each bin moves down n. */
+static void
+shift_hist(struct heat *h, uint64_t n)
+{
+	uint64_t zero = 0;
+
+	if (n >= HEAT_NBINS)
+		n = HEAT_NBINS - 1;
+	for (unsigned b = 0; b <= n; b++)
+		zero += h->hist[b];
+	h->hist[0] = zero;
+	for (unsigned b = 1; b < HEAT_NBINS; b++)
+		h->hist[b] = b + n < HEAT_NBINS ? h->hist[b + n] : 0;
+}
+
+/* The rare part of heat_advance: the first call, or an epoch change. */
+static void
+advance_epoch(struct heat *h, uint64_t now_ns)
+{
+	uint64_t n, old;
+
+	if (!h->started) {
+		h->started = true;
+		h->epoch_start_ns = now_ns;
+		h->next_epoch_ns = add_sat(now_ns, h->cooling_ns);
+		return;
+	}
+	n = (now_ns - h->epoch_start_ns) / h->cooling_ns;
+	if (n == 0)		/* only at the saturated end of time */
+		return;
+	h->epoch_start_ns += n * h->cooling_ns;
+	h->next_epoch_ns = add_sat(h->epoch_start_ns, h->cooling_ns);
+	old = h->epoch_abs;
+	h->epoch_abs += n;
+	shift_hist(h, n);
+	if (n >= DECAY_LIMIT)
+		renormalize(h, true);
+	else if ((old >> RENORM_SHIFT) != (h->epoch_abs >> RENORM_SHIFT))
+		renormalize(h, false);
+}
+
+void
+heat_advance(struct heat *h, uint64_t now_ns)
+{
+	/* An earlier time than the current epoch's end changes nothing. */
+	if (now_ns >= h->next_epoch_ns)
+		advance_epoch(h, now_ns);
+}
+
+/* Empty slot i, shifting later entries of its probe run back into it. */
+static void
+remove_at(struct heat *h, size_t i)
+{
+	size_t n = h->nslots, j = i;
+
+	for (;;) {
+		struct heat_entry *e;
+		size_t k, dist_home, dist_hole;
+
+		if (++j == n)
+			j = 0;
+		e = &h->slots[j];
+		if (e->key == 0)
+			break;
+		/* e may fill the hole unless its home lies after the hole. */
+		k = home(h, e->key);
+		dist_home = j >= k ? j - k : j + n - k;
+		dist_hole = j >= i ? j - i : j + n - i;
+		if (dist_home >= dist_hole) {
+			h->slots[i] = *e;
+			i = j;
+		}
+	}
+	memset(&h->slots[i], 0, sizeof(h->slots[i]));
+}
+
+/* Take an entry out: histogram, slot, size. */
+static void
+unlink_entry(struct heat *h, size_t i)
+{
+	const struct heat_entry *e = &h->slots[i];
+
+	h->hist[heat_bin(heat_count(h, e))] -= heat_key_npages(e->key);
+	remove_at(h, i);
+	h->size--;
+}
+
+/*
+ * Evict one entry to make room: scan up to HEAT_EVICT_SCAN occupied slots
+ * from the clock hand, stop at the first one in the lowest non-empty bin
+ * (nothing colder exists), else take the coldest seen.
+ */
+static void
+evict_one(struct heat *h)
+{
+	size_t scan = h->size < HEAT_EVICT_SCAN ? h->size : HEAT_EVICT_SCAN;
+	size_t i = h->hand, victim = SIZE_MAX, seen = 0;
+	unsigned lowest = 0;
+	uint32_t best = UINT32_MAX;
+
+	while (lowest < HEAT_NBINS - 1 && h->hist[lowest] == 0)
+		lowest++;
+	while (seen < scan) {
+		const struct heat_entry *e = &h->slots[i];
+
+		if (e->key != 0) {
+			uint32_t c = heat_count(h, e);
+
+			seen++;
+			if (c < best) {
+				best = c;
+				victim = i;
+				if (heat_bin(c) <= lowest)
+					break;
+			}
+		}
+		if (++i == h->nslots)
+			i = 0;
+	}
+	/* Next scan starts after the victim, which may now hold a shifted entry. */
+	h->hand = victim + 1 == h->nslots ? 0 : victim + 1;
+	unlink_entry(h, victim);
+	h->stats.evictions++;
+}
+
+/* A new key whose probe ended at empty slot i. Kept out of the hit path. */
+static __attribute__((noinline)) struct heat_entry *
+insert_new(struct heat *h, uint64_t key, size_t i)
+{
+	struct heat_entry *e;
+
+	if (h->size == h->capacity) {
+		/* The new key is not in the table yet, so it cannot be the victim. */
+		evict_one(h);
+		for (i = home(h, key); h->slots[i].key != 0;)
+			if (++i == h->nslots)
+				i = 0;
+	}
+	e = &h->slots[i];
+	e->key = key;
+	e->count = 1;
+	e->epoch = cur_epoch(h);
+	e->node = -1;
+	e->flags = 0;
+	e->moved = HEAT_MOVED_NEVER;
+	h->size++;
+	h->stats.inserts++;
+	h->hist[1] += heat_key_npages(key);
+	return e;
+}
+
+struct heat_entry *
+heat_record(struct heat *h, uint32_t pid, uint64_t addr, bool thp,
+    uint64_t now_ns)
+{
+	uint64_t key = heat_key(pid, addr, thp);
+	struct heat_entry *e;
+	uint32_t c, nc, np;
+	uint16_t now;
+	size_t i;
+
+	if (now_ns >= h->next_epoch_ns)
+		advance_epoch(h, now_ns);
+	if (key == 0) {
+		h->stats.rejected++;
+		return NULL;
+	}
+	h->stats.records++;
+	for (i = home(h, key);;) {
+		e = &h->slots[i];
+		if (e->key == key)
+			break;
+		if (e->key == 0)
+			return insert_new(h, key, i);
+		if (++i == h->nslots)
+			i = 0;
+	}
+
+	now = cur_epoch(h);
+	c = heat_decay(e->count, (uint16_t)(now - e->epoch));
+	nc = c < HEAT_COUNT_MAX ? c + 1 : HEAT_COUNT_MAX;
+	/*
+	 * The histogram already holds the decayed count; c + 1 changes bin
+	 * only when it is a power of two.
+	 */
+	if ((nc & (nc - 1)) == 0 && nc != c) {
+		np = heat_key_npages(key);
+		h->hist[heat_bin(c)] -= np;
+		h->hist[heat_bin(nc)] += np;
+	}
+	e->count = (uint16_t)nc;
+	e->epoch = now;
+	return e;
+}
+
+static size_t
+find_slot(const struct heat *h, uint64_t key)
+{
+	size_t i;
+
+	if (key == 0)
+		return SIZE_MAX;
+	for (i = home(h, key); h->slots[i].key != 0;) {
+		if (h->slots[i].key == key)
+			return i;
+		if (++i == h->nslots)
+			i = 0;
+	}
+	return SIZE_MAX;
+}
+
+struct heat_entry *
+heat_lookup(struct heat *h, uint64_t key)
+{
+	size_t i = find_slot(h, key);
+
+	return i == SIZE_MAX ? NULL : &h->slots[i];
+}
+
+int
+heat_drop(struct heat *h, uint64_t key)
+{
+	size_t i = find_slot(h, key);
+
+	if (i == SIZE_MAX)
+		return -ENOENT;
+	unlink_entry(h, i);
+	h->stats.dropped++;
+	return 0;
+}
+
+size_t
+heat_drop_pid(struct heat *h, uint32_t pid)
+{
+	size_t removed = 0, i = 0;
+
+	/*
+	 * A removal pulls later entries back into slot i, so look at i again.
+	 * Entries only ever move backwards into the hole, and those that wrap
+	 * from the front of the array to its end land on slots still ahead.
+	 */
+	while (i < h->nslots) {
+		const struct heat_entry *e = &h->slots[i];
+
+		if (e->key != 0 && heat_key_pid(e->key) == pid) {
+			unlink_entry(h, i);
+			removed++;
+			continue;
+		}
+		i++;
+	}
+	h->stats.dropped += removed;
+	return removed;
+}
+
+const struct heat_entry *
+heat_slots(const struct heat *h, size_t *nslots)
+{
+	*nslots = h->nslots;
+	return h->slots;
+}
+
+struct heat_entry *
+heat_slots_mut(struct heat *h, size_t *nslots)
+{
+	*nslots = h->nslots;
+	return h->slots;
+}
+
+const uint64_t *
+heat_hist(const struct heat *h)
+{
+	return h->hist;
+}
+
+size_t
+heat_size(const struct heat *h)
+{
+	return h->size;
+}
+
+size_t
+heat_capacity(const struct heat *h)
+{
+	return h->capacity;
+}
+
+size_t
+heat_mem_bytes(const struct heat *h)
+{
+	return sizeof(*h) + h->nslots * sizeof(*h->slots);
+}
+
+uint16_t
+heat_epoch(const struct heat *h)
+{
+	return cur_epoch(h);
+}
+
+const struct heat_stats *
+heat_stats(const struct heat *h)
+{
+	return &h->stats;
+}

@@ -1,0 +1,152 @@
+/*
+ * heat.h - the heat table: how often each (pid, page) was sampled,
+ * decayed over time.  Pure code: no syscalls, no clocks (time is passed
+ * in), so it is unit-tested directly and reused verbatim by vtier-sim.
+ *
+ * - Fixed capacity, chosen at creation; no allocation after that.
+ * - Keyed (pid, page); a page is 4 KiB, or 2 MiB when the caller says
+ *   the address is THP-backed.
+ * - Counts halve every cooling period, lazily: an entry stores the epoch
+ *   its count refers to and is brought up to date when touched.
+ * - A log2-binned histogram of (decayed) heat, in 4 KiB-page units, is
+ *   kept exact at all times.  Halving moves every count exactly one bin
+ *   down, so an epoch change is a shift of the histogram.
+ * - When full, a new page evicts a coldest entry (see heat_record).
+ */
+#ifndef VTIER_AGENT_HEAT_H
+#define VTIER_AGENT_HEAT_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HEAT_PAGE_SHIFT	12
+#define HEAT_THP_SHIFT	21
+#define HEAT_THP_PAGES	(1u << (HEAT_THP_SHIFT - HEAT_PAGE_SHIFT))
+#define HEAT_COUNT_MAX	UINT16_MAX
+/* bin 0: count 0; bin b >= 1: 2^(b-1) <= count < 2^b */
+#define HEAT_NBINS	17
+
+/*
+ * Key layout: pid in bits 36..57, THP flag in bit 35, virtual page
+ * number (addr >> 12, or the 2 MiB-aligned address >> 12) in bits 0..34.
+ * User addresses must be below 2^47 (4-level paging user space); pid
+ * must be 1..2^22-1 (the kernel's PID_MAX_LIMIT).  Key 0 means empty.
+ */
+#define HEAT_KEY_VPN_BITS	35
+#define HEAT_KEY_THP		(1ULL << HEAT_KEY_VPN_BITS)
+#define HEAT_KEY_PID_SHIFT	36
+#define HEAT_PID_MAX		((1u << 22) - 1)
+#define HEAT_ADDR_LIMIT		(1ULL << 47)
+
+/* Entry flags */
+#define HEAT_F_PINNED	0x01	/* migration said EACCES/EINVAL: do not retry */
+
+struct heat_entry {
+	uint64_t key;		/* 0 = empty slot */
+	uint16_t count;		/* heat as of epoch */
+	uint16_t epoch;		/* cooling epoch of count, mod 2^16 */
+	int8_t node;		/* NUMA node, -1 = not known yet */
+	uint8_t flags;		/* HEAT_F_* */
+	uint16_t moved;		/* policy tick of the last migration, mod 2^16 */
+};
+static_assert(sizeof(struct heat_entry) == 16, "heat_entry must stay 16 bytes");
+
+#define HEAT_MOVED_NEVER 0	/* ticks start at 1; see policy.h */
+
+struct heat_stats {
+	uint64_t records;	/* samples recorded */
+	uint64_t inserts;	/* new entries */
+	uint64_t evictions;	/* entries evicted to make room */
+	uint64_t rejected;	/* samples with an address or pid out of range */
+	uint64_t dropped;	/* entries removed by heat_drop* */
+};
+
+struct heat;
+
+/* Build and take apart keys. */
+uint64_t heat_key(uint32_t pid, uint64_t addr, bool thp);
+static inline uint32_t heat_key_pid(uint64_t key) { return (uint32_t)(key >> HEAT_KEY_PID_SHIFT); }
+static inline bool heat_key_thp(uint64_t key) { return (key & HEAT_KEY_THP) != 0; }
+static inline uint64_t heat_key_addr(uint64_t key)
+{
+	return (key & ((1ULL << HEAT_KEY_VPN_BITS) - 1)) << HEAT_PAGE_SHIFT;
+}
+static inline uint32_t heat_key_npages(uint64_t key) { return heat_key_thp(key) ? HEAT_THP_PAGES : 1; }
+
+/* Histogram bin of a count. */
+static inline unsigned heat_bin(uint32_t count)
+{
+	return count ? 32u - (unsigned)__builtin_clz(count) : 0;
+}
+
+/*
+ * Create a table for up to capacity entries with the given cooling period
+ * (ns, > 0).  0 or -ENOMEM/-EINVAL.
+ */
+int heat_create(struct heat **hp, uint32_t capacity, uint64_t cooling_ns);
+void heat_destroy(struct heat *h);
+
+/* Forget everything (keeps capacity and cooling period). */
+void heat_clear(struct heat *h);
+/* Change the cooling period (on reload); counts are kept. */
+void heat_set_cooling(struct heat *h, uint64_t cooling_ns);
+
+/*
+ * Advance the table's clock to now_ns: if one or more cooling periods
+ * have passed, the epoch moves on and the histogram shifts down.  Time
+ * never goes backwards: an earlier now_ns is ignored.
+ */
+void heat_advance(struct heat *h, uint64_t now_ns);
+
+/*
+ * Count one sample of (pid, addr) at now_ns (calls heat_advance).  thp:
+ * the address is backed by a transparent huge page; the entry is keyed
+ * at 2 MiB.  When the table is full, the new page evicts the entry with
+ * the lowest decayed count found within a bounded scan (HEAT_EVICT_SCAN
+ * occupied slots from a clock hand that moves on): it looks first for an
+ * entry in the lowest non-empty histogram bin and otherwise takes the
+ * coldest it saw.  Returns the entry, or NULL if pid/addr are out of
+ * range (counted in stats.rejected).
+ */
+#define HEAT_EVICT_SCAN 64
+struct heat_entry *heat_record(struct heat *h, uint32_t pid, uint64_t addr,
+    bool thp, uint64_t now_ns);
+
+/* Find an entry (NULL if absent). */
+struct heat_entry *heat_lookup(struct heat *h, uint64_t key);
+
+/* The entry's count decayed to the table's current epoch. */
+uint32_t heat_count(const struct heat *h, const struct heat_entry *e);
+/*
+ * The same for a count age epochs old (age = heat_epoch() - e->epoch, mod
+ * 2^16): halved age times, 0 from 16 on.  For passes over heat_slots().
+ */
+static inline uint32_t heat_decay(uint16_t count, uint16_t age)
+{
+	return (uint32_t)count >> (age < 31 ? age : 31);
+}
+
+/* Remove one entry (ENOENT/EFAULT from the migrator). 0 or -ENOENT. */
+int heat_drop(struct heat *h, uint64_t key);
+/* Remove every entry of a process; returns how many were removed. */
+size_t heat_drop_pid(struct heat *h, uint32_t pid);
+
+/*
+ * Direct access for the policy's single pass: nslots slots, empty ones
+ * have key 0.  Valid until the next heat_record/heat_drop*.
+ */
+const struct heat_entry *heat_slots(const struct heat *h, size_t *nslots);
+struct heat_entry *heat_slots_mut(struct heat *h, size_t *nslots);
+
+/* Histogram of decayed heat: HEAT_NBINS bins of 4 KiB-page counts. */
+const uint64_t *heat_hist(const struct heat *h);
+
+size_t heat_size(const struct heat *h);		/* entries in use */
+size_t heat_capacity(const struct heat *h);
+size_t heat_mem_bytes(const struct heat *h);	/* all memory the table holds */
+uint16_t heat_epoch(const struct heat *h);
+const struct heat_stats *heat_stats(const struct heat *h);
+
+#endif

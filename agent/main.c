@@ -1,0 +1,563 @@
+/*
+ * main.c - vtier-agent: start-up, wiring and teardown.
+ *
+ * The stages (sampler -> heat -> policy -> migrator) never call each
+ * other: the loop calls back here and this file passes data along.
+ * Start-up order: config, topology, heat table, migrator, sampler,
+ * process filter, status socket, signals, loop.  Teardown is the reverse.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "vtier/log.h"
+#include "vtier/util.h"
+#include "vtier/version.h"
+#include "agent.h"
+#include "heat.h"
+#include "loop.h"
+#include "migrate.h"
+#include "proc.h"
+
+#define EXIT_CONFIG	2
+#define SAMPLE_BATCH	4096	/* samples per sampler callback */
+#define QUERY_BATCH	65536	/* unknown placements looked up per tick */
+#define EOF_IDLE_TICKS	3	/* --exit-on-eof: empty plans before exiting */
+#define EOF_MAX_TICKS	2000	/* ... and a bound, whatever happens */
+
+static uint64_t batch_now;	/* clock for the samples of one read batch */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vtier-agent [-n] [-d] [-c FILE] [--sysfs DIR]\n"
+	    "                   [--exit-on-eof] [--sim-dump FILE]\n"
+	    "  -c FILE         configuration (default " CONFIG_PATH_DEFAULT ")\n"
+	    "  -n              check the configuration, print it, exit\n"
+	    "  -d              debug logging\n"
+	    "  -V              print the version\n"
+	    "  --sysfs DIR     read NUMA topology below DIR instead of /sys\n"
+	    "  --exit-on-eof   with a replayed trace file: exit once it is read\n"
+	    "                  and plans are empty; print the status JSON\n"
+	    "  --sim-dump FILE with backend=sim: write the final placement\n"
+	    "                  (pid addr node heat per line) to FILE\n");
+}
+
+static uint16_t
+ms_to_ticks(uint64_t ms, uint64_t interval_ms)
+{
+	uint64_t t = (ms + interval_ms - 1) / interval_ms;
+
+	return (uint16_t)MIN(t, 32767);
+}
+
+static void
+update_budget(struct agent *a)
+{
+	if (a->budget_source == BUDGET_FROM_SHIM)
+		return;
+	if (a->cfg.budget != 0) {
+		a->budget = a->cfg.budget;
+		a->budget_source = BUDGET_FROM_CONFIG;
+	} else {
+		a->budget = topo_fast_total(&a->topo);
+		a->budget_source = BUDGET_FROM_TOPOLOGY;
+	}
+}
+
+static void
+on_sample(void *arg, const struct sample *s)
+{
+	struct agent *a = arg;
+
+	if (a->procs != NULL && !proc_managed(a->procs, s->pid)) {
+		a->ctr.samples_ignored++;
+		return;
+	}
+	heat_record(a->heat, s->pid, s->addr, false, batch_now);
+}
+
+static void
+on_exit_pid(void *arg, uint32_t pid)
+{
+	struct agent *a = arg;
+
+	heat_drop_pid(a->heat, pid);
+}
+
+static bool
+on_sampler_fd(void *arg, int fd)
+{
+	struct agent *a = arg;
+	int rc;
+
+	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler); i++) {
+		if (a->sampler.ops->fd(&a->sampler, i) != fd)
+			continue;
+		batch_now = now_ns();
+		rc = a->sampler.ops->read(&a->sampler, i, on_sample, a,
+		    SAMPLE_BATCH);
+		if (rc < 0) {
+			log_warnx("sampler %s: read: %s", a->sampler.ops->name,
+			    strerror(-rc));
+			return false;
+		}
+		if (a->sampler.eof) {
+			log_info("sampler: end of trace after %llu samples "
+			    "(%llu malformed lines)",
+			    (unsigned long long)a->sampler.stats.samples,
+			    (unsigned long long)a->sampler.stats.bad_lines);
+			return false;
+		}
+	}
+	return true;
+}
+
+static int
+read_fast_used(struct agent *a, uint64_t *used)
+{
+	int rc;
+
+	if (migrate_fast_used(a->mig, used) == 0)
+		return 0;
+	if ((rc = topo_refresh(&a->topo)) < 0)
+		return rc;
+	*used = topo_fast_used(&a->topo);
+	return 0;
+}
+
+static void
+note_unattainable(struct agent *a, const struct plan *p)
+{
+	char b[32], s[32];
+
+	if (p->unattainable && !a->unattainable) {
+		format_size(a->budget, b, sizeof(b));
+		format_size(p->shortfall, s, sizeof(s));
+		log_warnx("budget %s unattainable: %s over it and no movable "
+		    "page of a managed process left on the fast nodes", b, s);
+	} else if (!p->unattainable && a->unattainable) {
+		log_info("budget attainable again");
+	}
+	a->unattainable = p->unattainable;
+	a->shortfall = p->shortfall;
+}
+
+/* One policy round: measure, plan, migrate. */
+static bool
+on_tick(void *arg, int fd)
+{
+	struct agent *a = arg;
+	struct policy_params pp;
+	struct migrate_round r;
+	uint64_t now = now_ns(), used = 0;
+	int64_t room;
+	int rc;
+
+	(void)fd;
+	if (++a->tick == 0)
+		a->tick = 1;
+	a->ctr.ticks++;
+	heat_advance(a->heat, now);
+	if (a->procs != NULL)
+		proc_reap(a->procs, on_exit_pid, a);
+	if ((rc = read_fast_used(a, &used)) < 0) {
+		log_warnx("fast-node usage unknown (%s): skipping this round",
+		    strerror(-rc));
+		return true;
+	}
+	a->fast_used = used;
+	if ((rc = migrate_query(a->mig, a->heat, QUERY_BATCH)) < 0)
+		log_warnx("placement query: %s", strerror(-rc));
+
+	memset(&pp, 0, sizeof(pp));
+	pp.budget = a->budget;
+	pp.headroom = a->cfg.headroom;
+	pp.fast_used = used;
+	pp.fast_mask = a->topo.fast_mask;
+	pp.slow_mask = a->topo.slow_mask;
+	pp.hysteresis = a->cfg.hysteresis;
+	pp.now_tick = a->tick;
+	pp.min_residence = ms_to_ticks(a->cfg.min_residence_ms,
+	    a->cfg.interval_ms);
+	/*
+	 * To the policy max_bytes 0 means "no limit"; an empty bucket must
+	 * plan no migration at all, and 1 byte fits no page.
+	 */
+	pp.max_bytes = migrate_budget_bytes(a->mig, now);
+	pp.max_bytes = pp.max_bytes == UINT64_MAX ? 0 : MAX(pp.max_bytes, 1);
+	if ((rc = policy_plan(a->heat, &pp, &a->plan)) < 0) {
+		log_warnx("policy: %s", strerror(-rc));
+		return true;
+	}
+	if (a->plan.over_budget)
+		a->ctr.over_budget_ticks++;
+	note_unattainable(a, &a->plan);
+
+	room = (int64_t)(a->budget > a->cfg.headroom ?
+	    a->budget - a->cfg.headroom : 0) - (int64_t)used;
+	memset(&r, 0, sizeof(r));
+	if ((rc = migrate_execute(a->mig, a->heat, &a->plan, &a->topo, room,
+	    a->tick, now, &r)) < 0)
+		log_warnx("migrate: %s", strerror(-rc));
+
+	/* usage after the round: exact for sim, estimated for the kernel */
+	if (migrate_fast_used(a->mig, &used) < 0)
+		used = a->fast_used + r.promoted_bytes -
+		    MIN(a->fast_used + r.promoted_bytes, r.demoted_bytes);
+	a->ctr.fast_used_max = MAX(a->ctr.fast_used_max, used);
+	if (r.promoted_bytes || r.demoted_bytes)
+		log_debug("tick %u: fast %llu -> %llu, promoted %llu, demoted "
+		    "%llu bytes, threshold %u", a->tick,
+		    (unsigned long long)a->fast_used, (unsigned long long)used,
+		    (unsigned long long)r.promoted_bytes,
+		    (unsigned long long)r.demoted_bytes, a->plan.threshold);
+
+	if (now - a->rate_ns >= 1000000000ULL) {
+		a->ctr.samples_per_s = (double)(a->sampler.stats.samples -
+		    a->rate_samples) * 1e9 / (double)(now - a->rate_ns);
+		a->rate_ns = now;
+		a->rate_samples = a->sampler.stats.samples;
+	}
+
+	if (a->exit_on_eof && a->sampler.eof) {
+		bool idle = r.promoted_bytes == 0 && r.demoted_bytes == 0;
+
+		a->idle_after_eof = idle ? a->idle_after_eof + 1 : 0;
+		if (a->idle_after_eof >= EOF_IDLE_TICKS ||
+		    ++a->ticks_after_eof > EOF_MAX_TICKS) {
+			log_info("trace done and placement settled: exiting");
+			loop_stop(a->loop);
+		}
+	}
+	return true;
+}
+
+/*
+ * SIGHUP: parse the file into a fresh struct and validate it; on error
+ * keep running on the old one.  Settings that shape what was opened at
+ * start (sampler, backend, heat capacity, nodes, status socket) need a
+ * restart: they are kept and the difference is logged.
+ */
+static void
+reload(struct agent *a)
+{
+	struct agent_config fresh;
+	char err[512];
+
+	if (config_load(a->config_path, &fresh, err, sizeof(err)) < 0) {
+		log_warnx("reload failed, keeping the running config: %s", err);
+		return;
+	}
+#define KEEP(field, what) do {						\
+	if (memcmp(&fresh.field, &a->cfg.field, sizeof(fresh.field)) != 0) { \
+		log_warnx("reload: %s changed; it takes effect at restart", what); \
+		memcpy(&fresh.field, &a->cfg.field, sizeof(fresh.field)); \
+	}								\
+} while (0)
+	KEEP(source, "[sampler] source");
+	KEEP(replay, "[sampler] replay");
+	KEEP(event, "[sampler] event");
+	KEEP(sample_period, "[sampler] period");
+	KEEP(backend, "[migrate] backend");
+	KEEP(heat_capacity, "[heat] pages");
+	KEEP(status_socket, "[agent] status_socket");
+	KEEP(fast_nodes, "[nodes] fast");
+	KEEP(slow_nodes, "[nodes] slow");
+#undef KEEP
+	a->cfg = fresh;
+	log_set_level(a->cfg.log_level);
+	heat_set_cooling(a->heat, a->cfg.cooling_ms * 1000000ULL);
+	migrate_set_limits(a->mig, a->cfg.pages_per_call, a->cfg.rate_bytes);
+	loop_timer_set(a->loop, a->tick_timer, a->cfg.interval_ms * 1000000ULL);
+	if (a->procs)
+		proc_set_config(a->procs, &a->cfg);
+	update_budget(a);
+	log_info("reloaded %s", a->config_path);
+}
+
+static bool
+on_signal(void *arg, int fd)
+{
+	struct agent *a = arg;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("signal %u: exiting", si.ssi_signo);
+			loop_stop(a->loop);
+			break;
+		case SIGHUP:
+			reload(a);
+			break;
+		case SIGUSR1:
+			status_log(a);
+			break;
+		}
+	}
+	return true;
+}
+
+static bool
+on_status(void *arg, int fd)
+{
+	status_serve(arg, fd);
+	return true;
+}
+
+/* Competing kernel tiering would undo our placement: say so. */
+static void
+check_kernel_tiering(void)
+{
+	char buf[64];
+
+	if (read_file("/proc/sys/kernel/numa_balancing", buf, sizeof(buf)) > 0 &&
+	    atoi(buf) & 2)
+		log_warnx("kernel.numa_balancing has memory tiering on (2): it "
+		    "competes with vtier; set it to 0");
+	if (read_file("/sys/kernel/mm/numa/demotion_enabled", buf,
+	    sizeof(buf)) > 0 && strncmp(buf, "true", 4) == 0)
+		log_warnx("/sys/kernel/mm/numa/demotion_enabled is true: "
+		    "reclaim demotes pages behind vtier's back; set it to false");
+}
+
+static int
+open_sampler(struct agent *a)
+{
+	int rc;
+
+	switch (a->cfg.source) {
+	case SOURCE_REPLAY:
+		a->sampler.ops = &sample_replay_ops;
+		break;
+	case SOURCE_AUTO:
+	case SOURCE_PEBS:
+	case SOURCE_IBS:
+		log_err("sampler: source=%s: this build has no hardware (PEBS/"
+		    "IBS) sampler yet; use source=replay with a trace or FIFO",
+		    config_source_name(a->cfg.source));
+		return -ENOTSUP;
+	}
+	if ((rc = a->sampler.ops->open(&a->sampler, &a->cfg)) < 0)
+		a->sampler.ops = NULL;
+	return rc;
+}
+
+static void
+sim_dump(const struct agent *a, const char *path)
+{
+	const struct heat_entry *e;
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		log_warn("--sim-dump %s", path);
+		return;
+	}
+	e = heat_slots(a->heat, &n);
+	for (size_t i = 0; i < n; i++)
+		if (e[i].key != 0)
+			fprintf(f, "%u 0x%llx %d %u\n", heat_key_pid(e[i].key),
+			    (unsigned long long)heat_key_addr(e[i].key),
+			    e[i].node, heat_count(a->heat, &e[i]));
+	fclose(f);
+}
+
+static int
+setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int
+start(struct agent *a, const char *sysfs)
+{
+	char err[512];
+	int rc, nfds;
+	size_t cap;
+
+	if ((rc = topo_load(&a->topo, sysfs, a->cfg.fast_nodes,
+	    a->cfg.slow_nodes)) < 0) {
+		log_err("topology from %s: %s", sysfs, strerror(-rc));
+		return rc;
+	}
+	if (a->topo.slow_mask == 0)
+		log_warnx("no slow (memory-only) node: nothing to tier, the "
+		    "agent only watches the budget");
+	update_budget(a);
+	if ((rc = heat_create(&a->heat, a->cfg.heat_capacity,
+	    a->cfg.cooling_ms * 1000000ULL)) < 0) {
+		log_err("heat table of %u pages: %s", a->cfg.heat_capacity,
+		    strerror(-rc));
+		return rc;
+	}
+	/* a round moves at most rate * interval bytes; twice that in items */
+	cap = (size_t)MIN(a->cfg.rate_bytes / 4096 * a->cfg.interval_ms / 500,
+	    1ULL << 20);
+	if ((rc = policy_plan_init(&a->plan, MAX(cap, 4096))) < 0)
+		return rc;
+	if ((rc = migrate_open(&a->mig, a->cfg.backend, &a->topo,
+	    a->cfg.pages_per_call, a->cfg.rate_bytes, now_ns())) < 0) {
+		log_err("migrator %s: %s", config_backend_name(a->cfg.backend),
+		    strerror(-rc));
+		return rc;
+	}
+	if ((rc = open_sampler(a)) < 0)
+		return rc;
+	if (a->cfg.backend == BACKEND_MOVE_PAGES) {
+		if ((rc = proc_create(&a->procs, "/proc")) < 0)
+			return rc;
+		proc_set_config(a->procs, &a->cfg);
+		check_kernel_tiering();
+	}
+	if ((a->statusfd = status_listen(a->cfg.status_socket)) < 0) {
+		rc = a->statusfd;
+		log_err("status socket %s: %s%s", a->cfg.status_socket,
+		    strerror(-rc), rc == -EADDRINUSE ?
+		    " (another vtier-agent is running)" : "");
+		return rc;
+	}
+	if ((a->sigfd = setup_signals()) < 0) {
+		log_err("signalfd: %s", strerror(-a->sigfd));
+		return a->sigfd;
+	}
+	if ((rc = loop_create(&a->loop, 80)) < 0) {
+		log_err("io_uring: %s", strerror(-rc));
+		return rc;
+	}
+	nfds = a->sampler.ops->nfds(&a->sampler);
+	for (int i = 0; i < nfds && i < (int)ARRAY_SIZE(a->sample_watch); i++) {
+		rc = loop_add_fd(a->loop, a->sampler.ops->fd(&a->sampler, i),
+		    on_sampler_fd, a);
+		if (rc < 0)
+			return rc;
+		a->sample_watch[a->nsample_watch++] = rc;
+	}
+	if ((rc = loop_add_fd(a->loop, a->sigfd, on_signal, a)) < 0 ||
+	    (rc = loop_add_fd(a->loop, a->statusfd, on_status, a)) < 0)
+		return rc;
+	rc = loop_add_timer(a->loop, a->cfg.interval_ms * 1000000ULL, on_tick, a);
+	if (rc < 0)
+		return rc;
+	a->tick_timer = rc;
+	format_size(a->budget, err, sizeof(err));
+	log_info("vtier-agent %s: budget %s (%s), sampler %s, backend %s",
+	    VTIER_VERSION, err, a->budget_source == BUDGET_FROM_CONFIG ?
+	    "from config" : "all fast memory", a->sampler.ops->name,
+	    config_backend_name(a->cfg.backend));
+	return 0;
+}
+
+static void
+stop(struct agent *a)
+{
+	loop_destroy(a->loop);
+	if (a->sigfd > 0)
+		close(a->sigfd);
+	if (a->statusfd > 0) {
+		close(a->statusfd);
+		unlink(a->cfg.status_socket);
+	}
+	proc_destroy(a->procs);
+	if (a->sampler.ops)
+		a->sampler.ops->close(&a->sampler);
+	migrate_close(a->mig);
+	policy_plan_free(&a->plan);
+	heat_destroy(a->heat);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sysfs", required_argument, NULL, 'S' },
+		{ "exit-on-eof", no_argument, NULL, 'E' },
+		{ "sim-dump", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct agent agent;
+	struct agent *a = &agent;
+	const char *sysfs = "/sys";
+	bool check = false, debug = false;
+	char err[512];
+	int c, rc;
+
+	a->config_path = CONFIG_PATH_DEFAULT;
+	a->sigfd = a->statusfd = -1;
+	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->config_path = optarg; break;
+		case 'n': check = true; break;
+		case 'd': debug = true; break;
+		case 'S': sysfs = optarg; break;
+		case 'E': a->exit_on_eof = true; break;
+		case 'D': a->sim_dump = optarg; break;
+		case 'V': printf("vtier-agent %s\n", VTIER_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return EXIT_CONFIG;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_CONFIG;
+	}
+	log_init("vtier-agent", LOG_LVL_INFO);
+	if (config_load(a->config_path, &a->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vtier-agent: %s\n", err);
+		return EXIT_CONFIG;
+	}
+	if (check) {
+		config_print(&a->cfg, stdout);
+		return 0;
+	}
+	log_set_level(debug ? LOG_LVL_DEBUG : a->cfg.log_level);
+
+	/* many pidfds and perf fds: lift the soft fd limit to the hard one */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
+	a->start_ns = a->rate_ns = now_ns();
+	if ((rc = start(a, sysfs)) < 0) {
+		stop(a);
+		return 1;
+	}
+	if ((rc = loop_run(a->loop)) < 0) {
+		log_err("event loop: %s", strerror(-rc));
+		a->exit_code = 1;
+	}
+	status_log(a);
+	if (a->exit_on_eof) {
+		char buf[8192];
+
+		if (status_format(a, buf, sizeof(buf)) > 0)
+			fputs(buf, stdout);
+	}
+	if (a->sim_dump)
+		sim_dump(a, a->sim_dump);
+	stop(a);
+	return a->exit_code;
+}

@@ -1,0 +1,565 @@
+/*
+ * policy.c - placement policy (see policy.h): from the heat table, the
+ * budget and the fast-tier usage, one plan of demotions and promotions.
+ *
+ * The maths.  Only "managed" entries take part: tracked pages whose node
+ * is in fast_mask or slow_mask and that are not pinned (a pinned page can
+ * not move, so on a fast node it is as fixed as kernel memory).  With F
+ * the bytes of managed pages on fast nodes, everything else on the fast
+ * nodes is unmanaged, U = fast_used - F, and the managed hot pages may
+ * fill C = budget - headroom - U (0 when that is negative, or when the
+ * budget is below the headroom).  Order managed pages with a non-zero
+ * decayed count hottest first, and at equal count those already on a fast
+ * node first (they keep their place, no churn on ties).  The hot set H is
+ * the longest run of that order that fits C: pass 1 builds a per-bin
+ * histogram (and, for the exact step, a per-count one) of managed pages;
+ * walking the bins down gives the boundary bin where the cumulative size
+ * crosses C, and walking the counts of that bin gives the boundary group
+ * (one count, one side).  Pages of that group are admitted in slot order
+ * while they fit, which only matters with 2 MiB pages.  T is the count of
+ * the coldest page in H (HEAT_COUNT_MAX + 1 when H is empty).
+ *
+ * Pass 2 collects, with H known, the coldest fast pages outside H (the
+ * demotion candidates: past min_residence first, then recently moved
+ * ones, each coldest first) and the hottest slow pages in H past
+ * min_residence (the promotion candidates), keeping only the best p->cap
+ * of each with a streaming top-k, so the work is O(n) plus a sort of the
+ * plan items.  Then:
+ *  - over budget (fast_used > budget): demote candidates in that order
+ *    until fast usage is at budget - headroom.  The pages outside H on
+ *    fast always cover this (H fits C, so F - hot_on_fast >= fast_used -
+ *    (budget - headroom)) unless U alone exceeds the target; if U alone
+ *    exceeds the budget, the budget is unattainable.
+ *  - promote candidates hottest first into the room left below budget -
+ *    headroom; when a page does not fit, demote the next candidates that
+ *    are past min_residence and colder than T >> hysteresis (count 0 when
+ *    that is 0) to make room.  Those are colder than every page in H, so
+ *    a promotion never displaces a hotter page, and fast pages between
+ *    T >> hysteresis and T stay put (hysteresis).
+ *  - demotions and promotions together stay within max_bytes, demotions
+ *    first; a 2 MiB page that does not fit is skipped for smaller ones.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heat.h"
+#include "policy.h"
+#include "vtier/log.h"
+
+#define PAGE_BYTES	(1ULL << HEAT_PAGE_SHIFT)
+#define NCOUNTS		(HEAT_COUNT_MAX + 1)
+/* Sort keys: a 17-bit order in the top bits, the slot index below. */
+#define KEY_SLOT_BITS	40
+#define KEY_SLOT_MASK	((1ULL << KEY_SLOT_BITS) - 1)
+
+enum side { FAST = 0, SLOW = 1, OTHER = 2 };
+
+/*
+ * Work space, allocated once by policy_plan_init: 2 * cap + 1 keys for
+ * each streaming top-k (about 32 bytes per plan item) and a per-count
+ * histogram (1.5 MiB).  After the promotion keys are final, the upper
+ * half of their buffer holds the running sums of swap bytes.
+ */
+struct policy_scratch {
+	uint64_t *demote;	/* demotion candidate keys */
+	uint64_t *promote;	/* promotion candidate keys, then prefix sums */
+	uint64_t pages[3][NCOUNTS];	/* pass 1: pages per side and count */
+};
+
+int
+policy_plan_init(struct plan *p, size_t cap)
+{
+	struct policy_scratch *s;
+
+	memset(p, 0, sizeof(*p));
+	if (cap == 0 || cap > SIZE_MAX / (4 * sizeof(uint64_t)))
+		return -EINVAL;
+	p->demote = calloc(cap, sizeof(*p->demote));
+	p->promote = calloc(cap, sizeof(*p->promote));
+	s = p->scratch = calloc(1, sizeof(*s));
+	if (p->demote == NULL || p->promote == NULL || s == NULL)
+		goto err;
+	s->demote = calloc(2 * cap + 1, sizeof(*s->demote));
+	s->promote = calloc(2 * cap + 1, sizeof(*s->promote));
+	if (s->demote == NULL || s->promote == NULL)
+		goto err;
+	p->cap = cap;
+	return 0;
+err:
+	policy_plan_free(p);
+	return -ENOMEM;
+}
+
+void
+policy_plan_free(struct plan *p)
+{
+	if (p->scratch != NULL) {
+		free(p->scratch->demote);
+		free(p->scratch->promote);
+		free(p->scratch);
+	}
+	free(p->demote);
+	free(p->promote);
+	memset(p, 0, sizeof(*p));
+}
+
+/* In-place selection and sorting of sort keys (all distinct). */
+
+static inline void
+swap_u64(uint64_t *a, uint64_t *b)
+{
+	uint64_t t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static void
+insertion_sort(uint64_t *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		size_t j = i;
+
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/*
+ * Hoare partition of v[0..n) (n >= 3) around the median of three; returns
+ * m with v[0..m) <= pivot <= v[m..n), 0 < m < n.
+ */
+static size_t
+partition(uint64_t *v, size_t n)
+{
+	size_t mid = n / 2, i = 0, j = n - 1;
+	uint64_t pivot;
+
+	if (v[mid] < v[0])
+		swap_u64(&v[mid], &v[0]);
+	if (v[n - 1] < v[0])
+		swap_u64(&v[n - 1], &v[0]);
+	if (v[n - 1] < v[mid])
+		swap_u64(&v[n - 1], &v[mid]);
+	pivot = v[mid];
+	for (;;) {
+		while (v[i] < pivot)
+			i++;
+		while (v[j] > pivot)
+			j--;
+		if (i >= j)
+			return j + 1 < n ? j + 1 : j;
+		swap_u64(&v[i++], &v[j--]);
+	}
+}
+
+/* Put the k smallest of v[0..n) first (any order), k < n. */
+static void
+select_smallest(uint64_t *v, size_t n, size_t k)
+{
+	while (n > 16) {
+		size_t m = partition(v, n);
+
+		if (m == k)
+			return;
+		if (m > k) {
+			n = m;
+		} else {
+			v += m;
+			k -= m;
+			n -= m;
+		}
+	}
+	insertion_sort(v, n);
+}
+
+static void
+sort_keys(uint64_t *v, size_t n)
+{
+	/* Recurse into the smaller side so the stack stays O(log n). */
+	while (n > 16) {
+		size_t m = partition(v, n);
+
+		if (m < n - m) {
+			sort_keys(v, m);
+			v += m;
+			n -= m;
+		} else {
+			sort_keys(v + m, n - m);
+			n = m;
+		}
+	}
+	insertion_sort(v, n);
+}
+
+/*
+ * Streaming top-k: keep the k smallest keys seen in a buffer of 2k.  When
+ * it fills, select the k smallest and drop the rest; the largest kept
+ * becomes the cut below which a new key must fall.  O(1) amortized.
+ */
+struct topk {
+	uint64_t *v;
+	size_t n, k;
+	uint64_t cut;
+};
+
+static inline void
+topk_push(struct topk *t, uint64_t x)
+{
+	if (x >= t->cut)
+		return;
+	t->v[t->n++] = x;
+	if (t->n == 2 * t->k) {
+		select_smallest(t->v, t->n, t->k);
+		t->n = t->k;
+		t->cut = t->v[0];
+		for (size_t i = 1; i < t->k; i++)
+			if (t->v[i] > t->cut)
+				t->cut = t->v[i];
+	}
+}
+
+/* The k smallest, sorted; returns how many. */
+static size_t
+topk_finish(struct topk *t)
+{
+	if (t->n > t->k) {
+		select_smallest(t->v, t->n, t->k);
+		t->n = t->k;
+	}
+	sort_keys(t->v, t->n);
+	return t->n;
+}
+
+/* Side of every int8_t node value (as an index), from the masks. */
+static void
+side_table(const struct policy_params *pp, uint8_t tab[256])
+{
+	for (int v = 0; v < 256; v++) {
+		int node = (int8_t)v;
+		uint64_t bit = node >= 0 && node < 64 ? 1ULL << node : 0;
+
+		tab[v] = pp->fast_mask & bit ? FAST : pp->slow_mask & bit ? SLOW : OTHER;
+	}
+}
+
+/* Written to compile to conditional moves: both passes are branch-bound. */
+static inline enum side
+side_of(const struct heat_entry *e, const uint8_t tab[256])
+{
+	enum side sd = (enum side)tab[(uint8_t)e->node];
+
+	return e->key == 0 || (e->flags & HEAT_F_PINNED) ? OTHER : sd;
+}
+
+static inline bool
+recent(const struct heat_entry *e, uint16_t now_tick, uint16_t min_residence)
+{
+	return e->moved != HEAT_MOVED_NEVER &&
+	    (uint16_t)(now_tick - e->moved) < min_residence;
+}
+
+/* The boundary group of H: count, side, and pages of it that may enter. */
+struct boundary {
+	uint32_t count;		/* 0: every page with heat fits */
+	enum side side;
+	uint64_t allow;		/* pages */
+	uint64_t used;		/* pages of the group admitted so far */
+};
+
+/* Is a page of count c on side sd in H?  Called in slot order. */
+static inline bool
+in_hot_set(struct boundary *bd, uint32_t c, enum side sd, uint32_t np)
+{
+	if (c == 0)
+		return false;
+	if (bd->count == 0 || c > bd->count)
+		return true;
+	if (c < bd->count || sd > bd->side)
+		return false;
+	if (sd < bd->side)
+		return true;
+	if (bd->used + np > bd->allow)
+		return false;
+	bd->used += np;
+	return true;
+}
+
+/* Walk bins, then counts of the boundary bin, down to where C is crossed. */
+static void
+find_boundary(const struct policy_scratch *s, const uint64_t bins[3][HEAT_NBINS],
+    uint64_t cap_pages, struct boundary *bd)
+{
+	uint64_t cum = 0;
+
+	memset(bd, 0, sizeof(*bd));
+	for (unsigned b = HEAT_NBINS - 1; b >= 1; b--) {
+		uint64_t in_bin = bins[FAST][b] + bins[SLOW][b];
+
+		if (cum + in_bin <= cap_pages) {
+			cum += in_bin;
+			continue;
+		}
+		for (uint32_t c = (1u << b) - 1; c >= 1u << (b - 1); c--) {
+			for (int sd = FAST; sd <= SLOW; sd++) {
+				uint64_t x = s->pages[sd][c];
+
+				if (cum + x <= cap_pages) {
+					cum += x;
+					continue;
+				}
+				bd->count = c;
+				bd->side = (enum side)sd;
+				bd->allow = cap_pages - cum;
+				return;
+			}
+		}
+		fatalx("policy: histogram bin %u does not add up", b);
+	}
+}
+
+static inline void
+add_item(struct plan_item *it, const struct heat_entry *e, uint32_t heat)
+{
+	it->key = e->key;
+	it->heat = heat;
+	it->npages = heat_key_npages(e->key);
+}
+
+static inline uint64_t
+key_bytes(uint64_t key)
+{
+	return (uint64_t)heat_key_npages(key) * PAGE_BYTES;
+}
+
+/* One planning round's state, shared by the steps below. */
+struct round {
+	const struct heat *h;
+	const struct policy_params *pp;
+	struct plan *p;
+	struct policy_scratch *s;
+	const struct heat_entry *slots;
+	size_t nslots;
+	uint8_t side[256];	/* side of each node value */
+	uint16_t epoch;
+	uint64_t target;	/* budget - headroom (0 if negative) */
+	uint64_t limit;		/* max_bytes, UINT64_MAX for none */
+	uint64_t moved;		/* bytes planned so far */
+	uint64_t fast_now;	/* fast usage after the planned demotions */
+	size_t nd, np;		/* candidates found of each kind */
+	size_t di;		/* demotion candidates used so far */
+};
+
+static inline const struct heat_entry *
+slot_of(const struct round *r, uint64_t sort_key)
+{
+	return &r->slots[sort_key & KEY_SLOT_MASK];
+}
+
+/*
+ * Pass 1: managed pages on fast, heat histograms of managed pages.  Empty,
+ * pinned and foreign slots land in the OTHER row and count-0 pages in
+ * column 0, both unused, so the loop needs no branches.
+ */
+static uint64_t
+count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
+{
+	/* Locals: the stores below could alias the round's fields. */
+	uint64_t (*pages)[NCOUNTS] = r->s->pages, fast_pages = 0;
+	const struct heat_entry *slots = r->slots;
+	const uint8_t *side = r->side;
+	size_t nslots = r->nslots;
+	uint16_t epoch = r->epoch;
+
+	memset(r->s->pages, 0, sizeof(r->s->pages));
+	for (size_t i = 0; i < nslots; i++) {
+		const struct heat_entry *e = &slots[i];
+		enum side sd = side_of(e, side);
+		uint32_t c = heat_decay(e->count, (uint16_t)(epoch - e->epoch));
+		uint32_t n = heat_key_npages(e->key);
+
+		fast_pages += sd == FAST ? n : 0;
+		pages[sd][c] += n;
+		bins[sd][heat_bin(c)] += n;
+	}
+	return fast_pages;
+}
+
+/* Pass 2: H membership and the best cap candidates of each kind. */
+static void
+collect_pass(struct round *r, struct boundary *bd)
+{
+	struct plan *p = r->p;
+	struct topk dk = { .v = r->s->demote, .k = p->cap, .cut = UINT64_MAX };
+	struct topk pk = { .v = r->s->promote, .k = p->cap, .cut = UINT64_MAX };
+	uint64_t hot_pages = 0, hot_fast_pages = 0;
+	uint32_t t_min = UINT32_MAX;
+	const struct heat_entry *slots = r->slots;
+	const uint8_t *side = r->side;
+	size_t nslots = r->nslots;
+	uint16_t epoch = r->epoch, now = r->pp->now_tick;
+	uint16_t min_res = r->pp->min_residence;
+	struct boundary b = *bd;
+
+	for (size_t i = 0; i < nslots; i++) {
+		const struct heat_entry *e = &slots[i];
+		enum side sd = side_of(e, side);
+		uint32_t c, n;
+		uint64_t rec, xp, xd;
+		bool hot;
+
+		if (sd == OTHER)
+			continue;
+		c = heat_decay(e->count, (uint16_t)(epoch - e->epoch));
+		n = heat_key_npages(e->key);
+		hot = in_hot_set(&b, c, sd, n);
+		rec = recent(e, now, min_res);
+		hot_pages += hot ? n : 0;
+		hot_fast_pages += hot && sd == FAST ? n : 0;
+		t_min = hot && c < t_min ? c : t_min;
+		/* Smallest key first: hottest promotion, settled coldest demotion. */
+		xp = (uint64_t)(HEAT_COUNT_MAX - c) << KEY_SLOT_BITS | i;
+		xd = (rec << 16 | c) << KEY_SLOT_BITS | i;
+		topk_push(&pk, hot && sd == SLOW && !rec ? xp : UINT64_MAX);
+		topk_push(&dk, !hot && sd == FAST ? xd : UINT64_MAX);
+	}
+	r->nd = topk_finish(&dk);
+	r->np = topk_finish(&pk);
+	p->threshold = hot_pages ? t_min : HEAT_COUNT_MAX + 1;
+	p->hot_bytes = hot_pages * PAGE_BYTES;
+	p->hot_on_fast_bytes = hot_fast_pages * PAGE_BYTES;
+}
+
+static void
+add_demotion(struct round *r, const struct heat_entry *e)
+{
+	struct plan *p = r->p;
+	uint64_t b = key_bytes(e->key);
+
+	add_item(&p->demote[p->ndemote++], e, heat_count(r->h, e));
+	p->demote_bytes += b;
+	r->moved += b;
+	r->fast_now = r->fast_now > b ? r->fast_now - b : 0;
+}
+
+/* Over budget: demote candidates in order down to budget - headroom. */
+static void
+demote_forced(struct round *r)
+{
+	for (; r->di < r->nd && r->fast_now > r->target; r->di++) {
+		const struct heat_entry *e = slot_of(r, r->s->demote[r->di]);
+		uint64_t b = key_bytes(e->key);
+
+		if (r->moved + b > r->limit) {
+			if (b == PAGE_BYTES)
+				break;
+			continue;	/* a smaller page may still fit */
+		}
+		add_demotion(r, e);
+	}
+}
+
+/*
+ * Promote hottest first into the room below budget - headroom, swapping
+ * out the next demotion candidates that are settled and colder than dthr.
+ * prefix[k] is the size of the first k of those.
+ */
+static void
+promote(struct round *r, uint32_t dthr)
+{
+	struct plan *p = r->p;
+	const uint64_t *dem = r->s->demote + r->di;
+	uint64_t *prefix = r->s->promote + p->cap;	/* free upper half */
+	size_t nswap = 0, si = 0;
+
+	prefix[0] = 0;
+	/* Settled candidates come first and have bit 16 clear. */
+	while (r->di + nswap < r->nd && dem[nswap] >> KEY_SLOT_BITS < dthr) {
+		prefix[nswap + 1] = prefix[nswap] + key_bytes(slot_of(r, dem[nswap])->key);
+		nswap++;
+	}
+
+	for (size_t j = 0; j < r->np && p->npromote < p->cap; j++) {
+		const struct heat_entry *e = slot_of(r, r->s->promote[j]);
+		uint64_t b = key_bytes(e->key), need;
+		size_t k = si, lo, hi;
+
+		need = r->fast_now + b > r->target ? r->fast_now + b - r->target : 0;
+		if (need > prefix[nswap] - prefix[si])
+			goto no_fit;
+		/* The fewest next candidates that free need bytes. */
+		for (lo = si, hi = nswap; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (prefix[mid] - prefix[si] >= need)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		k = lo;
+		/* No cap check: there are at most cap demotion candidates. */
+		if (r->moved + (prefix[k] - prefix[si]) + b > r->limit)
+			goto no_fit;
+		for (; si < k; si++)
+			add_demotion(r, slot_of(r, dem[si]));
+		add_item(&p->promote[p->npromote++], e, heat_count(r->h, e));
+		p->promote_bytes += b;
+		r->moved += b;
+		r->fast_now += b;
+		continue;
+no_fit:
+		/* After a 4 KiB page nothing smaller can fit; after 2 MiB it may. */
+		if (b == PAGE_BYTES)
+			break;
+	}
+}
+
+int
+policy_plan(const struct heat *h, const struct policy_params *pp,
+    struct plan *p)
+{
+	struct round r = { .h = h, .pp = pp, .p = p, .s = p->scratch };
+	uint64_t bins[3][HEAT_NBINS] = { { 0 } };
+	uint64_t managed_fast, unmanaged, end;
+	struct boundary bd;
+	uint32_t dthr;
+
+	if (r.s == NULL || p->cap == 0 || (pp->fast_mask & pp->slow_mask) ||
+	    pp->now_tick == 0 || pp->min_residence >= 32768)
+		return -EINVAL;
+	r.slots = heat_slots(h, &r.nslots);
+	if (r.nslots > KEY_SLOT_MASK)
+		return -EINVAL;
+	side_table(pp, r.side);
+	r.epoch = heat_epoch(h);
+	r.target = pp->budget > pp->headroom ? pp->budget - pp->headroom : 0;
+	r.limit = pp->max_bytes ? pp->max_bytes : UINT64_MAX;
+	r.fast_now = pp->fast_used;
+
+	p->ndemote = p->npromote = 0;
+	p->demote_bytes = p->promote_bytes = 0;
+	p->over_budget = pp->fast_used > pp->budget;
+	p->unattainable = false;
+
+	managed_fast = count_pass(&r, bins) * PAGE_BYTES;
+	unmanaged = pp->fast_used > managed_fast ? pp->fast_used - managed_fast : 0;
+	p->capacity = r.target > unmanaged ? r.target - unmanaged : 0;
+	find_boundary(r.s, bins, p->capacity / PAGE_BYTES, &bd);
+	collect_pass(&r, &bd);
+
+	if (p->over_budget) {
+		demote_forced(&r);
+		/* Even with every managed fast page gone it would stay over. */
+		p->unattainable = unmanaged > pp->budget;
+	}
+	dthr = pp->hysteresis >= 32 ? 0 : p->threshold >> pp->hysteresis;
+	promote(&r, dthr ? dthr : 1);
+
+	end = pp->fast_used + p->promote_bytes;
+	end = end > p->demote_bytes ? end - p->demote_bytes : 0;
+	p->shortfall = end > pp->budget ? end - pp->budget : 0;
+	return 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * policy.h - placement policy: from the heat table, the budget and the
+ * current fast-tier usage, decide what to demote and what to promote.
+ * Pure code (no syscalls, no clocks); the loop calls it once per tick and
+ * vtier-sim calls the same function.
+ *
+ * The maths (the paragraph in policy.c says it in full):
+ * - capacity for managed hot pages C = budget - headroom - unmanaged,
+ *   where unmanaged = fast_used - (bytes of tracked entries on fast nodes);
+ * - the hot set is the hottest tracked pages that fit C: the histogram
+ *   gives the bin where the cumulative size crosses C, and that boundary
+ *   bin is resolved exactly by selecting on decayed counts; the count of
+ *   the coldest page admitted is the threshold T;
+ * - hysteresis: a fast page is a demotion candidate only when its heat is
+ *   below T >> hysteresis (hysteresis in log2 bins; T = 0 means anything
+ *   cold qualifies);
+ * - a page moved less than min_residence ticks ago is not moved again,
+ *   except to get back under the budget;
+ * - over budget (fast_used > budget): demote the coldest fast pages down
+ *   to budget - headroom first;
+ * - then promote the hottest slow pages of the hot set into the room
+ *   left, demoting colder candidates to make room, coldest first, never
+ *   promoting a page colder than the one it displaces;
+ * - the plan never exceeds max_bytes of migration in total (demotions
+ *   first) and never leaves fast usage above budget - headroom by
+ *   promoting;
+ * - over budget with nothing left to demote: unattainable, with the
+ *   shortfall in bytes.
+ */
+#ifndef VTIER_AGENT_POLICY_H
+#define VTIER_AGENT_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct heat;
+
+struct policy_params {
+	uint64_t budget;	/* bytes of fast-tier memory the guest may use */
+	uint64_t headroom;	/* bytes kept free below the budget */
+	uint64_t fast_used;	/* bytes in use on the fast nodes now */
+	uint64_t fast_mask;	/* which heat_entry.node values are fast */
+	uint64_t slow_mask;	/* which are slow (others are ignored) */
+	unsigned hysteresis;	/* log2 bins between promote and demote */
+	uint16_t now_tick;	/* policy tick, mod 2^16, never 0 (see below) */
+	uint16_t min_residence;	/* ticks a moved page stays put */
+	uint64_t max_bytes;	/* migration allowed this round, 0 = no limit */
+};
+
+/*
+ * Ticks: the loop counts policy rounds starting at 1 and skips 0 when
+ * wrapping, so heat_entry.moved == HEAT_MOVED_NEVER means "never moved".
+ * Residence is (now_tick - moved) mod 2^16, so min_residence must be
+ * below 32768 ticks.
+ */
+
+struct plan_item {
+	uint64_t key;		/* heat key: pid, address, THP flag */
+	uint32_t heat;		/* decayed count when planned */
+	uint32_t npages;	/* 1 or HEAT_THP_PAGES */
+};
+
+struct plan {
+	/* Demotions first, coldest first (settled pages before recently moved). */
+	struct plan_item *demote;
+	size_t ndemote;
+	/* Then promotions, hottest first. */
+	struct plan_item *promote;
+	size_t npromote;
+	size_t cap;		/* allocated length of each array */
+
+	uint64_t demote_bytes;
+	uint64_t promote_bytes;
+	uint32_t threshold;	/* T: decayed count of the coldest hot page
+				   (HEAT_COUNT_MAX + 1 when none is hot) */
+	uint64_t hot_bytes;	/* size of the hot set (fits the capacity) */
+	uint64_t hot_on_fast_bytes;	/* of which already on a fast node */
+	uint64_t capacity;	/* C above */
+	bool over_budget;	/* fast_used > budget at planning time */
+	bool unattainable;	/* over budget and nothing movable remains */
+	uint64_t shortfall;	/* bytes still over budget after the plan */
+
+	struct policy_scratch *scratch;	/* policy.c's work space, sized by cap */
+};
+
+/*
+ * Allocate arrays for up to cap items each, and the work space (about
+ * 32 bytes per item plus 1.5 MiB).  0, -EINVAL (cap 0) or -ENOMEM.
+ */
+int policy_plan_init(struct plan *p, size_t cap);
+void policy_plan_free(struct plan *p);
+
+/*
+ * Compute a plan.  Items are bounded by p->cap each (and by max_bytes);
+ * whatever does not fit waits for the next round.  Returns 0, or -EINVAL
+ * for impossible parameters: fast_mask and slow_mask overlapping,
+ * now_tick 0, min_residence >= 32768, p not initialized (budget 0 is
+ * valid: demote everything).
+ */
+int policy_plan(const struct heat *h, const struct policy_params *pp,
+    struct plan *p);
+
+#endif

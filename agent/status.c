@@ -1,0 +1,224 @@
+/*
+ * status.c - what `vtierctl status` shows.  A client connects to the
+ * agent's Unix status socket and receives one JSON document, then EOF.
+ * The agent reads nothing from the client, so there is no request
+ * parsing to get wrong.  The document's keys are a stable schema
+ * (README "Status"): keys are only ever added.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vtier/log.h"
+#include "vtier/util.h"
+#include "vtier/version.h"
+#include "agent.h"
+#include "heat.h"
+#include "migrate.h"
+#include "proc.h"
+
+/*
+ * Bind the status socket.  A stale socket file (left by a killed agent:
+ * connecting to it is refused) is replaced; a live one means another
+ * agent runs, and that is an error rather than a silent takeover.
+ */
+int
+status_listen(const char *path)
+{
+	struct sockaddr_un sun;
+	char dir[sizeof(sun.sun_path)], *slash;
+	int fd, err;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, 0660) < 0 || listen(fd, 16) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+struct jbuf {
+	char *p;
+	size_t len, off;
+	bool first;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+jput(struct jbuf *j, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (j->off >= j->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(j->p + j->off, j->len - j->off, fmt, ap);
+	va_end(ap);
+	j->off += n > 0 ? (size_t)n : 0;
+}
+
+static void
+jkey(struct jbuf *j, const char *k)
+{
+	jput(j, "%s\n  \"%s\": ", j->first ? "" : ",", k);
+	j->first = false;
+}
+
+static void
+ju(struct jbuf *j, const char *k, uint64_t v)
+{
+	jkey(j, k);
+	jput(j, "%llu", (unsigned long long)v);
+}
+
+/* Strings here are our own names and paths: escape the two that matter. */
+static void
+js(struct jbuf *j, const char *k, const char *v)
+{
+	jkey(j, k);
+	jput(j, "\"");
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			jput(j, "\\%c", *v);
+		else if ((unsigned char)*v >= 0x20)
+			jput(j, "%c", *v);
+	}
+	jput(j, "\"");
+}
+
+static const char *
+budget_source_name(enum budget_source s)
+{
+	switch (s) {
+	case BUDGET_FROM_CONFIG: return "config";
+	case BUDGET_FROM_TOPOLOGY: return "topology";
+	case BUDGET_FROM_SHIM: return "shim";
+	}
+	return "?";
+}
+
+int
+status_format(const struct agent *a, char *buf, size_t len)
+{
+	const struct migrate_stats *ms = a->mig ? migrate_stats(a->mig) : NULL;
+	const struct sampler_stats *ss = &a->sampler.stats;
+	struct migrate_stats zero = { 0 };
+	struct jbuf j = { buf, len, 0, true };
+	char nodes[128];
+
+	if (ms == NULL)
+		ms = &zero;
+	jput(&j, "{");
+	js(&j, "version", VTIER_VERSION);
+	ju(&j, "pid", (uint64_t)getpid());
+	ju(&j, "uptime_s", (now_ns() - a->start_ns) / 1000000000ULL);
+	js(&j, "sampler", a->sampler.ops ? a->sampler.ops->name : "none");
+	js(&j, "backend", config_backend_name(a->cfg.backend));
+	ju(&j, "budget_bytes", a->budget);
+	js(&j, "budget_source", budget_source_name(a->budget_source));
+	ju(&j, "headroom_bytes", a->cfg.headroom);
+	ju(&j, "fast_used_bytes", a->fast_used);
+	ju(&j, "fast_used_max_bytes", a->ctr.fast_used_max);
+	ju(&j, "fast_total_bytes", topo_fast_total(&a->topo));
+	format_nodelist(a->topo.fast_mask, nodes, sizeof(nodes));
+	js(&j, "fast_nodes", nodes);
+	format_nodelist(a->topo.slow_mask, nodes, sizeof(nodes));
+	js(&j, "slow_nodes", nodes);
+	ju(&j, "tracked_pages", a->heat ? heat_size(a->heat) : 0);
+	ju(&j, "heat_capacity", a->heat ? heat_capacity(a->heat) : 0);
+	ju(&j, "hot_set_bytes", a->plan.hot_bytes);
+	ju(&j, "hot_on_fast_bytes", a->plan.hot_on_fast_bytes);
+	ju(&j, "hot_threshold", a->plan.threshold);
+	ju(&j, "samples", ss->samples);
+	jkey(&j, "samples_per_s");
+	jput(&j, "%.1f", a->ctr.samples_per_s);
+	ju(&j, "samples_ignored", a->ctr.samples_ignored);
+	ju(&j, "lost_samples", ss->lost);
+	ju(&j, "throttled", ss->throttled);
+	ju(&j, "bad_trace_lines", ss->bad_lines);
+	ju(&j, "last_bad_trace_line", ss->last_bad_line);
+	ju(&j, "promoted_pages", ms->promoted_pages);
+	ju(&j, "promoted_bytes", ms->promoted_bytes);
+	ju(&j, "demoted_pages", ms->demoted_pages);
+	ju(&j, "demoted_bytes", ms->demoted_bytes);
+	ju(&j, "move_pages_calls", ms->calls);
+	jkey(&j, "migration_errors");
+	jput(&j, "{\"busy\": %llu, \"noent\": %llu, \"fault\": %llu, "
+	    "\"nomem\": %llu, \"acces\": %llu, \"srch\": %llu, \"perm\": %llu, "
+	    "\"other\": %llu}",
+	    (unsigned long long)ms->err_busy, (unsigned long long)ms->err_noent,
+	    (unsigned long long)ms->err_fault, (unsigned long long)ms->err_nomem,
+	    (unsigned long long)ms->err_acces, (unsigned long long)ms->err_srch,
+	    (unsigned long long)ms->err_perm, (unsigned long long)ms->err_other);
+	ju(&j, "ticks", a->ctr.ticks);
+	ju(&j, "over_budget_ticks", a->ctr.over_budget_ticks);
+	jkey(&j, "budget_unattainable");
+	jput(&j, "%s", a->unattainable ? "true" : "false");
+	ju(&j, "shortfall_bytes", a->shortfall);
+	ju(&j, "managed_processes", a->procs ? proc_count_managed(a->procs) : 0);
+	jput(&j, "\n}\n");
+	if (j.off >= len)
+		return -ENOSPC;
+	return (int)j.off;
+}
+
+void
+status_serve(struct agent *a, int listenfd)
+{
+	char buf[8192];
+	int fd, n;
+
+	while ((fd = accept4(listenfd, NULL, NULL,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		/* 8 KiB fits any socket buffer: a slow client cannot block us */
+		if ((n = status_format(a, buf, sizeof(buf))) > 0 &&
+		    send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0)
+			log_debug("status client went away: %s", strerror(errno));
+		close(fd);
+	}
+}
+
+void
+status_log(const struct agent *a)
+{
+	const struct migrate_stats *ms = migrate_stats(a->mig);
+	char used[32], budget[32];
+
+	format_size(a->fast_used, used, sizeof(used));
+	format_size(a->budget, budget, sizeof(budget));
+	log_info("stats: fast %s / budget %s, tracked %zu, samples %llu "
+	    "(%.0f/s), promoted %llu, demoted %llu pages, errors busy %llu "
+	    "noent %llu nomem %llu%s", used, budget, heat_size(a->heat),
+	    (unsigned long long)a->sampler.stats.samples, a->ctr.samples_per_s,
+	    (unsigned long long)ms->promoted_pages,
+	    (unsigned long long)ms->demoted_pages,
+	    (unsigned long long)ms->err_busy, (unsigned long long)ms->err_noent,
+	    (unsigned long long)ms->err_nomem,
+	    a->unattainable ? ", BUDGET UNATTAINABLE" : "");
+}

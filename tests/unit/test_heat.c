@@ -1,0 +1,583 @@
+/*
+ * test_heat.c - the heat table: keys, counts, lazy decay, the exact
+ * histogram (against a brute-force recount and a reference model), cold
+ * eviction, backward-shift deletion under drop and drop_pid.
+ */
+#include <errno.h>
+
+#include "heat.h"
+#include "../test.h"
+
+#define PG 4096ULL
+#define THP (2ULL << 20)
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+static uint64_t
+rnd_below(uint64_t n)
+{
+	return rnd() % n;
+}
+
+/* Recount the histogram from the slots; check size and that every entry is found. */
+static int
+check_table(struct heat *h)
+{
+	uint64_t hist[HEAT_NBINS] = { 0 };
+	const uint64_t *got = heat_hist(h);
+	const struct heat_entry *s;
+	size_t n, used = 0;
+
+	s = heat_slots(h, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].key == 0)
+			continue;
+		used++;
+		hist[heat_bin(heat_count(h, &s[i]))] += heat_key_npages(s[i].key);
+		if (heat_lookup(h, s[i].key) != &s[i]) {
+			fprintf(stderr, "slot %zu key %#llx not found by lookup\n",
+			    i, (unsigned long long)s[i].key);
+			return -1;
+		}
+	}
+	if (used != heat_size(h)) {
+		fprintf(stderr, "size %zu, %zu slots used\n", heat_size(h), used);
+		return -1;
+	}
+	for (unsigned b = 0; b < HEAT_NBINS; b++) {
+		if (hist[b] != got[b]) {
+			fprintf(stderr, "bin %u: table %llu, recount %llu\n", b,
+			    (unsigned long long)got[b], (unsigned long long)hist[b]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+test_key(void)
+{
+	uint64_t k;
+	struct heat *h;
+	const struct heat_stats *st;
+
+	k = heat_key(1234, 0x7f0012345678ULL, false);
+	ASSERT_EQ_U(heat_key_pid(k), 1234);
+	ASSERT_TRUE(!heat_key_thp(k));
+	ASSERT_EQ_U(heat_key_addr(k), 0x7f0012345000ULL);
+	ASSERT_EQ_U(heat_key_npages(k), 1);
+
+	k = heat_key(HEAT_PID_MAX, 0x7f0012345678ULL, true);
+	ASSERT_EQ_U(heat_key_pid(k), HEAT_PID_MAX);
+	ASSERT_TRUE(heat_key_thp(k));
+	ASSERT_EQ_U(heat_key_addr(k), 0x7f0012200000ULL);
+	ASSERT_EQ_U(heat_key_npages(k), 512);
+	/* Every 4 KiB address in a 2 MiB page gives the same THP key. */
+	ASSERT_EQ_U(heat_key(HEAT_PID_MAX, 0x7f0012200000ULL, true), k);
+	ASSERT_EQ_U(heat_key(HEAT_PID_MAX, 0x7f00123fffffULL, true), k);
+	ASSERT_NE(heat_key(HEAT_PID_MAX, 0x7f0012200000ULL, false), k);
+
+	ASSERT_EQ_U(heat_key_addr(heat_key(1, HEAT_ADDR_LIMIT - 1, false)),
+	    HEAT_ADDR_LIMIT - PG);
+	ASSERT_EQ_U(heat_key(1, HEAT_ADDR_LIMIT, false), 0);
+	ASSERT_EQ_U(heat_key(1, UINT64_MAX, true), 0);
+	ASSERT_EQ_U(heat_key(0, 0x1000, false), 0);
+	ASSERT_EQ_U(heat_key(HEAT_PID_MAX + 1, 0x1000, false), 0);
+	ASSERT_NE(heat_key(1, 0, false), 0);
+
+	ASSERT_EQ(heat_create(&h, 16, 1000), 0);
+	ASSERT_TRUE(heat_record(h, 0, 0x1000, false, 0) == NULL);
+	ASSERT_TRUE(heat_record(h, HEAT_PID_MAX + 1, 0x1000, false, 0) == NULL);
+	ASSERT_TRUE(heat_record(h, 1, HEAT_ADDR_LIMIT, true, 0) == NULL);
+	st = heat_stats(h);
+	ASSERT_EQ(st->rejected, 3);
+	ASSERT_EQ(st->records, 0);
+	ASSERT_EQ(heat_size(h), 0);
+	ASSERT_TRUE(heat_lookup(h, 0) == NULL);
+	heat_destroy(h);
+}
+
+static void
+test_create(void)
+{
+	struct heat *h;
+
+	ASSERT_EQ(heat_create(&h, 0, 1000), -EINVAL);
+	ASSERT_EQ(heat_create(&h, 10, 0), -EINVAL);
+	ASSERT_EQ(heat_create(&h, 1 << 20, 1000), 0);
+	ASSERT_EQ(heat_capacity(h), 1 << 20);
+	ASSERT_LE(heat_mem_bytes(h), 32 * heat_capacity(h));
+	ASSERT_GE(heat_mem_bytes(h), 16 * (((1 << 20) * 4 + 2) / 3));
+	heat_destroy(h);
+	heat_destroy(NULL);
+}
+
+static void
+test_record_counts(void)
+{
+	struct heat *h;
+	struct heat_entry *e;
+	uint64_t key = heat_key(7, 0x5000, false);
+
+	ASSERT_EQ(heat_create(&h, 100, 1000), 0);
+	for (int i = 0; i < 5; i++)
+		ASSERT_TRUE(heat_record(h, 7, 0x5abc, false, 10) != NULL);
+	e = heat_lookup(h, key);
+	ASSERT_TRUE(e != NULL);
+	ASSERT_EQ(heat_count(h, e), 5);
+	ASSERT_EQ(e->node, -1);
+	ASSERT_EQ(e->flags, 0);
+	ASSERT_EQ(e->moved, HEAT_MOVED_NEVER);
+	ASSERT_EQ(heat_size(h), 1);
+	ASSERT_EQ(heat_stats(h)->records, 5);
+	ASSERT_EQ(heat_stats(h)->inserts, 1);
+	ASSERT_EQ(heat_hist(h)[heat_bin(5)], 1);
+
+	/* THP: two addresses in one 2 MiB page, counted as 512 pages. */
+	heat_record(h, 7, 0x200000, true, 10);
+	e = heat_record(h, 7, 0x3ff000, true, 10);
+	ASSERT_EQ(heat_count(h, e), 2);
+	ASSERT_EQ(heat_size(h), 2);
+	ASSERT_EQ(heat_hist(h)[2], 512);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
+static void
+test_decay(void)
+{
+	struct heat *h;
+	struct heat_entry *e, *f;
+	uint64_t t = 5000, key = heat_key(1, 0x1000, false);
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	for (int i = 0; i < 40; i++)
+		heat_record(h, 1, 0x1000, false, t);
+	f = heat_record(h, 1, 0x2000, false, t);
+	e = heat_lookup(h, key);
+	ASSERT_EQ(heat_count(h, e), 40);
+	ASSERT_EQ(heat_epoch(h), 0);
+
+	heat_advance(h, t + 999);		/* not yet a period */
+	ASSERT_EQ(heat_epoch(h), 0);
+	ASSERT_EQ(heat_count(h, e), 40);
+	heat_advance(h, t + 1000);
+	ASSERT_EQ(heat_epoch(h), 1);
+	ASSERT_EQ(heat_count(h, e), 20);
+	ASSERT_EQ(heat_count(h, f), 0);	/* 1 halves to 0 */
+	ASSERT_EQ(heat_hist(h)[0], 1);
+	ASSERT_EQ(heat_hist(h)[heat_bin(20)], 1);
+	ASSERT_EQ(check_table(h), 0);
+
+	heat_advance(h, t + 500);		/* time going back is ignored */
+	ASSERT_EQ(heat_epoch(h), 1);
+
+	heat_advance(h, t + 3500);		/* two more periods at once */
+	ASSERT_EQ(heat_epoch(h), 3);
+	ASSERT_EQ(heat_count(h, e), 5);
+	ASSERT_EQ(check_table(h), 0);
+
+	/* Lazy catch-up on touch: 5 -> 6, stored relative to epoch 3. */
+	heat_record(h, 1, 0x1000, false, t + 3600);
+	ASSERT_EQ(e->epoch, 3);
+	ASSERT_EQ(heat_count(h, e), 6);
+	ASSERT_EQ(check_table(h), 0);
+
+	/* Many epochs at once: everything reaches bin 0. */
+	heat_advance(h, t + 3600 + 40 * 1000);
+	ASSERT_EQ(heat_count(h, e), 0);
+	ASSERT_EQ(heat_hist(h)[0], 2);
+	ASSERT_EQ(check_table(h), 0);
+	e = heat_record(h, 1, 0x1000, false, t + 50000);
+	ASSERT_EQ(heat_count(h, e), 1);
+	ASSERT_EQ(check_table(h), 0);
+
+	/* Cooling period change on reload keeps counts. */
+	heat_set_cooling(h, 100);
+	ASSERT_EQ(heat_count(h, e), 1);
+	heat_destroy(h);
+}
+
+/* An entry left alone for more than 2^16 epochs must not come back hot. */
+static void
+test_epoch_wrap(void)
+{
+	struct heat *h;
+	struct heat_entry *e;
+	uint64_t t = 0;
+
+	ASSERT_EQ(heat_create(&h, 64, 10), 0);
+	for (int i = 0; i < 300; i++)
+		heat_record(h, 1, 0x1000, false, 0);
+	for (int i = 0; i < 3; i++)
+		heat_record(h, 2, 0x1000, false, 0);
+	/* One epoch at a time through 65536 + 5 epochs; pid 2 touched early. */
+	for (uint32_t ep = 1; ep <= 65536 + 5; ep++) {
+		t += 10;
+		heat_advance(h, t);
+		if (ep == 3)
+			heat_record(h, 2, 0x1000, false, t);
+	}
+	e = heat_lookup(h, heat_key(1, 0x1000, false));
+	ASSERT_TRUE(e != NULL);
+	ASSERT_EQ(heat_count(h, e), 0);
+	e = heat_lookup(h, heat_key(2, 0x1000, false));
+	ASSERT_EQ(heat_count(h, e), 0);
+	ASSERT_EQ(heat_hist(h)[0], 2);
+	ASSERT_EQ(check_table(h), 0);
+
+	/* Steps of 7 epochs, and a jump of exactly 2^16. */
+	for (int i = 0; i < 200; i++)
+		heat_record(h, 3, 0x1000, false, t);
+	for (int i = 0; i < 10000; i++) {
+		t += 70;
+		heat_advance(h, t);
+	}
+	e = heat_lookup(h, heat_key(3, 0x1000, false));
+	ASSERT_EQ(heat_count(h, e), 0);
+	for (int i = 0; i < 200; i++)
+		heat_record(h, 3, 0x1000, false, t);
+	t += 65536ULL * 10;
+	heat_advance(h, t);
+	ASSERT_EQ(heat_count(h, e), 0);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
+static void
+test_saturation(void)
+{
+	struct heat *h;
+	struct heat_entry *e = NULL;
+
+	ASSERT_EQ(heat_create(&h, 8, 1000), 0);
+	for (int i = 0; i < 70000; i++)
+		e = heat_record(h, 1, 0x1000, false, 0);
+	ASSERT_EQ(heat_count(h, e), HEAT_COUNT_MAX);
+	ASSERT_EQ(heat_hist(h)[HEAT_NBINS - 1], 1);
+	ASSERT_EQ(check_table(h), 0);
+	heat_advance(h, 1000);
+	ASSERT_EQ(heat_count(h, e), HEAT_COUNT_MAX >> 1);
+	ASSERT_EQ(heat_hist(h)[HEAT_NBINS - 2], 1);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
+static void
+test_drop_clear(void)
+{
+	struct heat *h;
+	uint64_t key;
+
+	ASSERT_EQ(heat_create(&h, 100, 1000), 0);
+	for (uint64_t a = 0; a < 50; a++)
+		heat_record(h, 1 + (uint32_t)(a % 3), a * PG, a % 5 == 0, 0);
+	key = heat_key(2, 1 * PG, false);
+	ASSERT_TRUE(heat_lookup(h, key) != NULL);
+	ASSERT_EQ(heat_drop(h, key), 0);
+	ASSERT_TRUE(heat_lookup(h, key) == NULL);
+	ASSERT_EQ(heat_drop(h, key), -ENOENT);
+	ASSERT_EQ(heat_drop(h, 0), -ENOENT);
+	ASSERT_EQ(heat_stats(h)->dropped, 1);
+	ASSERT_EQ(check_table(h), 0);
+
+	heat_clear(h);
+	ASSERT_EQ(heat_size(h), 0);
+	ASSERT_EQ(heat_capacity(h), 100);
+	for (unsigned b = 0; b < HEAT_NBINS; b++)
+		ASSERT_EQ(heat_hist(h)[b], 0);
+	ASSERT_TRUE(heat_lookup(h, heat_key(1, 0, false)) == NULL);
+	ASSERT_TRUE(heat_record(h, 1, 0, false, 0) != NULL);
+	ASSERT_EQ(heat_size(h), 1);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
+/* Eviction never takes a hot entry while cold ones are around. */
+static void
+test_evict_cold(void)
+{
+	struct heat *h;
+	struct heat_entry *e;
+
+	/* Small table: the scan sees everything, the one cold entry goes. */
+	ASSERT_EQ(heat_create(&h, 32, 1000), 0);
+	for (uint64_t a = 0; a < 32; a++)
+		for (int i = 0; i < (a == 17 ? 1 : 10); i++)
+			heat_record(h, 1, a * PG, false, 0);
+	ASSERT_EQ(heat_size(h), 32);
+	e = heat_record(h, 2, 0, false, 0);
+	ASSERT_TRUE(e != NULL);
+	ASSERT_EQ(heat_count(h, e), 1);
+	ASSERT_EQ(heat_size(h), 32);
+	ASSERT_EQ(heat_stats(h)->evictions, 1);
+	ASSERT_TRUE(heat_lookup(h, heat_key(1, 17 * PG, false)) == NULL);
+	ASSERT_TRUE(heat_lookup(h, heat_key(2, 0, false)) != NULL);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+
+	/* Large table, half hot half cold: 300 inserts evict no hot entry. */
+	ASSERT_EQ(heat_create(&h, 2000, 1000), 0);
+	for (uint64_t a = 0; a < 2000; a++)
+		for (int i = 0; i < (a % 2 ? 1 : 50); i++)
+			heat_record(h, 1, a * PG, false, 0);
+	for (uint64_t a = 0; a < 300; a++)
+		ASSERT_TRUE(heat_record(h, 2, a * PG, false, 0) != NULL);
+	ASSERT_EQ(heat_stats(h)->evictions, 300);
+	for (uint64_t a = 0; a < 2000; a += 2) {
+		e = heat_lookup(h, heat_key(1, a * PG, false));
+		ASSERT_TRUE(e != NULL);
+		ASSERT_EQ(heat_count(h, e), 50);
+	}
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+
+	/*
+	 * No entry of the lowest bin within reach: the coldest seen goes.
+	 * One count-1 entry, the rest alternate counts 2 (bin 2) and 9
+	 * (bin 4); every eviction must take a count-1 or count-2 entry.
+	 */
+	ASSERT_EQ(heat_create(&h, 1000, 1000), 0);
+	for (uint64_t a = 0; a < 1000; a++) {
+		int n = a == 500 ? 1 : a % 2 ? 2 : 9;
+
+		for (int i = 0; i < n; i++)
+			heat_record(h, 1, a * PG, false, 0);
+	}
+	for (uint64_t a = 0; a < 50; a++) {
+		heat_record(h, 2, a * PG, false, 0);
+		/* Keep the newcomers hot so they are not the victims. */
+		for (int i = 0; i < 20; i++)
+			heat_record(h, 2, a * PG, false, 0);
+	}
+	for (uint64_t a = 0; a < 1000; a += 2)
+		if (a != 500)
+			ASSERT_TRUE(heat_lookup(h, heat_key(1, a * PG, false)) != NULL);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
+/* drop_pid removes exactly that pid, and every other entry is still found. */
+static void
+test_drop_pid(void)
+{
+	for (int round = 0; round < 200; round++) {
+		uint32_t cap = 8 + (uint32_t)rnd_below(round < 100 ? 24 : 3000);
+		uint64_t *keys;
+		uint32_t *counts;
+		size_t nkeys = 0, want, live;
+		struct heat *h;
+		uint32_t victim = 1 + (uint32_t)rnd_below(4);
+
+		ASSERT_EQ(heat_create(&h, cap, 1000), 0);
+		keys = calloc(cap, sizeof(*keys));
+		counts = calloc(cap, sizeof(*counts));
+		/* Fill completely: the longest probe runs, wrapping at the end. */
+		while (nkeys < cap) {
+			uint32_t pid = 1 + (uint32_t)rnd_below(4);
+			uint64_t addr = rnd_below(1 << 20) * PG;
+			bool thp = rnd_below(8) == 0;
+			uint64_t key = heat_key(pid, addr, thp);
+			struct heat_entry *e;
+
+			if (heat_lookup(h, key) != NULL)
+				continue;
+			e = heat_record(h, pid, addr, thp, 0);
+			for (uint32_t i = 0, n = (uint32_t)rnd_below(5); i < n; i++)
+				heat_record(h, pid, addr, thp, 0);
+			keys[nkeys] = key;
+			counts[nkeys++] = heat_count(h, e);
+		}
+		ASSERT_EQ(heat_stats(h)->evictions, 0);
+		want = 0;
+		for (size_t i = 0; i < nkeys; i++)
+			want += heat_key_pid(keys[i]) == victim;
+		ASSERT_EQ(heat_drop_pid(h, victim), want);
+		ASSERT_EQ(heat_size(h), cap - want);
+		live = 0;
+		for (size_t i = 0; i < nkeys; i++) {
+			struct heat_entry *e = heat_lookup(h, keys[i]);
+
+			if (heat_key_pid(keys[i]) == victim) {
+				ASSERT_TRUE(e == NULL);
+				continue;
+			}
+			ASSERT_TRUE(e != NULL);
+			ASSERT_EQ(heat_count(h, e), counts[i]);
+			live++;
+		}
+		ASSERT_EQ(live, heat_size(h));
+		ASSERT_EQ(check_table(h), 0);
+		ASSERT_EQ(heat_drop_pid(h, victim), 0);
+		free(keys);
+		free(counts);
+		heat_destroy(h);
+	}
+}
+
+/*
+ * Reference model: every key's exact decayed count, kept in step with
+ * the table (evictions are learned by looking for the missing key).
+ */
+struct model_entry {
+	uint64_t key;
+	uint32_t count;
+	uint64_t epoch;		/* absolute */
+};
+
+struct model {
+	struct model_entry *e;
+	size_t n;
+	uint64_t epoch;
+};
+
+static uint32_t
+model_count(const struct model *m, const struct model_entry *me)
+{
+	uint64_t age = m->epoch - me->epoch;
+
+	return age >= 16 ? 0 : me->count >> age;
+}
+
+static struct model_entry *
+model_find(struct model *m, uint64_t key)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->e[i].key == key)
+			return &m->e[i];
+	return NULL;
+}
+
+static void
+model_remove(struct model *m, size_t i)
+{
+	m->e[i] = m->e[--m->n];
+}
+
+/* Random operations of every kind; the table must match the model. */
+static void
+test_hist_random(void)
+{
+	for (int round = 0; round < 20; round++) {
+		uint32_t cap = 50 + (uint32_t)rnd_below(400);
+		struct model m = { .e = calloc(cap + 1, sizeof(*m.e)) };
+		uint64_t t = 1000, ev = 0, evictions = 0, cool = 100;
+		uint16_t last_epoch = 0;
+		struct heat *h;
+
+		ASSERT_EQ(heat_create(&h, cap, cool), 0);
+		heat_advance(h, t);
+		for (int op = 0; op < 20000; op++) {
+			uint64_t r = rnd_below(10000);
+
+			if (r < 9300) {
+				/* Keys from a pool twice the capacity, a few THP. */
+				uint32_t pid = 1 + (uint32_t)rnd_below(6);
+				uint64_t pg = rnd_below(cap / 3 + 1);
+				bool thp = pg % 7 == 0;
+				uint64_t key = heat_key(pid, pg * THP, thp);
+				struct model_entry *me;
+				struct heat_entry *e;
+
+				t += rnd_below(4);
+				e = heat_record(h, pid, pg * THP, thp, t);
+				ASSERT_TRUE(e != NULL);
+				m.epoch += (uint16_t)(heat_epoch(h) - last_epoch);
+				last_epoch = heat_epoch(h);
+				if (heat_stats(h)->evictions != ev) {
+					ev = heat_stats(h)->evictions;
+					evictions++;
+					for (size_t i = 0; i < m.n; i++) {
+						if (heat_lookup(h, m.e[i].key) == NULL) {
+							model_remove(&m, i);
+							break;
+						}
+					}
+				}
+				me = model_find(&m, key);
+				if (me == NULL) {
+					me = &m.e[m.n++];
+					me->key = key;
+					me->count = 0;
+					me->epoch = m.epoch;
+				}
+				me->count = model_count(&m, me);
+				me->count += me->count < HEAT_COUNT_MAX;
+				me->epoch = m.epoch;
+				ASSERT_EQ(heat_count(h, e), me->count);
+			} else if (r < 9700) {
+				t += rnd_below(r < 9650 ? 150 : 5000);
+				heat_advance(h, t);
+				m.epoch += (uint16_t)(heat_epoch(h) - last_epoch);
+				last_epoch = heat_epoch(h);
+			} else if (r < 9960) {
+				if (m.n == 0)
+					continue;
+				size_t i = rnd_below(m.n);
+
+				ASSERT_EQ(heat_drop(h, m.e[i].key), 0);
+				model_remove(&m, i);
+			} else if (r < 9995) {
+				uint32_t pid = 1 + (uint32_t)rnd_below(6);
+				size_t want = 0;
+
+				for (size_t i = 0; i < m.n;) {
+					if (heat_key_pid(m.e[i].key) == pid) {
+						model_remove(&m, i);
+						want++;
+					} else {
+						i++;
+					}
+				}
+				ASSERT_EQ(heat_drop_pid(h, pid), want);
+			} else {
+				heat_clear(h);
+				ASSERT_EQ(heat_stats(h)->evictions, 0);
+				ev = 0;
+				m.n = 0;
+				heat_advance(h, t);
+				last_epoch = heat_epoch(h);
+			}
+			ASSERT_EQ(heat_size(h), m.n);
+			if (op % 97 == 0 || r >= 9300) {
+				for (size_t i = 0; i < m.n; i++) {
+					struct heat_entry *e = heat_lookup(h, m.e[i].key);
+
+					ASSERT_TRUE(e != NULL);
+					ASSERT_EQ(heat_count(h, e), model_count(&m, &m.e[i]));
+				}
+				ASSERT_EQ(check_table(h), 0);
+			}
+		}
+		ASSERT_GE(evictions, 1);
+		free(m.e);
+		heat_destroy(h);
+	}
+}
+
+int
+main(void)
+{
+	RUN_TEST(test_key);
+	RUN_TEST(test_create);
+	RUN_TEST(test_record_counts);
+	RUN_TEST(test_decay);
+	RUN_TEST(test_epoch_wrap);
+	RUN_TEST(test_saturation);
+	RUN_TEST(test_drop_clear);
+	RUN_TEST(test_evict_cold);
+	RUN_TEST(test_drop_pid);
+	RUN_TEST(test_hist_random);
+	TEST_EXIT();
+}

@@ -1,0 +1,970 @@
+/*
+ * test_policy.c - the placement policy: threshold fitting (exact within
+ * the boundary bin, fast pages first on ties), promotion into room and by
+ * swapping, hysteresis, minimum residence, budget shrink, unattainable
+ * budgets, max_bytes, THP sizes, unknown nodes, and a randomized check of
+ * the plan's invariants against a brute-force hot set.
+ */
+#include <errno.h>
+
+#include "heat.h"
+#include "policy.h"
+#include "../test.h"
+
+#define PG 4096ULL
+#define FASTN 0
+#define SLOWN 1
+#define NOW 100
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
+
+static uint64_t
+rnd(void)
+{
+	uint64_t x = rng_state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return rng_state = x;
+}
+
+static uint64_t
+rnd_below(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+/* A tracked page with the given count (recorded count times). */
+static struct heat_entry *
+put(struct heat *h, uint64_t addr, bool thp, unsigned count, int node,
+    uint16_t moved, uint8_t flags)
+{
+	struct heat_entry *e = NULL;
+
+	for (unsigned i = 0; i < count; i++)
+		e = heat_record(h, 1, addr, thp, 0);
+	if (e == NULL)
+		return NULL;
+	e->node = (int8_t)node;
+	e->moved = moved;
+	e->flags = flags;
+	return e;
+}
+
+static struct policy_params
+params(uint64_t budget, uint64_t headroom, uint64_t fast_used)
+{
+	struct policy_params pp = {
+		.budget = budget * PG,
+		.headroom = headroom * PG,
+		.fast_used = fast_used * PG,
+		.fast_mask = 1ULL << FASTN | 1ULL << 2,
+		.slow_mask = 1ULL << SLOWN | 1ULL << 3,
+		.hysteresis = 1,
+		.now_tick = NOW,
+		.min_residence = 10,
+		.max_bytes = 0,
+	};
+
+	return pp;
+}
+
+static bool
+in_items(const struct plan_item *it, size_t n, uint64_t key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (it[i].key == key)
+			return true;
+	return false;
+}
+
+static uint64_t
+key_of(uint64_t addr, bool thp)
+{
+	return heat_key(1, addr, thp);
+}
+
+static void
+test_params(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(10, 0, 0);
+
+	ASSERT_EQ(policy_plan_init(&p, 0), -EINVAL);
+	ASSERT_EQ(heat_create(&h, 16, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 8), 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote + p.npromote, 0);
+	ASSERT_EQ(p.threshold, HEAT_COUNT_MAX + 1);
+	pp.slow_mask |= pp.fast_mask;
+	ASSERT_EQ(policy_plan(h, &pp, &p), -EINVAL);
+	pp = params(10, 0, 0);
+	pp.now_tick = 0;
+	ASSERT_EQ(policy_plan(h, &pp, &p), -EINVAL);
+	pp = params(10, 0, 0);
+	pp.min_residence = 40000;
+	ASSERT_EQ(policy_plan(h, &pp, &p), -EINVAL);
+	policy_plan_free(&p);
+	policy_plan_free(&p);	/* twice is harmless */
+	heat_destroy(h);
+}
+
+/* 100 slow pages of counts 1..100: the hot set is the top that fits C. */
+static void
+test_threshold(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	ASSERT_EQ(heat_create(&h, 256, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 256), 0);
+	for (unsigned i = 0; i < 100; i++)
+		put(h, i * PG, false, i + 1, SLOWN, 0, 0);
+
+	pp = params(40, 10, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.capacity, 30 * PG);
+	ASSERT_EQ(p.threshold, 71);	/* inside bin 7 (64..127) */
+	ASSERT_EQ_U(p.hot_bytes, 30 * PG);
+	ASSERT_EQ_U(p.hot_on_fast_bytes, 0);
+	ASSERT_EQ(p.npromote, 30);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ_U(p.promote_bytes, 30 * PG);
+	for (unsigned i = 0; i < 30; i++) {
+		ASSERT_EQ(p.promote[i].heat, 100 - i);
+		ASSERT_EQ_U(p.promote[i].key, key_of((99 - i) * PG, false));
+		ASSERT_EQ(p.promote[i].npages, 1);
+	}
+	ASSERT_TRUE(!p.over_budget);
+	ASSERT_TRUE(!p.unattainable);
+
+	/* Unmanaged fast memory shrinks the capacity. */
+	pp = params(40, 10, 5);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.capacity, 25 * PG);
+	ASSERT_EQ(p.threshold, 76);
+	ASSERT_EQ(p.npromote, 25);
+
+	/* A budget that is not a whole number of pages rounds down. */
+	pp = params(40, 10, 0);
+	pp.budget += 100;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 71);
+
+	/* Across bins: 40 pages reach down into bin 6 (32..63). */
+	pp = params(40, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 61);
+	ASSERT_EQ(p.npromote, 40);
+	pp = params(37, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 64);
+
+	/* Everything fits: T is the coldest page with any heat. */
+	pp = params(1000, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 1);
+	ASSERT_EQ(p.npromote, 100);
+	ASSERT_EQ_U(p.hot_bytes, 100 * PG);
+
+	/* Items are bounded by cap: the hottest ten. */
+	policy_plan_free(&p);
+	ASSERT_EQ(policy_plan_init(&p, 10), 0);
+	pp = params(40, 10, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 10);
+	ASSERT_EQ(p.promote[0].heat, 100);
+	ASSERT_EQ(p.promote[9].heat, 91);
+	ASSERT_EQ(p.threshold, 71);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/* Equal counts: pages already on fast keep their place. */
+static void
+test_ties(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		put(h, i * PG, false, 5, FASTN, 0, 0);
+		put(h, (100 + i) * PG, false, 5, SLOWN, 0, 0);
+	}
+	pp = params(15, 0, 10);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 5);
+	ASSERT_EQ_U(p.hot_bytes, 15 * PG);
+	ASSERT_EQ_U(p.hot_on_fast_bytes, 10 * PG);
+	ASSERT_EQ(p.npromote, 5);
+	ASSERT_EQ(p.ndemote, 0);
+
+	/* Over budget: demote two of the tied fast pages, promote nothing. */
+	pp = params(8, 0, 10);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.over_budget);
+	ASSERT_EQ_U(p.hot_on_fast_bytes, 8 * PG);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ(p.npromote, 0);
+	ASSERT_EQ_U(p.shortfall, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_promote_room(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 10; i++)
+		put(h, i * PG, false, 10 + i, SLOWN, 0, 0);
+	/* Room for 6: target 8 pages, 2 unmanaged. */
+	pp = params(10, 2, 2);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 6);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ(p.promote[0].heat, 19);
+	ASSERT_EQ(p.promote[5].heat, 14);
+	ASSERT_EQ(p.threshold, 14);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/*
+	 * Swaps demote just enough: six fast pages that cooled to 0, one hot
+	 * slow page, one page over budget - headroom: two go, one comes.
+	 */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 6; i++)
+		put(h, i * PG, false, 3, FASTN, 0, 0);
+	heat_advance(h, 1000);
+	heat_advance(h, 5000);
+	put(h, 10 * PG, false, 50, SLOWN, 0, 0);
+	pp = params(6, 1, 6);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 50);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ(p.demote[0].heat, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* The swaps a promotion needs must fit the plan's cap too. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 4), 0);
+	for (unsigned i = 0; i < 10; i++)
+		put(h, i * PG, false, 3, FASTN, 0, 0);
+	heat_advance(h, 1000);
+	heat_advance(h, 5000);
+	for (unsigned i = 0; i < 4; i++)
+		put(h, (20 + i) * PG, false, 50, SLOWN, 0, 0);
+	pp = params(10, 3, 10);	/* first promotion needs 4 swaps, then 1 each */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 4);
+	ASSERT_EQ(p.npromote, 1);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/*
+	 * Full fast tier (inside the headroom band): each promotion swaps out
+	 * cold fast pages, and usage ends at budget - headroom.
+	 */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 5; i++)
+		put(h, i * PG, false, 2, FASTN, 0, 0);
+	for (unsigned i = 0; i < 3; i++)
+		put(h, (10 + i) * PG, false, 50, SLOWN, 0, 0);
+	pp = params(5, 2, 5);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.over_budget);
+	ASSERT_EQ(p.threshold, 50);
+	ASSERT_EQ(p.npromote, 3);
+	ASSERT_EQ(p.ndemote, 5);
+	ASSERT_EQ_U(5 * PG - p.demote_bytes + p.promote_bytes, 3 * PG);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/* A fast page between T >> hysteresis and T stays. */
+static void
+test_hysteresis(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0 * PG, false, 5, FASTN, 0, 0);
+	put(h, 1 * PG, false, 5, FASTN, 0, 0);
+	put(h, 2 * PG, false, 9, SLOWN, 0, 0);
+	put(h, 3 * PG, false, 8, SLOWN, 0, 0);
+	pp = params(2, 0, 2);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 8);
+	ASSERT_EQ(p.ndemote, 0);	/* 5 >= 8 >> 1 */
+	ASSERT_EQ(p.npromote, 0);	/* so no room either */
+
+	pp.hysteresis = 0;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ(p.npromote, 2);
+	ASSERT_EQ(p.promote[0].heat, 9);
+	ASSERT_EQ(p.promote[1].heat, 8);
+	ASSERT_EQ(p.demote[0].heat, 5);
+
+	pp.hysteresis = 40;		/* T >> h = 0: only count 0 qualifies */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ(p.npromote, 0);
+
+	/* T >> h = 0 still lets a page with no heat at all go. */
+	{
+		struct heat *h2;
+
+		ASSERT_EQ(heat_create(&h2, 64, 1000), 0);
+		put(h2, 0 * PG, false, 1, FASTN, 0, 0);
+		heat_advance(h2, 1000);
+		put(h2, 1 * PG, false, 1, SLOWN, 0, 0);
+		pp = params(1, 0, 1);
+		ASSERT_EQ(policy_plan(h2, &pp, &p), 0);
+		ASSERT_EQ(p.threshold, 1);
+		ASSERT_EQ(p.ndemote, 1);
+		ASSERT_EQ(p.demote[0].heat, 0);
+		ASSERT_EQ(p.npromote, 1);
+		heat_destroy(h2);
+		pp = params(2, 0, 2);
+	}
+
+	/* Exactly T >> h is not below it. */
+	put(h, 0 * PG, false, 3, FASTN, 0, 0);	/* 5 + 3 = 8 */
+	heat_advance(h, 1000);		/* halve: 8->4, 5->2, 9->4, 8->4 */
+	put(h, 2 * PG, false, 6, SLOWN, 0, 0);	/* 4 + 6 = 10 */
+	pp.hysteresis = 1;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	/* H = {10 slow, 4 fast (tie, fast first)}, T = 4: 2 stays. */
+	ASSERT_EQ(p.threshold, 4);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ(p.npromote, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_min_residence(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	/* A recently moved cold fast page is not swapped out. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0 * PG, false, 1, FASTN, NOW - 3, 0);
+	put(h, 1 * PG, false, 10, SLOWN, 0, 0);
+	pp = params(1, 0, 1);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 10);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ(p.npromote, 0);
+	pp.now_tick = NOW + 7;		/* resident 10 ticks now */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.npromote, 1);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* A recently moved slow page is not promoted; tick arithmetic wraps. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0 * PG, false, 20, SLOWN, 3, 0);		/* age 1 */
+	put(h, 1 * PG, false, 19, SLOWN, 65533, 0);	/* age 7 across 0 */
+	put(h, 2 * PG, false, 18, SLOWN, 65530, 0);	/* age 10 */
+	put(h, 3 * PG, false, 17, SLOWN, HEAT_MOVED_NEVER, 0);
+	pp = params(100, 0, 0);
+	pp.now_tick = 4;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 2);
+	ASSERT_EQ_U(p.promote[0].key, key_of(2 * PG, false));
+	ASSERT_EQ_U(p.promote[1].key, key_of(3 * PG, false));
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* Over budget ignores residence, but takes settled pages first. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0 * PG, false, 1, FASTN, NOW - 3, 0);	/* recent, coldest */
+	put(h, 1 * PG, false, 3, FASTN, 0, 0);
+	put(h, 2 * PG, false, 20, FASTN, 0, 0);
+	put(h, 3 * PG, false, 30, SLOWN, 0, 0);
+	pp = params(2, 0, 3);		/* H = {30 slow, 20 fast}: one must go */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ_U(p.demote[0].key, key_of(1 * PG, false));
+	ASSERT_EQ(p.npromote, 0);
+	pp = params(1, 0, 3);		/* H = {30 slow}: two must go */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ_U(p.demote[0].key, key_of(1 * PG, false));
+	ASSERT_EQ_U(p.demote[1].key, key_of(2 * PG, false));
+	ASSERT_EQ(p.npromote, 0);
+	ASSERT_EQ_U(p.shortfall, 0);
+	pp = params(0, 0, 3);		/* all three, the recent one last */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 3);
+	ASSERT_EQ_U(p.demote[2].key, key_of(0 * PG, false));
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/* The budget shrinks: demote coldest first down to budget - headroom. */
+static void
+test_budget_shrink(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 20; i++)
+		put(h, i * PG, false, i + 1, FASTN, 0, 0);
+	pp = params(10, 2, 20);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.over_budget);
+	ASSERT_TRUE(!p.unattainable);
+	ASSERT_EQ(p.ndemote, 12);
+	for (unsigned i = 0; i < 12; i++)
+		ASSERT_EQ(p.demote[i].heat, i + 1);
+	ASSERT_EQ_U(p.demote_bytes, 12 * PG);
+	ASSERT_EQ(p.npromote, 0);
+	ASSERT_EQ_U(p.shortfall, 0);
+	ASSERT_EQ(p.threshold, 13);
+
+	/* With unmanaged memory on fast, more goes. */
+	pp = params(10, 2, 25);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 17);
+	ASSERT_EQ(p.demote[16].heat, 17);
+	ASSERT_EQ(p.threshold, 18);
+
+	/* Budget below the headroom: capacity 0, everything managed goes. */
+	pp = params(2, 4, 20);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.capacity, 0);
+	ASSERT_EQ(p.ndemote, 20);
+	ASSERT_EQ(p.threshold, HEAT_COUNT_MAX + 1);
+	ASSERT_EQ_U(p.hot_bytes, 0);
+	ASSERT_TRUE(!p.unattainable);
+
+	/* Budget 0 is valid: demote everything. */
+	pp = params(0, 0, 20);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 20);
+	ASSERT_EQ_U(p.shortfall, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_unattainable(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	/* Nothing tracked at all. */
+	pp = params(5, 1, 10);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.over_budget);
+	ASSERT_TRUE(p.unattainable);
+	ASSERT_EQ_U(p.shortfall, 5 * PG);
+	ASSERT_EQ(p.ndemote, 0);
+
+	/* Only pinned pages on fast. */
+	for (unsigned i = 0; i < 3; i++)
+		put(h, i * PG, false, 1, FASTN, 0, HEAT_F_PINNED);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.unattainable);
+	ASSERT_EQ_U(p.shortfall, 5 * PG);
+	ASSERT_EQ(p.ndemote, 0);
+
+	/* Two movable pages: they go, still 3 pages short. */
+	put(h, 10 * PG, false, 1, FASTN, 0, 0);
+	put(h, 11 * PG, false, 7, FASTN, NOW - 1, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.unattainable);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ_U(p.shortfall, 3 * PG);
+
+	/* Within reach: not unattainable. */
+	pp = params(8, 1, 10);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.over_budget);
+	ASSERT_TRUE(!p.unattainable);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ_U(p.shortfall, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_max_bytes(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	/* Forced demotions cut at max_bytes, the rest is shortfall. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 20; i++)
+		put(h, i * PG, false, 1 + i, FASTN, 0, 0);
+	pp = params(10, 0, 20);
+	pp.max_bytes = 4 * PG;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 4);
+	ASSERT_EQ(p.demote[3].heat, 4);
+	ASSERT_EQ_U(p.shortfall, 6 * PG);
+	ASSERT_TRUE(!p.unattainable);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* Promotions alone. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 10; i++)
+		put(h, i * PG, false, 10 + i, SLOWN, 0, 0);
+	pp = params(100, 0, 0);
+	pp.max_bytes = 3 * PG + 10;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 3);
+	ASSERT_EQ(p.promote[2].heat, 17);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* Swaps count both ways; demotions come first in the budget. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		put(h, i * PG, false, 2, FASTN, 0, 0);
+		put(h, (10 + i) * PG, false, 50, SLOWN, 0, 0);
+	}
+	pp = params(5, 0, 5);
+	pp.max_bytes = 5 * PG;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ(p.npromote, 2);
+	ASSERT_LE(p.demote_bytes + p.promote_bytes, pp.max_bytes);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* A 2 MiB page that does not fit max_bytes is passed over. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0, true, 1, FASTN, 0, 0);
+	for (unsigned i = 0; i < 10; i++)
+		put(h, (1024 + i) * PG, false, 2, FASTN, 0, 0);
+	pp = params(0, 0, 522);
+	pp.max_bytes = 10 * PG;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 10);
+	ASSERT_EQ_U(p.demote_bytes, 10 * PG);
+	ASSERT_TRUE(!in_items(p.demote, p.ndemote, key_of(0, true)));
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_thp(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	/* A hot THP counts 512 pages of the hot set. */
+	ASSERT_EQ(heat_create(&h, 256, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 256), 0);
+	put(h, 0, true, 10, SLOWN, 0, 0);
+	for (unsigned i = 0; i < 100; i++)
+		put(h, (1024 + i) * PG, false, 5, SLOWN, 0, 0);
+	pp = params(600, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.hot_bytes, 600 * PG);
+	ASSERT_EQ(p.threshold, 5);
+	ASSERT_EQ(p.npromote, 89);
+	ASSERT_EQ(p.promote[0].npages, HEAT_THP_PAGES);
+	ASSERT_EQ_U(p.promote[0].key, key_of(0, true));
+	ASSERT_EQ_U(p.promote_bytes, 600 * PG);
+
+	/* It does not fit: the hot set stops there. */
+	pp = params(100, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.hot_bytes, 0);
+	ASSERT_EQ(p.threshold, HEAT_COUNT_MAX + 1);
+	ASSERT_EQ(p.npromote, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* A THP that has no room is passed over for smaller pages. */
+	ASSERT_EQ(heat_create(&h, 1024, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0, true, 20, SLOWN, 0, 0);
+	for (unsigned i = 0; i < 10; i++)
+		put(h, (1024 + i) * PG, false, 10, SLOWN, 0, 0);
+	for (unsigned i = 0; i < 500; i++)
+		put(h, (2048 + i) * PG, false, 1, FASTN, 0, 0);
+	pp = params(600, 0, 500);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 1);
+	ASSERT_EQ(p.npromote, 10);
+	ASSERT_EQ(p.promote[0].npages, 1);
+	ASSERT_EQ(p.ndemote, 0);
+	/* Same with max_bytes as the limit. */
+	pp = params(2000, 0, 500);
+	pp.max_bytes = 100 * PG;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 10);
+	ASSERT_EQ(p.promote[0].npages, 1);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* A cold THP on fast: demoting it frees 2 MiB. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0, true, 1, FASTN, 0, 0);
+	for (unsigned i = 0; i < 10; i++)
+		put(h, (1024 + i) * PG, false, 3, FASTN, 0, 0);
+	pp = params(100, 0, 522);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.demote[0].npages, HEAT_THP_PAGES);
+	ASSERT_EQ_U(p.demote_bytes, 2 * 1024 * 1024);
+	ASSERT_EQ_U(p.hot_on_fast_bytes, 10 * PG);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_unknown_nodes(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0 * PG, false, 100, -1, 0, 0);
+	put(h, 1 * PG, false, 100, 5, 0, 0);
+	put(h, 2 * PG, false, 1, 7, 0, 0);
+	put(h, 3 * PG, false, 10, SLOWN, 0, 0);
+	put(h, 4 * PG, false, 50, SLOWN, 0, HEAT_F_PINNED);
+	pp = params(3, 0, 3);	/* 3 pages on fast, none tracked there */
+	pp.budget = 5 * PG;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.capacity, 2 * PG);
+	ASSERT_EQ_U(p.hot_bytes, 1 * PG);
+	ASSERT_EQ(p.threshold, 10);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ_U(p.promote[0].key, key_of(3 * PG, false));
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/* Brute-force order of the hot set: count desc, fast first, slot order. */
+struct bf {
+	uint32_t count;
+	int fast;
+	size_t slot;
+	uint32_t npages;
+};
+
+static int
+bf_cmp(const void *a, const void *b)
+{
+	const struct bf *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	if (x->fast != y->fast)
+		return x->fast ? -1 : 1;
+	return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+static bool
+is_fast(uint64_t mask, int node)
+{
+	return node >= 0 && node < 64 && (mask >> node & 1);
+}
+
+/* Randomized: the invariants of every plan, against a brute-force hot set. */
+static void
+test_random_plans(void)
+{
+	for (int round = 0; round < 400; round++) {
+		uint32_t cap = 20 + (uint32_t)rnd_below(round % 4 ? 200 : 3000);
+		size_t plan_cap = 1 + rnd_below(round % 3 ? 40 : 2000);
+		struct heat *h;
+		struct plan p;
+		struct policy_params pp;
+		const struct heat_entry *s;
+		struct bf *all;
+		bool *hot;
+		size_t n, na = 0;
+		uint64_t t = 0, fast_bytes = 0, hot_pages = 0, hot_fast = 0;
+		uint64_t unmanaged, target, end, promotable = 0, cpages;
+		uint32_t tmin = UINT32_MAX, dthr;
+
+		ASSERT_EQ(heat_create(&h, cap, 100), 0);
+		ASSERT_EQ(policy_plan_init(&p, plan_cap), 0);
+		for (int phase = 0; phase < 3; phase++) {
+			uint32_t m = (uint32_t)rnd_below(cap);
+
+			for (uint32_t i = 0; i < m; i++) {
+				uint64_t pg = rnd_below(cap);
+				unsigned reps = 1 + (unsigned)(rnd_below(4) ?
+				    rnd_below(4) : rnd_below(300));
+
+				for (unsigned r = 0; r < reps; r++)
+					heat_record(h, 1 + (uint32_t)(pg % 3),
+					    pg << 21, pg % 11 == 0, t);
+			}
+			t += rnd_below(4) * 100;
+			heat_advance(h, t);
+		}
+		s = heat_slots_mut(h, &n);
+		for (size_t i = 0; i < n; i++) {
+			struct heat_entry *e = (struct heat_entry *)&s[i];
+			static const int nodes[] = { -1, 0, 1, 2, 3, 4, 1, 0 };
+
+			if (e->key == 0)
+				continue;
+			e->node = (int8_t)nodes[rnd_below(8)];
+			e->flags = rnd_below(20) == 0 ? HEAT_F_PINNED : 0;
+			e->moved = rnd_below(2) ? HEAT_MOVED_NEVER :
+			    (uint16_t)(NOW - rnd_below(30));
+		}
+		pp = params(0, 0, 0);
+		pp.hysteresis = (unsigned)rnd_below(4);
+		pp.min_residence = (uint16_t)rnd_below(20);
+		if (rnd_below(2))
+			pp.max_bytes = rnd_below(4000) * PG;
+
+		/* Brute force: managed entries, their order, the hot set. */
+		all = calloc(n, sizeof(*all));
+		hot = calloc(n, sizeof(*hot));
+		for (size_t i = 0; i < n; i++) {
+			bool f = is_fast(pp.fast_mask, s[i].node);
+			bool sl = is_fast(pp.slow_mask, s[i].node);
+
+			if (s[i].key == 0 || (s[i].flags & HEAT_F_PINNED) || (!f && !sl))
+				continue;
+			if (f)
+				fast_bytes += heat_key_npages(s[i].key) * PG;
+			if (heat_count(h, &s[i]) == 0)
+				continue;
+			all[na++] = (struct bf){ heat_count(h, &s[i]), f, i,
+			    heat_key_npages(s[i].key) };
+		}
+		qsort(all, na, sizeof(*all), bf_cmp);
+		pp.fast_used = fast_bytes + rnd_below(600) * PG;
+		pp.budget = rnd_below(pp.fast_used / PG * 3 / 2 + 600) * PG +
+		    rnd_below(2) * rnd_below(PG);
+		pp.headroom = rnd_below(50) * PG;
+
+		ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+
+		unmanaged = pp.fast_used - fast_bytes;
+		target = pp.budget > pp.headroom ? pp.budget - pp.headroom : 0;
+		ASSERT_EQ_U(p.capacity, target > unmanaged ? target - unmanaged : 0);
+		cpages = p.capacity / PG;
+		{
+			uint64_t cum = 0, used = 0;
+			size_t i = 0;
+
+			/* Whole groups while they fit, then the boundary group greedily. */
+			while (i < na) {
+				size_t j = i;
+				uint64_t g = 0;
+
+				while (j < na && all[j].count == all[i].count &&
+				    all[j].fast == all[i].fast)
+					g += all[j++].npages;
+				if (cum + g <= cpages) {
+					for (size_t k = i; k < j; k++)
+						hot[all[k].slot] = true;
+					cum += g;
+					i = j;
+					continue;
+				}
+				for (size_t k = i; k < j; k++) {
+					if (used + all[k].npages <= cpages - cum) {
+						used += all[k].npages;
+						hot[all[k].slot] = true;
+					}
+				}
+				break;
+			}
+		}
+		for (size_t i = 0; i < na; i++) {
+			if (!hot[all[i].slot])
+				continue;
+			hot_pages += all[i].npages;
+			if (all[i].fast)
+				hot_fast += all[i].npages;
+			else if (!(s[all[i].slot].moved != HEAT_MOVED_NEVER &&
+			    (uint16_t)(NOW - s[all[i].slot].moved) < pp.min_residence))
+				promotable += all[i].npages * PG;
+			if (all[i].count < tmin)
+				tmin = all[i].count;
+		}
+		ASSERT_EQ_U(p.hot_bytes, hot_pages * PG);
+		ASSERT_LE(p.hot_bytes, p.capacity);
+		ASSERT_EQ_U(p.hot_on_fast_bytes, hot_fast * PG);
+		ASSERT_EQ(p.threshold, hot_pages ? tmin : HEAT_COUNT_MAX + 1);
+		dthr = pp.hysteresis >= 32 ? 0 : p.threshold >> pp.hysteresis;
+		if (dthr == 0)
+			dthr = 1;
+
+		/* Item lists. */
+		ASSERT_LE(p.ndemote, plan_cap);
+		ASSERT_LE(p.npromote, plan_cap);
+		{
+			uint64_t db = 0, pb = 0;
+			uint32_t maxd = 0, minp = UINT32_MAX;
+
+			for (size_t i = 0; i < p.ndemote; i++) {
+				const struct plan_item *it = &p.demote[i];
+				struct heat_entry *e = heat_lookup(h, it->key);
+				bool rec;
+
+				ASSERT_TRUE(e != NULL);
+				ASSERT_EQ(it->heat, heat_count(h, e));
+				ASSERT_EQ(it->npages, heat_key_npages(it->key));
+				ASSERT_TRUE(is_fast(pp.fast_mask, e->node));
+				ASSERT_TRUE(!(e->flags & HEAT_F_PINNED));
+				ASSERT_TRUE(!hot[e - s]);
+				ASSERT_TRUE(!in_items(p.promote, p.npromote, it->key));
+				ASSERT_TRUE(!in_items(p.demote, i, it->key));
+				rec = e->moved != HEAT_MOVED_NEVER &&
+				    (uint16_t)(NOW - e->moved) < pp.min_residence;
+				if (!p.over_budget) {
+					/* Swaps only: settled pages colder than T >> h. */
+					ASSERT_TRUE(!rec);
+					ASSERT_TRUE(it->heat < dthr);
+				}
+				db += it->npages * PG;
+				if (it->heat > maxd)
+					maxd = it->heat;
+			}
+			for (size_t i = 0; i < p.npromote; i++) {
+				const struct plan_item *it = &p.promote[i];
+				struct heat_entry *e = heat_lookup(h, it->key);
+
+				ASSERT_TRUE(e != NULL);
+				ASSERT_EQ(it->heat, heat_count(h, e));
+				ASSERT_TRUE(is_fast(pp.slow_mask, e->node));
+				ASSERT_TRUE(!(e->flags & HEAT_F_PINNED));
+				ASSERT_TRUE(hot[e - s]);
+				ASSERT_TRUE(e->moved == HEAT_MOVED_NEVER ||
+				    (uint16_t)(NOW - e->moved) >= pp.min_residence);
+				ASSERT_TRUE(!in_items(p.promote, i, it->key));
+				if (i > 0)
+					ASSERT_LE(it->heat, p.promote[i - 1].heat);
+				pb += it->npages * PG;
+				if (it->heat < minp)
+					minp = it->heat;
+			}
+			ASSERT_EQ_U(p.demote_bytes, db);
+			ASSERT_EQ_U(p.promote_bytes, pb);
+			if (p.ndemote && p.npromote)
+				ASSERT_LE(maxd, minp);
+
+			/*
+			 * Best candidates first: a 4 KiB page left out is never
+			 * hotter than a promoted one, nor (settled first, then
+			 * coldest) ahead of a demoted one.
+			 */
+			for (size_t i = 0; i < n; i++) {
+				const struct heat_entry *e = &s[i];
+				bool rec = e->moved != HEAT_MOVED_NEVER &&
+				    (uint16_t)(NOW - e->moved) < pp.min_residence;
+				uint32_t c = heat_count(h, e);
+
+				if (e->key == 0 || heat_key_thp(e->key) ||
+				    (e->flags & HEAT_F_PINNED))
+					continue;
+				if (hot[i] && !rec && is_fast(pp.slow_mask, e->node) &&
+				    !in_items(p.promote, p.npromote, e->key) && p.npromote)
+					ASSERT_GE(minp, c);
+				if (!hot[i] && is_fast(pp.fast_mask, e->node) &&
+				    !in_items(p.demote, p.ndemote, e->key)) {
+					for (size_t j = 0; j < p.ndemote; j++) {
+						const struct heat_entry *d =
+						    heat_lookup(h, p.demote[j].key);
+						bool drec = d->moved != HEAT_MOVED_NEVER &&
+						    (uint16_t)(NOW - d->moved) < pp.min_residence;
+
+						ASSERT_LE((int)drec << 16 | (int)p.demote[j].heat,
+						    (int)rec << 16 | (int)c);
+					}
+				}
+			}
+		}
+
+		/* Budget arithmetic. */
+		ASSERT_LE(p.demote_bytes, pp.fast_used);
+		end = pp.fast_used - p.demote_bytes + p.promote_bytes;
+		ASSERT_LE(end, target > pp.fast_used - p.demote_bytes ?
+		    target : pp.fast_used - p.demote_bytes);
+		if (pp.max_bytes)
+			ASSERT_LE(p.demote_bytes + p.promote_bytes, pp.max_bytes);
+		ASSERT_EQ(p.over_budget, pp.fast_used > pp.budget);
+		ASSERT_EQ(p.unattainable, p.over_budget && unmanaged > pp.budget);
+		ASSERT_EQ_U(p.shortfall, end > pp.budget ? end - pp.budget : 0);
+		if (p.over_budget && !pp.max_bytes && p.ndemote < plan_cap &&
+		    unmanaged <= target)
+			ASSERT_LE(pp.fast_used - p.demote_bytes, target);
+		/* Room for every promotable hot page and no limit: all go. */
+		if (!p.over_budget && !pp.max_bytes && target >= pp.fast_used &&
+		    target - pp.fast_used >= promotable && plan_cap >= n)
+			ASSERT_EQ_U(p.promote_bytes, promotable);
+
+		free(all);
+		free(hot);
+		policy_plan_free(&p);
+		heat_destroy(h);
+	}
+}
+
+int
+main(void)
+{
+	RUN_TEST(test_params);
+	RUN_TEST(test_threshold);
+	RUN_TEST(test_ties);
+	RUN_TEST(test_promote_room);
+	RUN_TEST(test_hysteresis);
+	RUN_TEST(test_min_residence);
+	RUN_TEST(test_budget_shrink);
+	RUN_TEST(test_unattainable);
+	RUN_TEST(test_max_bytes);
+	RUN_TEST(test_thp);
+	RUN_TEST(test_unknown_nodes);
+	RUN_TEST(test_random_plans);
+	TEST_EXIT();
+}
