@@ -27,7 +27,7 @@ endif
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones.  libpfm4 ships no pkg-config file, hence -lpfm.
 DEB_DEPS := gcc make pkg-config libnuma-dev libpfm4-dev liburing-dev \
-	libinih-dev numactl python3
+	libinih-dev numactl python3 clang libclang-rt-14-dev
 PKGS := numa liburing inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpfm
@@ -64,7 +64,7 @@ TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all tests check check-run bench install deps demo clean
+.PHONY: all static fuzz fuzzers tests check check-run bench install deps demo clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -92,6 +92,46 @@ $(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIB_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 tests: $(PROGS) $(TESTS) $(TOOLS)
+
+# Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer): every decoder of
+# untrusted bytes.  `make fuzz FUZZ_SECONDS=N` runs each for N seconds;
+# make check runs each for ~20 s (tests/sh/fuzz.sh).
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 120
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iagent \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include/vtier/*.h agent/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(PKG_LIBS) -lm
+
+fuzzers: $(FUZZERS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzzers
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/sh/fuzz.sh
+
+# Static builds for the test guest, which has busybox and nothing else.
+STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload
+static: $(STATIC)
+
+$(B)/static/vtier-agent: $(B)/obj/agent/main.o $(LIB_OBJS)
+	@mkdir -p $(dir $@); rm -f $@
+	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
+		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
+	@test -x $@
+
+$(B)/static/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -static -o $@ $^
+
+$(B)/static/tierload: tests/workloads/tierload.c
+	@mkdir -p $(dir $@); rm -f $@
+	$(CC) -std=gnu11 -O2 $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
+		-static -o $@ $< -lnuma 2>&1 | \
+		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
+	@test -x $@
 
 # The package check runs first, in its own make, so that pkg-config
 # answers once the libraries are there.

@@ -321,9 +321,11 @@ check_kernel_tiering(void)
 	char buf[64];
 
 	if (read_file("/proc/sys/kernel/numa_balancing", buf, sizeof(buf)) > 0 &&
-	    atoi(buf) & 2)
-		log_warnx("kernel.numa_balancing has memory tiering on (2): it "
-		    "competes with vtier; set it to 0");
+	    atoi(buf) != 0)
+		log_warnx("kernel.numa_balancing is %d: the kernel %s behind "
+		    "vtier's back; set it to 0", atoi(buf), atoi(buf) & 2 ?
+		    "promotes pages to the fast node (memory tiering mode)" :
+		    "moves pages to the node of the CPU that touches them");
 	if (read_file("/sys/kernel/mm/numa/demotion_enabled", buf,
 	    sizeof(buf)) > 0 && strncmp(buf, "true", 4) == 0)
 		log_warnx("/sys/kernel/mm/numa/demotion_enabled is true: "

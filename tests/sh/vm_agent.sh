@@ -1,0 +1,26 @@
+# vm_agent.sh - the agent tiering a real workload in the two-node guest,
+# one boot per scenario: promotion (and a workload exiting
+# mid-migration), budget shrink, phase change, SIGKILL + restart.  Every
+# scenario also checks that the workload's data is intact.
+set -u
+: "${B:=build}" "${SRC:=.}"
+make -s -C "$SRC" SANITIZE=0 static || exit 1
+ST=$SRC/build/static
+fails=0
+for s in ${VM_SCENARIOS:-promote shrink phases restart}; do
+	start=$(date +%s)
+	"$SRC/tests/vm/run-guest.sh" -B "$SRC/build" -q -t 240 \
+		"$SRC/tests/vm/scenarios/$s.sh" "$ST/vtier-agent" "$ST/vtierctl" \
+		"$ST/tierload" "$SRC/tests/vm/scenarios/lib.sh" >"/tmp/vm_agent.$$.out" 2>&1
+	rc=$?
+	grep -E '^scenario:' "/tmp/vm_agent.$$.out"
+	if [ $rc = 0 ]; then
+		echo "vm_agent: $s passed in $(( $(date +%s) - start )) s"
+	else
+		cat "/tmp/vm_agent.$$.out"
+		echo "vm_agent: $s FAILED (exit $rc) in $(( $(date +%s) - start )) s"
+		fails=$((fails + 1))
+	fi
+done
+rm -f "/tmp/vm_agent.$$.out"
+[ $fails = 0 ]

@@ -1,0 +1,117 @@
+# lib.sh - helpers for guest scenarios (busybox sh).  Sourced by each
+# scenario; the agent, vtierctl and tierload are in /vtier (on PATH).
+
+N=/sys/devices/system/node
+fails=0
+ok()  { echo "scenario: ok   $*"; }
+bad() { echo "scenario: FAIL $*"; fails=$((fails + 1)); }
+
+# Used bytes of a node, from its meminfo (what the budget counts).
+node_used() {
+	awk '/MemUsed:/ { print $4 * 1024 }' "$N/node$1/meminfo"
+}
+
+# A number from the agent's status JSON.
+status_num() {	# 0 while the agent is not answering
+	v=$(vtierctl -s /run/vtier/agent.sock status --json 2>/dev/null |
+		sed -n "s/^  \"$1\": \\([0-9.]*\\).*/\\1/p")
+	echo "${v:-0}"
+}
+
+# write_ini BUDGET_BYTES [extra lines...]
+write_ini() {
+	budget=$1; shift
+	cat >/run/agent.ini <<INI
+[agent]
+status_socket = /run/vtier/agent.sock
+[budget]
+dram = $budget
+headroom = ${HEADROOM:-8M}
+[sampler]
+source = replay
+replay = /run/samples.fifo
+[heat]
+pages = ${HEAT_PAGES:-262144}
+cooling = ${COOLING:-2s}
+[policy]
+interval = ${INTERVAL:-250ms}
+min_residence = ${MIN_RES:-2s}
+[migrate]
+backend = move_pages
+rate = ${RATE:-128M}
+INI
+	for l in "$@"; do echo "$l" >>/run/agent.ini; done
+}
+
+start_agent() {
+	# the kernel's own NUMA balancing would pull pages to the CPU node
+	# behind the agent's back; an operator turns it off (the agent warns)
+	echo 0 >/proc/sys/kernel/numa_balancing
+	[ -p /run/samples.fifo ] || mkfifo /run/samples.fifo
+	vtier-agent -c /run/agent.ini "$@" 2>>/run/agent.log &
+	AGENT=$!
+	i=0
+	while [ ! -S /run/vtier/agent.sock ] && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	[ -S /run/vtier/agent.sock ] || { cat /run/agent.log; return 1; }
+}
+
+stop_agent() {
+	kill -TERM "$AGENT" 2>/dev/null
+	wait "$AGENT" 2>/dev/null
+}
+
+# A line per second: time, fast used / budget, promoted, demoted, samples/s.
+progress() {	# seconds
+	s=0
+	while [ $s -lt "$1" ]; do
+		sleep 1; s=$((s + 1))
+		echo "progress: t=${s}s fast_used=$(( $(status_num fast_used_bytes) / 1048576 ))MiB" \
+			"budget=$(( $(status_num budget_bytes) / 1048576 ))MiB" \
+			"promoted=$(status_num promoted_pages) demoted=$(status_num demoted_pages)" \
+			"samples/s=$(status_num samples_per_s)"
+	done
+}
+
+# Start tierload in the background: tierload ARGS...  (sets W)
+run_tierload() {
+	tierload -o /run/samples.fifo -n "${EVERY:-64}" -r 2000 "$@" \
+		>/run/tierload.out 2>&1 &
+	W=$!
+}
+
+# Watch the workload until it exits, sampling node 0's usage twice a
+# second (maxused, and maxused_after once after_t has passed) and printing
+# a progress line every 2 s.  Calls the scenario's at_tick with the
+# elapsed half-seconds if defined.  Leaves tierload's status in wrc.
+at_tick() { :; }
+watch_workload() {
+	maxused=0 maxused_after=0 n=0 after_t=${AFTER_T:-0}
+	while kill -0 $W 2>/dev/null; do
+		u=$(node_used 0)
+		[ "$u" -gt $maxused ] && maxused=$u
+		[ $n -ge $((after_t * 2)) ] && [ "$u" -gt $maxused_after ] && maxused_after=$u
+		at_tick $n
+		sleep 0.5
+		n=$((n + 1))
+		[ $((n % 4)) = 0 ] && echo "progress: t=$((n / 2))s node0_used=$((u / 1048576))MiB" \
+			"budget=$(( $(status_num budget_bytes) / 1048576 ))MiB" \
+			"hot_set=$(( $(status_num hot_set_bytes) / 1048576 ))MiB" \
+			"promoted=$(status_num promoted_pages) demoted=$(status_num demoted_pages)" \
+			"samples/s=$(status_num samples_per_s)"
+	done
+	wait $W; wrc=$?
+	cat /run/tierload.out
+}
+
+# Final checks shared by the scenarios: data intact, hot set on fast.
+check_workload() {	# min_hot_on_fast_percent
+	hof=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
+	[ -n "$hof" ] || hof=0
+	echo "scenario: hot_on_fast=$hof% max node0 used $((maxused / 1048576)) MiB"
+	grep -q 'data_ok=yes' /run/tierload.out && [ "$wrc" = 0 ] &&
+		ok "data intact" || bad "data not intact (tierload exit $wrc)"
+	awk "BEGIN { exit !($hof >= $1) }" && ok "hot pages on fast $hof% >= $1%" ||
+		bad "hot pages on fast $hof% < $1%"
+}

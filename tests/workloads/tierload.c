@@ -1,0 +1,273 @@
+/*
+ * tierload - the test bed's workload: a footprint larger than the DRAM
+ * budget, first-touched on the slow node, then a hot/cold access pattern
+ * whose hot set moves between phases.
+ *
+ * It is also the stand-in for the PMU: 1 in N of its own accesses is
+ * written as a sample line ("time_ns pid addr") to the agent's replay
+ * FIFO, which is what PEBS would report.  Every page's data is summed as
+ * it is written; at the end every page is re-read and checked, so a page
+ * corrupted or lost by a migration is caught.
+ *
+ * Progress lines (stdout), one per --report seconds:
+ *   tierload: t=3.0 phase=0 hot_on_fast=87.5% accesses=... samples=... dropped=...
+ * and at the end:
+ *   tierload: done hot_on_fast=98.2% data_ok=yes|no
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <numaif.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+#define WORDS (PAGE / sizeof(uint64_t))
+
+struct opts {
+	unsigned long footprint_mib, hot_mib, phases, report_ms, sample_every;
+	double phase_s, hot_frac;
+	unsigned write_every;
+	int slow, fast;
+	const char *fifo;
+};
+
+static volatile sig_atomic_t stop;
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+	/* xorshift64*: fast, good enough to pick pages */
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+static uint64_t
+pattern(size_t page, size_t word)
+{
+	uint64_t x = (uint64_t)page * 0x9e3779b97f4a7c15ULL + word;
+
+	x ^= x >> 31;
+	return x * 0xbf58476d1ce4e5b9ULL;
+}
+
+static double
+hot_on_fast(char *base, size_t first, size_t n, size_t npages, int fast)
+{
+	void **pages = malloc(n * sizeof(*pages));
+	int *status = malloc(n * sizeof(*status));
+	size_t on = 0;
+
+	if (pages == NULL || status == NULL) {
+		free(pages);
+		free(status);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		pages[i] = base + ((first + i) % npages) * PAGE;
+	if (move_pages(0, n, pages, NULL, status, 0) < 0) {
+		perror("tierload: move_pages query");
+		n = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		on += status[i] == fast;
+	free(pages);
+	free(status);
+	return n ? 100.0 * (double)on / (double)n : 0;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: tierload [-f MiB] [-H MiB] [-P phases] [-s secs/phase]\n"
+	    "                [-o FIFO] [-n 1-in-N] [-w 1-in-W writes]\n"
+	    "                [-h hot fraction] [-S slow node] [-F fast node]\n"
+	    "                [-r report ms]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { 256, 32, 1, 1000, 64, 20.0, 0.9, 16, 1, 0, NULL };
+	uint64_t seed = 0x1234567 ^ (uint64_t)getpid(), t0, next_report;
+	uint64_t accesses = 0, samples = 0, dropped = 0, sink = 0;
+	uint64_t *sums, *expect;
+	size_t npages, nhot, bufoff = 0;
+	char *base, buf[8192];
+	int c, fd = -1, bad = 0, me = (int)getpid();
+	unsigned long nodemask;
+
+	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:")) != -1) {
+		switch (c) {
+		case 'f': o.footprint_mib = strtoul(optarg, NULL, 0); break;
+		case 'H': o.hot_mib = strtoul(optarg, NULL, 0); break;
+		case 'P': o.phases = strtoul(optarg, NULL, 0); break;
+		case 's': o.phase_s = atof(optarg); break;
+		case 'o': o.fifo = optarg; break;
+		case 'n': o.sample_every = strtoul(optarg, NULL, 0); break;
+		case 'w': o.write_every = (unsigned)strtoul(optarg, NULL, 0); break;
+		case 'h': o.hot_frac = atof(optarg); break;
+		case 'S': o.slow = atoi(optarg); break;
+		case 'F': o.fast = atoi(optarg); break;
+		case 'r': o.report_ms = strtoul(optarg, NULL, 0); break;
+		default: usage();
+		}
+	}
+	if (o.footprint_mib == 0 || o.hot_mib == 0 || o.hot_mib > o.footprint_mib ||
+	    o.phases == 0 || o.sample_every == 0 || o.write_every == 0)
+		usage();
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	npages = o.footprint_mib * (1024 * 1024 / PAGE);
+	nhot = o.hot_mib * (1024 * 1024 / PAGE);
+	base = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	sums = calloc(npages, sizeof(*sums));
+	expect = calloc(npages, sizeof(*expect));
+	if (base == MAP_FAILED || sums == NULL || expect == NULL) {
+		perror("tierload: allocation");
+		return 1;
+	}
+	/* 4 KiB pages: one THP would move 512 pages at a time */
+	madvise(base, npages * PAGE, MADV_NOHUGEPAGE);
+
+	/* first touch on the slow node, then drop the policy again */
+	nodemask = 1UL << o.slow;
+	if (set_mempolicy(MPOL_BIND, &nodemask, sizeof(nodemask) * 8) < 0)
+		perror("tierload: set_mempolicy (first touch stays local)");
+	for (size_t i = 0; i < npages; i++) {
+		uint64_t *w = (uint64_t *)(base + i * PAGE), s = 0;
+
+		for (size_t j = 0; j < WORDS; j++) {
+			w[j] = pattern(i, j);
+			s += w[j];
+		}
+		expect[i] = s;
+	}
+	set_mempolicy(MPOL_DEFAULT, NULL, 0);
+	printf("tierload: pid %d footprint %lu MiB (%zu pages) hot %lu MiB, "
+	    "first touch on node %d: %.1f%% there\n", getpid(), o.footprint_mib,
+	    npages, o.hot_mib, o.slow,
+	    hot_on_fast(base, 0, npages, npages, o.slow));
+	fflush(stdout);
+	if (o.fifo && (fd = open(o.fifo, O_WRONLY | O_NONBLOCK)) < 0) {
+		fprintf(stderr, "tierload: %s: %s\n", o.fifo, strerror(errno));
+		return 1;
+	}
+
+	t0 = now_ns();
+	next_report = t0 + o.report_ms * 1000000ULL;
+	for (unsigned long ph = 0; ph < o.phases && !stop; ph++) {
+		size_t first = (ph * nhot) % npages;
+		uint64_t end = now_ns() + (uint64_t)(o.phase_s * 1e9);
+
+		while (!stop) {
+			for (int k = 0; k < 4096; k++) {
+				uint64_t r = rng_next(&seed);
+				size_t pg, word = (r >> 40) % WORDS;
+				uint64_t *w;
+
+				if ((double)(r & 0xffffff) / 16777216.0 < o.hot_frac)
+					pg = (first + (r >> 24) % nhot) % npages;
+				else
+					pg = (r >> 24) % npages;
+				w = (uint64_t *)(base + pg * PAGE);
+				if (accesses % o.write_every == 0) {
+					w[word] += 1;
+					expect[pg] += 1;
+				} else {
+					sink += *(volatile uint64_t *)&w[word];
+				}
+				if (fd >= 0 && accesses % o.sample_every == 0) {
+					int n = snprintf(buf + bufoff,
+					    sizeof(buf) - bufoff, "%llu %d %p\n",
+					    (unsigned long long)now_ns(), me,
+					    (void *)&w[word]);
+
+					bufoff += (size_t)n;
+					samples++;
+					if (bufoff > sizeof(buf) - 64) {
+						/* never block: a full FIFO drops */
+						if (write(fd, buf, bufoff) < 0)
+							dropped += 1;
+						bufoff = 0;
+					}
+				}
+				accesses++;
+			}
+			uint64_t now = now_ns();
+			if (now >= next_report) {
+				printf("tierload: t=%.1f phase=%lu hot_on_fast=%.1f%% "
+				    "accesses=%llu samples=%llu dropped_writes=%llu\n",
+				    (double)(now - t0) / 1e9, ph,
+				    hot_on_fast(base, first, nhot, npages, o.fast),
+				    (unsigned long long)accesses,
+				    (unsigned long long)samples,
+				    (unsigned long long)dropped);
+				fflush(stdout);
+				next_report = now + o.report_ms * 1000000ULL;
+			}
+			if (now >= end)
+				break;
+		}
+		if (ph + 1 == o.phases || stop)
+			printf("tierload: phase %lu end hot_on_fast=%.1f%%\n", ph,
+			    hot_on_fast(base, first, nhot, npages, o.fast));
+	}
+	if (fd >= 0) {
+		if (bufoff && write(fd, buf, bufoff) < 0)
+			dropped++;
+		close(fd);
+	}
+
+	/* verify every page */
+	for (size_t i = 0; i < npages; i++) {
+		const uint64_t *w = (const uint64_t *)(base + i * PAGE);
+		uint64_t s = 0;
+
+		for (size_t j = 0; j < WORDS; j++)
+			s += w[j];
+		sums[i] = s;
+		if (s != expect[i] && bad++ < 5)
+			fprintf(stderr, "tierload: page %zu corrupt: sum %llx "
+			    "expected %llx\n", i, (unsigned long long)s,
+			    (unsigned long long)expect[i]);
+	}
+	{
+		size_t last = ((o.phases - 1) * nhot) % npages;
+
+		printf("tierload: done hot_on_fast=%.1f%% accesses=%llu "
+		    "samples=%llu data_ok=%s (sink %llx)\n",
+		    hot_on_fast(base, last, nhot, npages, o.fast),
+		    (unsigned long long)accesses, (unsigned long long)samples,
+		    bad ? "no" : "yes", (unsigned long long)(sink & 0xf));
+	}
+	return bad ? 1 : 0;
+}
