@@ -157,8 +157,7 @@ deps:
 	fi
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@tests/demo.sh $(B)
+	@tests/demo.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vtier
@@ -168,5 +167,8 @@ install: all
 
 clean:
 	rm -rf build
+
+# keep objects that only feed tests (make would delete them as intermediates)
+.SECONDARY:
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
