@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "heat.h"
+
 #include "vtier/log.h"
 #include "vtier/util.h"
 #include "config.h"
@@ -101,6 +103,8 @@ static const struct key keys[] = {
 	    10, 60 * 1000, NULL },
 	{ "policy", "hysteresis", K_COUNT, FIELD(hysteresis), 0,
 	    0, 8, NULL },
+	{ "policy", "promote_min", K_COUNT, FIELD(promote_min), 0,
+	    1, HEAT_COUNT_MAX, NULL },
 	{ "policy", "min_residence", K_DURATION, FIELD(min_residence_ms), 0,
 	    0, UINT64_MAX, NULL },
 	{ "migrate", "backend", K_ENUM, FIELD(backend), 0,
@@ -157,6 +161,7 @@ config_defaults(struct agent_config *cfg)
 	cfg->thp = 1;
 	cfg->interval_ms = 500;
 	cfg->hysteresis = 1;
+	cfg->promote_min = 2;
 	cfg->min_residence_ms = 5000;
 	cfg->backend = BACKEND_MOVE_PAGES;
 	cfg->rate_bytes = 256 * MiB;

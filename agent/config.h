@@ -59,6 +59,7 @@ struct agent_config {
 	/* [policy] */
 	uint64_t interval_ms;			/* interval = 500ms */
 	uint32_t hysteresis;			/* hysteresis = 1 (log2 bins) */
+	uint32_t promote_min;			/* promote_min = 2 (samples) */
 	uint64_t min_residence_ms;		/* min_residence = 5s */
 
 	/* [migrate] */

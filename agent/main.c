@@ -184,6 +184,7 @@ on_tick(void *arg, int fd)
 	pp.fast_mask = a->topo.fast_mask;
 	pp.slow_mask = a->topo.slow_mask;
 	pp.hysteresis = a->cfg.hysteresis;
+	pp.min_count = a->cfg.promote_min;
 	pp.now_tick = a->tick;
 	pp.min_residence = ms_to_ticks(a->cfg.min_residence_ms,
 	    a->cfg.interval_ms);

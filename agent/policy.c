@@ -268,13 +268,14 @@ struct boundary {
 	enum side side;
 	uint64_t allow;		/* pages */
 	uint64_t used;		/* pages of the group admitted so far */
+	uint32_t min_count;	/* below this a page is never hot */
 };
 
 /* Is a page of count c on side sd in H?  Called in slot order. */
 static inline bool
 in_hot_set(struct boundary *bd, uint32_t c, enum side sd, uint32_t np)
 {
-	if (c == 0)
+	if (c == 0 || c < bd->min_count)
 		return false;
 	if (bd->count == 0 || c > bd->count)
 		return true;
@@ -548,6 +549,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	unmanaged = pp->fast_used > managed_fast ? pp->fast_used - managed_fast : 0;
 	p->capacity = r.target > unmanaged ? r.target - unmanaged : 0;
 	find_boundary(r.s, bins, p->capacity / PAGE_BYTES, &bd);
+	bd.min_count = pp->min_count;
 	collect_pass(&r, &bd);
 
 	if (p->over_budget) {

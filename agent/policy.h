@@ -43,6 +43,7 @@ struct policy_params {
 	uint64_t fast_mask;	/* which heat_entry.node values are fast */
 	uint64_t slow_mask;	/* which are slow (others are ignored) */
 	unsigned hysteresis;	/* log2 bins between promote and demote */
+	uint32_t min_count;	/* decayed count a hot page needs (0 = 1) */
 	uint16_t now_tick;	/* policy tick, mod 2^16, never 0 (see below) */
 	uint16_t min_residence;	/* ticks a moved page stays put */
 	uint64_t max_bytes;	/* migration allowed this round, 0 = no limit */

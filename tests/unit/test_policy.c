@@ -951,10 +951,40 @@ test_random_plans(void)
 	}
 }
 
+/* promote_min: a page sampled fewer times than min_count is never hot. */
+static void
+test_min_count(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(100, 0, 0);
+
+	ASSERT_EQ(heat_create(&h, 64, 1000000000ULL), 0);
+	ASSERT_EQ(policy_plan_init(&p, 16), 0);
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	put(h, 2 * PG, false, 2, SLOWN, 0, 0);
+	put(h, 3 * PG, false, 5, SLOWN, 0, 0);
+	pp.min_count = 2;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 2);
+	ASSERT_TRUE(!in_items(p.promote, p.npromote, key_of(1 * PG, false)));
+	ASSERT_EQ(p.threshold, 2);
+	pp.min_count = 0;	/* 0 behaves as 1: every sampled page */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 3);
+	pp.min_count = 6;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 0);
+	ASSERT_EQ(p.hot_bytes, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
 int
 main(void)
 {
 	RUN_TEST(test_params);
+	RUN_TEST(test_min_count);
 	RUN_TEST(test_threshold);
 	RUN_TEST(test_ties);
 	RUN_TEST(test_promote_room);
