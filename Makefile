@@ -59,8 +59,14 @@ COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 AGENT_LIB_OBJS := $(call obj,$(AGENT_LIB_SRCS))
 LIB_OBJS := $(AGENT_LIB_OBJS) $(COMMON_OBJS)
 
-PROGS := $(B)/vtier-agent $(B)/vtierctl
-TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRCS))
+# The host shim: hostshim/*.c; its unit tests are tests/unit/test_shim_*.c
+SHIM_SRCS := $(wildcard hostshim/*.c)
+SHIM_LIB_OBJS := $(call obj,$(filter-out hostshim/main.c,$(SHIM_SRCS)))
+
+PROGS := $(B)/vtier-agent $(B)/vtierctl $(if $(SHIM_SRCS),$(B)/vtier-hostshim)
+SHIM_TEST_SRCS := $(wildcard tests/unit/test_shim_*.c)
+TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out $(SHIM_TEST_SRCS),$(TEST_SRCS)))
+SHIM_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(SHIM_TEST_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 
@@ -79,6 +85,13 @@ $(B)/vtier-agent: $(B)/obj/agent/main.o $(LIB_OBJS)
 $(B)/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+$(B)/vtier-hostshim: $(B)/obj/hostshim/main.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(SHIM_TESTS): $(B)/tests/test_shim_%: $(B)/obj/tests/unit/test_shim_%.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -91,7 +104,7 @@ $(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-tests: $(PROGS) $(TESTS) $(TOOLS)
+tests: $(PROGS) $(TESTS) $(SHIM_TESTS) $(TOOLS)
 
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer): every decoder of
 # untrusted bytes.  `make fuzz FUZZ_SECONDS=N` runs each for N seconds;
@@ -163,6 +176,9 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vtier
 	install -m 0755 $(B)/vtier-agent $(DESTDIR)$(SBINDIR)/vtier-agent
 	install -m 0755 $(B)/vtierctl $(DESTDIR)$(BINDIR)/vtierctl
+	if [ -x $(B)/vtier-hostshim ]; then \
+		install -m 0755 $(B)/vtier-hostshim $(DESTDIR)$(SBINDIR)/vtier-hostshim; \
+		install -m 0644 hostshim/hostshim.ini $(DESTDIR)$(SYSCONFDIR)/vtier/hostshim.ini; fi
 	install -m 0644 agent.ini $(DESTDIR)$(SYSCONFDIR)/vtier/agent.ini
 
 clean:

@@ -17,6 +17,7 @@ struct heat;
 struct loop;
 struct migrator;
 struct procs;
+struct chan;
 
 enum budget_source {
 	BUDGET_FROM_CONFIG = 0,	/* [budget] dram = SIZE */
@@ -42,6 +43,13 @@ struct agent {
 	struct sampler sampler;
 	struct procs *procs;		/* real backend only */
 	struct loop *loop;
+	struct chan *chan;		/* NULL: [shim] transport = none */
+	int chan_watch;			/* loop watcher of the channel's fd */
+	int chan_wfd;
+	unsigned chan_wev;
+	uint64_t chan_wgen;
+	bool prefault_wanted;		/* ask the shim before enabling PEBS */
+	bool prefault_asked;
 
 	int sigfd;
 	int statusfd;

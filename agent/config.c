@@ -71,9 +71,14 @@ static const char *const prefault_names[] = {
 	[PREFAULT_NEVER] = "never", NULL,
 };
 
+static const char *const shim_names[] = {
+	[SHIM_NONE] = "none", [SHIM_VSOCK] = "vsock",
+	[SHIM_SERIAL] = "serial", [SHIM_UNIX] = "unix", NULL,
+};
+
 static const char *const sections[] = {
 	"agent", "budget", "sampler", "heat", "policy", "migrate", "nodes",
-	"processes",
+	"shim", "processes",
 };
 
 /* In the order config_print() writes them, sections kept together. */
@@ -115,6 +120,13 @@ static const struct key keys[] = {
 	    1, 65536, NULL },
 	{ "nodes", "fast", K_NODES, FIELD(fast_nodes), 0, 0, 0, NULL },
 	{ "nodes", "slow", K_NODES, FIELD(slow_nodes), 0, 0, 0, NULL },
+	{ "shim", "transport", K_ENUM, FIELD(shim), 0,
+	    0, SHIM_UNIX, shim_names },
+	{ "shim", "address", K_STRING, FIELD(shim_address), 0, 0, 0, NULL },
+	{ "shim", "stats_interval", K_DURATION, FIELD(shim_stats_ms), 0,
+	    100, 3600 * 1000, NULL },
+	{ "shim", "timeout", K_DURATION, FIELD(shim_timeout_ms), 0,
+	    100, 600 * 1000, NULL },
 	{ "processes", "include", K_PROCS, FIELD(include),
 	    offsetof(struct agent_config, ninclude), 0, 0, NULL },
 	{ "processes", "exclude", K_PROCS, FIELD(exclude),
@@ -169,6 +181,9 @@ config_defaults(struct agent_config *cfg)
 	cfg->fast_nodes = 0;
 	cfg->slow_nodes = 0;
 	cfg->min_rss = 0;
+	cfg->shim = SHIM_NONE;
+	cfg->shim_stats_ms = 5000;
+	cfg->shim_timeout_ms = 5000;
 }
 
 static const char *
@@ -196,6 +211,12 @@ config_prefault_name(enum prefault_mode p)
 {
 	return enum_name(prefault_names, ARRAY_SIZE(prefault_names) - 1,
 	    (int)p);
+}
+
+const char *
+config_shim_name(enum shim_transport t)
+{
+	return enum_name(shim_names, ARRAY_SIZE(shim_names) - 1, (int)t);
 }
 
 /* Fields are reached through the table; integers are 4 or 8 bytes wide. */
@@ -769,6 +790,15 @@ check_config(struct parse *p)
 		return fail(p, line, -EINVAL, "[sampler] %s: source = replay "
 		    "without a trace (expected replay = PATH of a trace file "
 		    "or FIFO)", name);
+	}
+	if ((cfg->shim == SHIM_UNIX || cfg->shim == SHIM_SERIAL) &&
+	    cfg->shim_address[0] == '\0') {
+		line = blame(p, "transport", "address", &name);
+		return fail(p, line, -EINVAL, "[shim] %s: transport = %s "
+		    "without an address (expected address = %s)", name,
+		    config_shim_name(cfg->shim), cfg->shim == SHIM_UNIX ?
+		    "PATH of the shim's socket" :
+		    "the port's name, e.g. vtier.ctl, or a /dev path");
 	}
 	if (cfg->fast_nodes & cfg->slow_nodes) {
 		line = blame(p, "fast", "slow", &name);

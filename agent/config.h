@@ -29,6 +29,13 @@ enum migrate_backend {
 	BACKEND_SIM,		/* placement kept in memory (tests, simulator) */
 };
 
+enum shim_transport {
+	SHIM_NONE = 0,		/* no host shim: the budget comes from [budget] */
+	SHIM_VSOCK,		/* AF_VSOCK to the host (CID 2) */
+	SHIM_SERIAL,		/* a virtio-serial port, by name or device path */
+	SHIM_UNIX,		/* a Unix socket (tests, hybrid-vsock hosts) */
+};
+
 enum prefault_mode {
 	PREFAULT_AUTO = 0,
 	PREFAULT_ALWAYS,
@@ -71,6 +78,12 @@ struct agent_config {
 	uint64_t fast_nodes;			/* fast = auto */
 	uint64_t slow_nodes;			/* slow = auto */
 
+	/* [shim] the host shim: budget in, stats out, pre-fault handshake */
+	enum shim_transport shim;		/* transport = none */
+	char shim_address[PATH_MAX];		/* address = (per transport) */
+	uint64_t shim_stats_ms;			/* stats_interval = 5s */
+	uint64_t shim_timeout_ms;		/* timeout = 5s */
+
 	/* [processes] empty include list = every process */
 	char include[CONFIG_MAX_PROCS][CONFIG_COMM_LEN];	/* include = */
 	int ninclude;
@@ -99,5 +112,6 @@ void config_print(const struct agent_config *cfg, FILE *out);
 const char *config_source_name(enum sampler_source s);
 const char *config_backend_name(enum migrate_backend b);
 const char *config_prefault_name(enum prefault_mode p);
+const char *config_shim_name(enum shim_transport t);
 
 #endif

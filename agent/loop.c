@@ -24,6 +24,7 @@
 
 struct watcher {
 	int fd;
+	unsigned events;	/* poll mask */
 	loop_fn fn;
 	void *arg;
 	uint32_t gen;
@@ -104,14 +105,15 @@ arm(struct loop *l, unsigned idx)
 
 	if ((sqe = get_sqe(l)) == NULL)
 		return -EBUSY;
-	io_uring_prep_poll_add(sqe, w->fd, POLLIN);
+	io_uring_prep_poll_add(sqe, w->fd, w->events);
 	io_uring_sqe_set_data64(sqe, ud_make(idx, w->gen));
 	w->armed = true;
 	return 0;
 }
 
 static int
-add(struct loop *l, int fd, loop_fn fn, void *arg, bool timer)
+add(struct loop *l, int fd, unsigned events, loop_fn fn, void *arg,
+    bool timer)
 {
 	unsigned idx;
 	int rc;
@@ -125,6 +127,7 @@ add(struct loop *l, int fd, loop_fn fn, void *arg, bool timer)
 		l->nw++;
 	}
 	l->w[idx].fd = fd;
+	l->w[idx].events = events;
 	l->w[idx].fn = fn;
 	l->w[idx].arg = arg;
 	l->w[idx].active = true;
@@ -140,7 +143,14 @@ add(struct loop *l, int fd, loop_fn fn, void *arg, bool timer)
 int
 loop_add_fd(struct loop *l, int fd, loop_fn fn, void *arg)
 {
-	return add(l, fd, fn, arg, false);
+	return add(l, fd, POLLIN, fn, arg, false);
+}
+
+int
+loop_add_fd_events(struct loop *l, int fd, unsigned events, loop_fn fn,
+    void *arg)
+{
+	return add(l, fd, events, fn, arg, false);
 }
 
 void
@@ -190,7 +200,7 @@ loop_add_timer(struct loop *l, uint64_t interval_ns, loop_fn fn, void *arg)
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if ((id = add(l, fd, fn, arg, true)) < 0) {
+	if ((id = add(l, fd, POLLIN, fn, arg, true)) < 0) {
 		close(fd);
 		return id;
 	}

@@ -22,6 +22,9 @@ void loop_destroy(struct loop *l);
 
 /* Watch fd for POLLIN.  Returns a watcher id >= 0 or -errno. */
 int loop_add_fd(struct loop *l, int fd, loop_fn fn, void *arg);
+/* The same for other poll events (POLLOUT for a connect in progress). */
+int loop_add_fd_events(struct loop *l, int fd, unsigned events, loop_fn fn,
+    void *arg);
 /* Stop watching (the caller still owns and closes the fd). */
 void loop_del(struct loop *l, int id);
 

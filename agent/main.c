@@ -20,6 +20,7 @@
 #include "vtier/util.h"
 #include "vtier/version.h"
 #include "agent.h"
+#include "chan.h"
 #include "heat.h"
 #include "loop.h"
 #include "migrate.h"
@@ -150,6 +151,145 @@ note_unattainable(struct agent *a, const struct plan *p)
 	a->shortfall = p->shortfall;
 }
 
+static bool on_chan_fd(void *arg, int fd);
+
+/* Poll the channel's current fd for what it needs now. */
+static void
+chan_rewatch(struct agent *a)
+{
+	int fd = chan_fd(a->chan);
+	unsigned ev = fd >= 0 ? chan_events(a->chan) : 0;
+	uint64_t gen = chan_fd_gen(a->chan);
+
+	if (fd == a->chan_wfd && ev == a->chan_wev && gen == a->chan_wgen)
+		return;
+	if (a->chan_watch >= 0)
+		loop_del(a->loop, a->chan_watch);
+	a->chan_watch = -1;
+	a->chan_wfd = fd;
+	a->chan_wev = ev;
+	a->chan_wgen = gen;
+	if (fd >= 0 && (a->chan_watch = loop_add_fd_events(a->loop, fd, ev,
+	    on_chan_fd, a)) < 0)
+		log_warnx("loop: cannot watch the shim channel: %s",
+		    strerror(-a->chan_watch));
+}
+
+/*
+ * The pre-fault step: the guest-physical ranges that can hold the PEBS
+ * buffers are the fast nodes' memory (the kernel allocates them on the
+ * CPU's node), from the sysfs memory blocks.
+ */
+static void
+request_prefault(struct agent *a, uint64_t now)
+{
+	struct proto_range pr[PROTO_MAX_RANGES];
+	struct topo_range tr[PROTO_MAX_RANGES];
+	size_t n = 0;
+	int rc;
+
+	for (int node = 0; node < TOPO_MAX_NODES; node++) {
+		if (!(a->topo.fast_mask & (1ULL << node)))
+			continue;
+		rc = topo_node_ranges(&a->topo, node, tr, ARRAY_SIZE(tr) - n);
+		if (rc < 0) {
+			log_warnx("pre-fault: ranges of node %d: %s", node,
+			    strerror(-rc));
+			continue;
+		}
+		for (int i = 0; i < rc; i++, n++) {
+			pr[n].gpa = tr[i].start;
+			pr[n].size = tr[i].size;
+		}
+	}
+	a->prefault_asked = true;
+	if (n == 0) {
+		log_warnx("pre-fault: no memory blocks of the fast nodes found "
+		    "in sysfs: skipped");
+		return;
+	}
+	if ((rc = chan_prefault(a->chan, pr, n, now)) < 0) {
+		log_warnx("pre-fault: %s", strerror(-rc));
+		a->prefault_asked = false;
+		return;
+	}
+	log_info("pre-fault: asked the shim to pin %zu range(s) of the fast "
+	    "node(s)", n);
+}
+
+static void
+chan_events_apply(struct agent *a, const struct chan_event *ev, uint64_t now)
+{
+	struct chan_info ci;
+	char b[32];
+
+	if (ev->budget && (a->budget != ev->budget_bytes ||
+	    a->budget_source != BUDGET_FROM_SHIM)) {
+		format_size(ev->budget_bytes, b, sizeof(b));
+		log_info("budget %s from the host shim", b);
+		a->budget = ev->budget_bytes;
+		a->budget_source = BUDGET_FROM_SHIM;
+	}
+	chan_info(a->chan, &ci);
+	if (ci.state == CHAN_UP && a->prefault_wanted && !a->prefault_asked)
+		request_prefault(a, now);
+}
+
+static bool
+on_chan_fd(void *arg, int fd)
+{
+	struct agent *a = arg;
+	struct chan_event ev;
+	uint64_t now = now_ns();
+
+	(void)fd;
+	chan_io(a->chan, now, &ev);
+	chan_events_apply(a, &ev, now);
+	chan_rewatch(a);
+	return true;
+}
+
+static void
+fill_stats(const struct agent *a, struct proto_stats *st)
+{
+	const struct migrate_stats *ms = migrate_stats(a->mig);
+	uint64_t now = now_ns();
+
+	memset(st, 0, sizeof(*st));
+	st->fast_used = a->fast_used;
+	st->budget = a->budget;
+	st->hot_set_bytes = a->plan.hot_bytes;
+	st->samples = a->sampler.stats.samples;
+	st->samples_per_s_milli = (uint64_t)(a->ctr.samples_per_s * 1000.0);
+	st->lost_samples = a->sampler.stats.lost;
+	st->promoted_pages = ms->promoted_pages;
+	st->demoted_pages = ms->demoted_pages;
+	st->promoted_bytes = ms->promoted_bytes;
+	st->demoted_bytes = ms->demoted_bytes;
+	st->migration_errors = ms->err_busy + ms->err_noent + ms->err_fault +
+	    ms->err_nomem + ms->err_acces + ms->err_srch + ms->err_perm +
+	    ms->err_other;
+	st->uptime_ms = (now - a->start_ns) / 1000000ULL;
+	if (a->unattainable)
+		st->flags |= PROTO_STATS_BUDGET_UNATTAINABLE;
+	if (a->cfg.source == SOURCE_REPLAY)
+		st->flags |= PROTO_STATS_NO_PMU;
+}
+
+static void
+chan_run_tick(struct agent *a, uint64_t now)
+{
+	struct proto_stats st;
+	struct chan_event ev;
+
+	if (a->chan == NULL)
+		return;
+	fill_stats(a, &st);
+	chan_tick(a->chan, now, &st, &ev);
+	chan_events_apply(a, &ev, now);
+	chan_rewatch(a);
+}
+
 /* One policy round: measure, plan, migrate. */
 static bool
 on_tick(void *arg, int fd)
@@ -168,6 +308,7 @@ on_tick(void *arg, int fd)
 	heat_advance(a->heat, now);
 	if (a->procs != NULL)
 		proc_reap(a->procs, on_exit_pid, a);
+	chan_run_tick(a, now);
 	if ((rc = read_fast_used(a, &used)) < 0) {
 		log_warnx("fast-node usage unknown (%s): skipping this round",
 		    strerror(-rc));
@@ -272,6 +413,10 @@ reload(struct agent *a)
 	KEEP(status_socket, "[agent] status_socket");
 	KEEP(fast_nodes, "[nodes] fast");
 	KEEP(slow_nodes, "[nodes] slow");
+	KEEP(shim, "[shim] transport");
+	KEEP(shim_address, "[shim] address");
+	KEEP(shim_stats_ms, "[shim] stats_interval");
+	KEEP(shim_timeout_ms, "[shim] timeout");
 #undef KEEP
 	a->cfg = fresh;
 	log_set_level(a->cfg.log_level);
@@ -375,6 +520,30 @@ sim_dump(const struct agent *a, const char *path)
 	fclose(f);
 }
 
+static void
+build_hello(const struct agent *a, struct proto_msg *m)
+{
+	proto_msg_init(m, PROTO_HELLO);
+	m->u.hello.agent_version = PROTO_SW_VERSION(VTIER_VERSION_MAJOR,
+	    VTIER_VERSION_MINOR, VTIER_VERSION_PATCH);
+	m->u.hello.caps = PROTO_CAP_STATS;
+	if (a->cfg.prefault != PREFAULT_NEVER)
+		m->u.hello.caps |= PROTO_CAP_PREFAULT;
+	for (int i = 0; i < TOPO_MAX_NODES; i++) {
+		const struct topo_node *n = &a->topo.node[i];
+		uint16_t flags = 0;
+
+		if (!(a->topo.online_mask & (1ULL << i)))
+			continue;
+		if (n->has_cpu)
+			flags |= PROTO_NODE_HAS_CPU;
+		if (a->topo.fast_mask & (1ULL << i))
+			flags |= PROTO_NODE_FAST;
+		if (proto_hello_add_node(m, (uint16_t)i, flags, n->total) < 0)
+			break;
+	}
+}
+
 static int
 setup_signals(void)
 {
@@ -462,6 +631,16 @@ start(struct agent *a, const char *sysfs)
 	if (rc < 0)
 		return rc;
 	a->tick_timer = rc;
+	if (a->cfg.shim != SHIM_NONE) {
+		struct proto_msg hello;
+
+		build_hello(a, &hello);
+		if ((rc = chan_open(&a->chan, &a->cfg, &hello)) < 0)
+			return rc;
+		/* hardware samplers ask per CPU model (issue 5); tests force it */
+		a->prefault_wanted = a->cfg.prefault == PREFAULT_ALWAYS;
+		chan_run_tick(a, now_ns());
+	}
 	format_size(a->budget, err, sizeof(err));
 	log_info("vtier-agent %s: budget %s (%s), sampler %s, backend %s",
 	    VTIER_VERSION, err, a->budget_source == BUDGET_FROM_CONFIG ?
@@ -473,6 +652,7 @@ start(struct agent *a, const char *sysfs)
 static void
 stop(struct agent *a)
 {
+	chan_close(a->chan);
 	loop_destroy(a->loop);
 	if (a->sigfd > 0)
 		close(a->sigfd);
@@ -508,6 +688,7 @@ main(int argc, char **argv)
 
 	a->config_path = CONFIG_PATH_DEFAULT;
 	a->sigfd = a->statusfd = -1;
+	a->chan_watch = a->chan_wfd = -1;
 	while ((c = getopt_long(argc, argv, "c:ndhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': a->config_path = optarg; break;

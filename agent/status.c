@@ -19,6 +19,7 @@
 #include "vtier/util.h"
 #include "vtier/version.h"
 #include "agent.h"
+#include "chan.h"
 #include "heat.h"
 #include "migrate.h"
 #include "proc.h"
@@ -182,6 +183,20 @@ status_format(const struct agent *a, char *buf, size_t len)
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);
 	ju(&j, "managed_processes", a->procs ? proc_count_managed(a->procs) : 0);
+	{
+		struct chan_info ci;
+
+		memset(&ci, 0, sizeof(ci));
+		if (a->chan)
+			chan_info(a->chan, &ci);
+		js(&j, "shim_transport", config_shim_name(a->cfg.shim));
+		js(&j, "shim_state", chan_state_name(ci.state));
+		js(&j, "shim_vm", ci.vm);
+		ju(&j, "shim_connects", ci.connects);
+		ju(&j, "shim_bad_frames", ci.bad_frames);
+		js(&j, "prefault", chan_prefault_name(ci.prefault));
+		ju(&j, "prefault_pinned_bytes", ci.pinned_bytes);
+	}
 	jput(&j, "\n}\n");
 	if (j.off >= len)
 		return -ENOSPC;

@@ -80,6 +80,7 @@
 #define PROTO_MAGIC		0x52495456u	/* "VTIR" in wire order */
 #define PROTO_VERSION		1
 #define PROTO_HDR_LEN		24
+#define PROTO_VSOCK_PORT	7340	/* the shim's default AF_VSOCK port */
 #define PROTO_MAX_FRAME		4096
 
 #define PROTO_MAX_NODES		64

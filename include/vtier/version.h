@@ -1,4 +1,7 @@
 #ifndef VTIER_VERSION_H
 #define VTIER_VERSION_H
+#define VTIER_VERSION_MAJOR 0
+#define VTIER_VERSION_MINOR 1
+#define VTIER_VERSION_PATCH 0
 #define VTIER_VERSION "0.1.0"
 #endif
