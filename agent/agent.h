@@ -18,6 +18,7 @@ struct loop;
 struct migrator;
 struct procs;
 struct chan;
+struct thp;
 
 enum budget_source {
 	BUDGET_FROM_CONFIG = 0,	/* [budget] dram = SIZE */
@@ -42,6 +43,7 @@ struct agent {
 	struct migrator *mig;
 	struct sampler sampler;
 	struct procs *procs;		/* real backend only */
+	struct thp *thp;		/* THP detection, real backend only */
 	struct loop *loop;
 	struct chan *chan;		/* NULL: [shim] transport = none */
 	int chan_watch;			/* loop watcher of the channel's fd */
@@ -71,7 +73,7 @@ struct agent {
 	bool exit_on_eof;
 	unsigned idle_after_eof;
 	unsigned ticks_after_eof;
-	const char *sim_dump;		/* --sim-dump FILE: final sim placement */
+	const char *dump_heat;		/* --dump-heat FILE: the table at exit */
 	int exit_code;
 };
 

@@ -25,6 +25,7 @@
 #include "loop.h"
 #include "migrate.h"
 #include "proc.h"
+#include "thp.h"
 
 #define EXIT_CONFIG	2
 #define SAMPLE_BATCH	4096	/* samples per sampler callback */
@@ -39,7 +40,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: vtier-agent [-n] [-d] [-c FILE] [--sysfs DIR]\n"
-	    "                   [--exit-on-eof] [--sim-dump FILE]\n"
+	    "                   [--exit-on-eof] [--dump-heat FILE]\n"
 	    "  -c FILE         configuration (default " CONFIG_PATH_DEFAULT ")\n"
 	    "  -n              check the configuration, print it, exit\n"
 	    "  -d              debug logging\n"
@@ -47,8 +48,8 @@ usage(FILE *f)
 	    "  --sysfs DIR     read NUMA topology below DIR instead of /sys\n"
 	    "  --exit-on-eof   with a replayed trace file: exit once it is read\n"
 	    "                  and plans are empty; print the status JSON\n"
-	    "  --sim-dump FILE with backend=sim: write the final placement\n"
-	    "                  (pid addr node heat per line) to FILE\n");
+	    "  --dump-heat FILE at exit, write the heat table to FILE, one\n"
+	    "                  tracked page per line: pid addr node heat size\n");
 }
 
 static uint16_t
@@ -78,11 +79,29 @@ on_sample(void *arg, const struct sample *s)
 {
 	struct agent *a = arg;
 
+	uint64_t inserts;
+	struct heat_entry *e;
+
 	if (a->procs != NULL && !proc_managed(a->procs, s->pid)) {
 		a->ctr.samples_ignored++;
 		return;
 	}
-	heat_record(a->heat, s->pid, s->addr, false, batch_now);
+	if (a->thp == NULL) {
+		heat_record(a->heat, s->pid, s->addr, false, batch_now);
+		return;
+	}
+	/* a page already known to be in a THP counts for its 2 MiB entry */
+	if (heat_lookup(a->heat, heat_key(s->pid, s->addr, true)) != NULL) {
+		heat_record(a->heat, s->pid, s->addr, true, batch_now);
+		return;
+	}
+	inserts = heat_stats(a->heat)->inserts;
+	e = heat_record(a->heat, s->pid, s->addr, false, batch_now);
+	if (e != NULL && heat_stats(a->heat)->inserts != inserts &&
+	    thp_check(a->thp, s->pid, s->addr) == 1) {
+		heat_drop(a->heat, e->key);
+		heat_record(a->heat, s->pid, s->addr, true, batch_now);
+	}
 }
 
 static void
@@ -91,6 +110,7 @@ on_exit_pid(void *arg, uint32_t pid)
 	struct agent *a = arg;
 
 	heat_drop_pid(a->heat, pid);
+	thp_forget(a->thp, pid);
 }
 
 static bool
@@ -501,7 +521,7 @@ open_sampler(struct agent *a)
 }
 
 static void
-sim_dump(const struct agent *a, const char *path)
+dump_heat(const struct agent *a, const char *path)
 {
 	const struct heat_entry *e;
 	size_t n;
@@ -514,9 +534,10 @@ sim_dump(const struct agent *a, const char *path)
 	e = heat_slots(a->heat, &n);
 	for (size_t i = 0; i < n; i++)
 		if (e[i].key != 0)
-			fprintf(f, "%u 0x%llx %d %u\n", heat_key_pid(e[i].key),
+			fprintf(f, "%u 0x%llx %d %u %s\n", heat_key_pid(e[i].key),
 			    (unsigned long long)heat_key_addr(e[i].key),
-			    e[i].node, heat_count(a->heat, &e[i]));
+			    e[i].node, heat_count(a->heat, &e[i]),
+			    heat_key_thp(e[i].key) ? "2M" : "4K");
 	fclose(f);
 }
 
@@ -600,6 +621,9 @@ start(struct agent *a, const char *sysfs)
 			return rc;
 		proc_set_config(a->procs, &a->cfg);
 		check_kernel_tiering();
+		if (a->cfg.thp && (rc = thp_open(&a->thp, "/proc")) < 0)
+			log_warnx("THP detection unavailable (/proc/kpageflags: "
+			    "%s): pages are tracked at 4 KiB", strerror(-rc));
 	}
 	if ((a->statusfd = status_listen(a->cfg.status_socket)) < 0) {
 		rc = a->statusfd;
@@ -660,6 +684,7 @@ stop(struct agent *a)
 		close(a->statusfd);
 		unlink(a->cfg.status_socket);
 	}
+	thp_close(a->thp);
 	proc_destroy(a->procs);
 	if (a->sampler.ops)
 		a->sampler.ops->close(&a->sampler);
@@ -674,7 +699,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "sysfs", required_argument, NULL, 'S' },
 		{ "exit-on-eof", no_argument, NULL, 'E' },
-		{ "sim-dump", required_argument, NULL, 'D' },
+		{ "dump-heat", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -696,7 +721,7 @@ main(int argc, char **argv)
 		case 'd': debug = true; break;
 		case 'S': sysfs = optarg; break;
 		case 'E': a->exit_on_eof = true; break;
-		case 'D': a->sim_dump = optarg; break;
+		case 'D': a->dump_heat = optarg; break;
 		case 'V': printf("vtier-agent %s\n", VTIER_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_CONFIG;
@@ -740,8 +765,8 @@ main(int argc, char **argv)
 		if (status_format(a, buf, sizeof(buf)) > 0)
 			fputs(buf, stdout);
 	}
-	if (a->sim_dump)
-		sim_dump(a, a->sim_dump);
+	if (a->dump_heat)
+		dump_heat(a, a->dump_heat);
 	stop(a);
 	return a->exit_code;
 }

@@ -25,7 +25,7 @@ backend = sim
 rate = 1G
 INI
 "$B/vtier-agent" -c "$T/agent.ini" --sysfs "$SRC/tests/fixtures/topo-2node" \
-	--exit-on-eof --sim-dump "$T/placement" >"$T/status.json"
+	--exit-on-eof --dump-heat "$T/placement" >"$T/status.json"
 cat "$T/status.json"
 
 python3 - "$T" <<'PY'
@@ -38,7 +38,7 @@ for line in open(t + "/hot"):
     hot.add((int(pid), int(addr, 16)))
 node = {}
 for line in open(t + "/placement"):
-    pid, addr, n, heat = line.split()
+    pid, addr, n, heat, size = line.split()
     node[(int(pid), int(addr, 16))] = int(n)
 on_fast = sum(1 for k in hot if node.get(k) == 0)
 share = on_fast / len(hot)

@@ -34,7 +34,7 @@ struct opts {
 	unsigned long footprint_mib, hot_mib, phases, report_ms, sample_every;
 	double phase_s, hot_frac;
 	unsigned write_every;
-	int slow, fast;
+	int slow, fast, thp;
 	const char *fifo;
 };
 
@@ -107,14 +107,14 @@ usage(void)
 	    "usage: tierload [-f MiB] [-H MiB] [-P phases] [-s secs/phase]\n"
 	    "                [-o FIFO] [-n 1-in-N] [-w 1-in-W writes]\n"
 	    "                [-h hot fraction] [-S slow node] [-F fast node]\n"
-	    "                [-r report ms]\n");
+	    "                [-r report ms] [-T (allow THP)]\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o = { 256, 32, 1, 1000, 64, 20.0, 0.9, 16, 1, 0, NULL };
+	struct opts o = { 256, 32, 1, 1000, 64, 20.0, 0.9, 16, 1, 0, 0, NULL };
 	uint64_t seed = 0x1234567 ^ (uint64_t)getpid(), t0, next_report;
 	uint64_t accesses = 0, samples = 0, dropped = 0, sink = 0;
 	uint64_t *sums, *expect;
@@ -123,7 +123,7 @@ main(int argc, char **argv)
 	int c, fd = -1, bad = 0, me = (int)getpid();
 	unsigned long nodemask;
 
-	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:")) != -1) {
+	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:T")) != -1) {
 		switch (c) {
 		case 'f': o.footprint_mib = strtoul(optarg, NULL, 0); break;
 		case 'H': o.hot_mib = strtoul(optarg, NULL, 0); break;
@@ -136,6 +136,7 @@ main(int argc, char **argv)
 		case 'S': o.slow = atoi(optarg); break;
 		case 'F': o.fast = atoi(optarg); break;
 		case 'r': o.report_ms = strtoul(optarg, NULL, 0); break;
+		case 'T': o.thp = 1; break;
 		default: usage();
 		}
 	}
@@ -155,8 +156,8 @@ main(int argc, char **argv)
 		perror("tierload: allocation");
 		return 1;
 	}
-	/* 4 KiB pages: one THP would move 512 pages at a time */
-	madvise(base, npages * PAGE, MADV_NOHUGEPAGE);
+	/* 4 KiB pages unless -T: one THP moves 512 pages at a time */
+	madvise(base, npages * PAGE, o.thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 
 	/* first touch on the slow node, then drop the policy again */
 	nodemask = 1UL << o.slow;
