@@ -126,7 +126,8 @@ fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/sh/fuzz.sh
 
 # Static builds for the test guest, which has busybox and nothing else.
-STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload
+STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload \
+	$(B)/static/guest_migrate
 static: $(STATIC)
 
 $(B)/static/vtier-agent: $(B)/obj/agent/main.o $(LIB_OBJS)
@@ -138,6 +139,13 @@ $(B)/static/vtier-agent: $(B)/obj/agent/main.o $(LIB_OBJS)
 $(B)/static/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -static -o $@ $^
+
+# The guest migration benchmark (tests/bench/guest.sh runs it in the guest).
+$(B)/static/guest_migrate: $(B)/obj/tests/bench/guest_migrate.o $(LIB_OBJS)
+	@mkdir -p $(dir $@); rm -f $@
+	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
+		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
+	@test -x $@
 
 $(B)/static/tierload: tests/workloads/tierload.c
 	@mkdir -p $(dir $@); rm -f $@
@@ -158,6 +166,7 @@ check-run: tests
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
+	@sh tests/bench/guest.sh
 
 deps:
 	@missing=""; for p in $(DEB_DEPS); do \
