@@ -56,7 +56,7 @@ struct agent {
 	int sigfd;
 	int statusfd;
 	int tick_timer;			/* loop watcher ids */
-	int sample_watch[64];
+	int sample_watch[1024];		/* one per CPU ring at most */
 	int nsample_watch;
 
 	uint64_t budget;		/* effective budget in bytes */

@@ -321,24 +321,20 @@ insert_new(struct heat *h, uint64_t key, size_t i)
 	return e;
 }
 
-struct heat_entry *
-heat_record(struct heat *h, uint32_t pid, uint64_t addr, bool thp,
-    uint64_t now_ns)
+/*
+ * Count one sample of key (not 0) whose probe starts at its home slot i;
+ * the table's clock is already up to date.  The body of heat_record and
+ * heat_record_batch, inlined into both so the hit path has no call.
+ */
+static inline __attribute__((always_inline)) struct heat_entry *
+record_key(struct heat *h, uint64_t key, size_t i)
 {
-	uint64_t key = heat_key(pid, addr, thp);
 	struct heat_entry *e;
 	uint32_t c, nc, np;
 	uint16_t now;
-	size_t i;
 
-	if (now_ns >= h->next_epoch_ns)
-		advance_epoch(h, now_ns);
-	if (key == 0) {
-		h->stats.rejected++;
-		return NULL;
-	}
 	h->stats.records++;
-	for (i = home(h, key);;) {
+	for (;;) {
 		e = &h->slots[i];
 		if (e->key == key)
 			break;
@@ -363,6 +359,82 @@ heat_record(struct heat *h, uint32_t pid, uint64_t addr, bool thp,
 	e->count = (uint16_t)nc;
 	e->epoch = now;
 	return e;
+}
+
+struct heat_entry *
+heat_record(struct heat *h, uint32_t pid, uint64_t addr, bool thp,
+    uint64_t now_ns)
+{
+	uint64_t key = heat_key(pid, addr, thp);
+
+	if (now_ns >= h->next_epoch_ns)
+		advance_epoch(h, now_ns);
+	if (key == 0) {
+		h->stats.rejected++;
+		return NULL;
+	}
+	return record_key(h, key, home(h, key));
+}
+
+/*
+ * Samples heat_record_batch looks ahead: enough to cover a memory miss
+ * at a few tens of ns per sample, few enough to stay in L1.  A power of
+ * two (ring index).
+ */
+#define BATCH_AHEAD	16
+static_assert((BATCH_AHEAD & (BATCH_AHEAD - 1)) == 0, "BATCH_AHEAD: a power of two");
+
+/* Key and home slot of sample s, its slot's cache line on its way in. */
+static inline void
+look_ahead(const struct heat *h, const struct heat_sample *s, uint64_t *key,
+    size_t *slot)
+{
+	*key = heat_key(s->pid, s->addr, s->thp);
+	*slot = home(h, *key);
+	__builtin_prefetch(&h->slots[*slot], 1, 3);
+}
+
+/*
+ * A window of BATCH_AHEAD keys and home slots runs ahead of the sample
+ * being recorded, so each sample's line was requested ~BATCH_AHEAD
+ * samples earlier.  Only the work done ahead is a pure function of the
+ * sample (the key, and the home slot, fixed by the slot count); probing
+ * and every change to the table still happen one sample at a time in
+ * order, so inserts and evictions in between cannot make it differ from
+ * heat_record, at worst a prefetched line has gone stale.
+ */
+size_t
+heat_record_batch(struct heat *h, const struct heat_sample *s, size_t n,
+    uint64_t now_ns)
+{
+	uint64_t keys[BATCH_AHEAD];
+	size_t slots[BATCH_AHEAD], recorded = 0, k;
+
+	if (n == 0)
+		return 0;
+	/*
+	 * heat_record would check the clock on every sample, but with one
+	 * now_ns only the first check can change anything: afterwards now_ns
+	 * lies inside the current epoch (or time has saturated).
+	 */
+	if (now_ns >= h->next_epoch_ns)
+		advance_epoch(h, now_ns);
+	for (k = 0; k < n && k < BATCH_AHEAD; k++)
+		look_ahead(h, &s[k], &keys[k], &slots[k]);
+	for (k = 0; k < n; k++) {
+		size_t r = k & (BATCH_AHEAD - 1), i = slots[r];
+		uint64_t key = keys[r];
+
+		if (k + BATCH_AHEAD < n)
+			look_ahead(h, &s[k + BATCH_AHEAD], &keys[r], &slots[r]);
+		if (key == 0) {
+			h->stats.rejected++;
+			continue;
+		}
+		record_key(h, key, i);
+		recorded++;
+	}
+	return recorded;
 }
 
 static size_t

@@ -24,6 +24,8 @@
 #include "heat.h"
 #include "loop.h"
 #include "migrate.h"
+#include "perf_ring.h"
+#include "probe.h"
 #include "proc.h"
 #include "thp.h"
 
@@ -39,12 +41,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: vtier-agent [-n] [-d] [-c FILE] [--sysfs DIR]\n"
+	    "usage: vtier-agent [-n] [-d] [-c FILE] [--sysfs DIR] [--probe [--dry-run]]\n"
 	    "                   [--exit-on-eof] [--dump-heat FILE]\n"
 	    "  -c FILE         configuration (default " CONFIG_PATH_DEFAULT ")\n"
 	    "  -n              check the configuration, print it, exit\n"
 	    "  -d              debug logging\n"
 	    "  -V              print the version\n"
+	    "  --probe         report the CPU, its PMU and the sampler vtier\n"
+	    "                  would use; exit 0 if usable, 3 if not\n"
+	    "  --dry-run       with --probe: print the event table, open nothing\n"
 	    "  --sysfs DIR     read NUMA topology below DIR instead of /sys\n"
 	    "  --exit-on-eof   with a replayed trace file: exit once it is read\n"
 	    "                  and plans are empty; print the status JSON\n"
@@ -173,6 +178,18 @@ note_unattainable(struct agent *a, const struct plan *p)
 
 static bool on_chan_fd(void *arg, int fd);
 
+static void
+enable_hw(struct agent *a, const char *when)
+{
+	int rc = sample_hw_enable(&a->sampler);
+
+	if (rc < 0)
+		log_warnx("sampler %s: enable: %s", a->sampler.ops->name,
+		    strerror(-rc));
+	else
+		log_info("sampler %s: enabled %s", a->sampler.ops->name, when);
+}
+
 /* Poll the channel's current fd for what it needs now. */
 static void
 chan_rewatch(struct agent *a)
@@ -253,6 +270,9 @@ chan_events_apply(struct agent *a, const struct chan_event *ev, uint64_t now)
 	chan_info(a->chan, &ci);
 	if (ci.state == CHAN_UP && a->prefault_wanted && !a->prefault_asked)
 		request_prefault(a, now);
+	/* enable PEBS whatever the pre-fault outcome: it was asked for */
+	if (ev->prefault && sample_hw_waiting(&a->sampler))
+		enable_hw(a, "after the pre-fault step");
 }
 
 static bool
@@ -292,7 +312,7 @@ fill_stats(const struct agent *a, struct proto_stats *st)
 	st->uptime_ms = (now - a->start_ns) / 1000000ULL;
 	if (a->unattainable)
 		st->flags |= PROTO_STATS_BUDGET_UNATTAINABLE;
-	if (a->cfg.source == SOURCE_REPLAY)
+	if (!sample_hw_is(&a->sampler))
 		st->flags |= PROTO_STATS_NO_PMU;
 }
 
@@ -329,6 +349,13 @@ on_tick(void *arg, int fd)
 	if (a->procs != NULL)
 		proc_reap(a->procs, on_exit_pid, a);
 	chan_run_tick(a, now);
+	if (sample_hw_is(&a->sampler)) {
+		/* a shim that never answers must not keep PEBS off for good */
+		if (sample_hw_waiting(&a->sampler) && now - a->start_ns >
+		    3 * a->cfg.shim_timeout_ms * 1000000ULL)
+			enable_hw(a, "without the pre-fault step (no shim)");
+		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
+	}
 	if ((rc = read_fast_used(a, &used)) < 0) {
 		log_warnx("fast-node usage unknown (%s): skipping this round",
 		    strerror(-rc));
@@ -503,17 +530,28 @@ open_sampler(struct agent *a)
 {
 	int rc;
 
-	switch (a->cfg.source) {
+	enum sampler_source src = a->cfg.source;
+	char why[640];
+
+	if (src == SOURCE_AUTO) {
+		if (probe_pick(&src, why, sizeof(why)) < 0) {
+			log_err("sampler: source=auto: %s", why);
+			return -ENODEV;
+		}
+		log_info("sampler: source=auto: %s", why);
+	}
+	switch (src) {
 	case SOURCE_REPLAY:
 		a->sampler.ops = &sample_replay_ops;
 		break;
-	case SOURCE_AUTO:
 	case SOURCE_PEBS:
+		a->sampler.ops = &sample_pebs_ops;
+		break;
 	case SOURCE_IBS:
-		log_err("sampler: source=%s: this build has no hardware (PEBS/"
-		    "IBS) sampler yet; use source=replay with a trace or FIFO",
-		    config_source_name(a->cfg.source));
-		return -ENOTSUP;
+		a->sampler.ops = &sample_ibs_ops;
+		break;
+	case SOURCE_AUTO:
+		return -EINVAL;
 	}
 	if ((rc = a->sampler.ops->open(&a->sampler, &a->cfg)) < 0)
 		a->sampler.ops = NULL;
@@ -636,7 +674,9 @@ start(struct agent *a, const char *sysfs)
 		log_err("signalfd: %s", strerror(-a->sigfd));
 		return a->sigfd;
 	}
-	if ((rc = loop_create(&a->loop, 80)) < 0) {
+	/* sampler fds, signals, status, timer, channel, and some spare */
+	if ((rc = loop_create(&a->loop, (unsigned)a->sampler.ops->nfds(
+	    &a->sampler) + 16)) < 0) {
 		log_err("io_uring: %s", strerror(-rc));
 		return rc;
 	}
@@ -662,7 +702,8 @@ start(struct agent *a, const char *sysfs)
 		if ((rc = chan_open(&a->chan, &a->cfg, &hello)) < 0)
 			return rc;
 		/* hardware samplers ask per CPU model (issue 5); tests force it */
-		a->prefault_wanted = a->cfg.prefault == PREFAULT_ALWAYS;
+		a->prefault_wanted = a->cfg.prefault == PREFAULT_ALWAYS ||
+		    sample_hw_waiting(&a->sampler);
 		chan_run_tick(a, now_ns());
 	}
 	format_size(a->budget, err, sizeof(err));
@@ -700,6 +741,8 @@ main(int argc, char **argv)
 		{ "sysfs", required_argument, NULL, 'S' },
 		{ "exit-on-eof", no_argument, NULL, 'E' },
 		{ "dump-heat", required_argument, NULL, 'D' },
+		{ "probe", no_argument, NULL, 'P' },
+		{ "dry-run", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -707,7 +750,7 @@ main(int argc, char **argv)
 	static struct agent agent;
 	struct agent *a = &agent;
 	const char *sysfs = "/sys";
-	bool check = false, debug = false;
+	bool check = false, debug = false, probe = false, dry_run = false;
 	char err[512];
 	int c, rc;
 
@@ -721,15 +764,22 @@ main(int argc, char **argv)
 		case 'd': debug = true; break;
 		case 'S': sysfs = optarg; break;
 		case 'E': a->exit_on_eof = true; break;
+		case 'P': probe = true; break;
+		case 'R': dry_run = true; break;
 		case 'D': a->dump_heat = optarg; break;
 		case 'V': printf("vtier-agent %s\n", VTIER_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_CONFIG;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (dry_run && !probe)) {
 		usage(stderr);
 		return EXIT_CONFIG;
+	}
+	if (probe) {
+		/* no config needed: what this machine's PMU allows, exit 0 or 3 */
+		log_init("vtier-agent", LOG_LVL_WARN);
+		return probe_run(stdout, dry_run);
 	}
 	log_init("vtier-agent", LOG_LVL_INFO);
 	if (config_load(a->config_path, &a->cfg, err, sizeof(err)) < 0) {

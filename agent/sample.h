@@ -74,4 +74,7 @@ extern const struct sampler_ops sample_replay_ops;
  */
 int sample_parse_line(const char *line, struct sample *out);
 
+/* Hardware samplers (sample_pebs.c, sample_ibs.c); see perf_ring.h. */
+extern const struct sampler_ops sample_pebs_ops, sample_ibs_ops;
+
 #endif

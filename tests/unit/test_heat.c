@@ -1,7 +1,8 @@
 /*
  * test_heat.c - the heat table: keys, counts, lazy decay, the exact
  * histogram (against a brute-force recount and a reference model), cold
- * eviction, backward-shift deletion under drop and drop_pid.
+ * eviction, backward-shift deletion under drop and drop_pid, and the
+ * batch path against one-by-one recording.
  */
 #include <errno.h>
 
@@ -566,6 +567,141 @@ test_hist_random(void)
 	}
 }
 
+/* Every slot, the histogram, the stats, the clock: a and b must agree. */
+static int
+same_state(const struct heat *a, const struct heat *b)
+{
+	const struct heat_entry *sa, *sb;
+	const struct heat_stats *ta = heat_stats(a), *tb = heat_stats(b);
+	size_t na, nb;
+
+	sa = heat_slots(a, &na);
+	sb = heat_slots(b, &nb);
+	if (na != nb || heat_size(a) != heat_size(b) ||
+	    heat_epoch(a) != heat_epoch(b)) {
+		fprintf(stderr, "slots %zu/%zu size %zu/%zu epoch %u/%u\n", na,
+		    nb, heat_size(a), heat_size(b), heat_epoch(a), heat_epoch(b));
+		return -1;
+	}
+	for (size_t i = 0; i < na; i++) {
+		if (memcmp(&sa[i], &sb[i], sizeof(sa[i])) != 0) {
+			fprintf(stderr, "slot %zu: key %#llx count %u epoch %u vs "
+			    "key %#llx count %u epoch %u\n", i,
+			    (unsigned long long)sa[i].key, sa[i].count, sa[i].epoch,
+			    (unsigned long long)sb[i].key, sb[i].count, sb[i].epoch);
+			return -1;
+		}
+	}
+	for (unsigned k = 0; k < HEAT_NBINS; k++) {
+		if (heat_hist(a)[k] != heat_hist(b)[k]) {
+			fprintf(stderr, "bin %u: %llu vs %llu\n", k,
+			    (unsigned long long)heat_hist(a)[k],
+			    (unsigned long long)heat_hist(b)[k]);
+			return -1;
+		}
+	}
+	if (ta->records != tb->records || ta->inserts != tb->inserts ||
+	    ta->evictions != tb->evictions || ta->rejected != tb->rejected ||
+	    ta->dropped != tb->dropped) {
+		fprintf(stderr, "stats records %llu/%llu inserts %llu/%llu "
+		    "evictions %llu/%llu rejected %llu/%llu dropped %llu/%llu\n",
+		    (unsigned long long)ta->records, (unsigned long long)tb->records,
+		    (unsigned long long)ta->inserts, (unsigned long long)tb->inserts,
+		    (unsigned long long)ta->evictions,
+		    (unsigned long long)tb->evictions,
+		    (unsigned long long)ta->rejected, (unsigned long long)tb->rejected,
+		    (unsigned long long)ta->dropped, (unsigned long long)tb->dropped);
+		return -1;
+	}
+	return 0;
+}
+
+/* A random sample: a pool of pages larger than the table, some THP, some out of range. */
+static struct heat_sample
+random_sample(uint32_t cap)
+{
+	struct heat_sample s = {
+		.pid = 1 + (uint32_t)rnd_below(4),
+		.addr = rnd_below(cap * 2) * PG + rnd_below(PG),
+		.thp = rnd_below(8) == 0,
+	};
+
+	switch (rnd_below(40)) {
+	case 0:
+		s.pid = 0;
+		break;
+	case 1:
+		s.pid = HEAT_PID_MAX + 1 + (uint32_t)rnd_below(100);
+		break;
+	case 2:
+		s.addr = HEAT_ADDR_LIMIT + rnd_below(1ULL << 30);
+		break;
+	}
+	return s;
+}
+
+/*
+ * heat_record_batch against heat_record one sample at a time, on two
+ * tables fed the same random sequence: batches of 0 to ~5 look-ahead
+ * windows, time that stays, moves on across epochs, jumps far or goes
+ * back, tables that fill and evict, THP keys, rejected samples and a
+ * few drops in between.  The tables must stay identical.
+ */
+static void
+test_record_batch(void)
+{
+	struct heat_sample b[80];
+	uint64_t evictions = 0, rejected = 0, thp = 0;
+
+	for (int round = 0; round < 60; round++) {
+		uint32_t cap = 8 + (uint32_t)rnd_below(round < 30 ? 40 : 600);
+		uint64_t t = rnd_below(1000), cool = 50 + rnd_below(200);
+		struct heat *one, *bat;
+
+		ASSERT_EQ(heat_create(&one, cap, cool), 0);
+		ASSERT_EQ(heat_create(&bat, cap, cool), 0);
+		for (int batch = 0; batch < 400; batch++) {
+			size_t n = rnd_below(sizeof(b) / sizeof(b[0]) + 1), got = 0;
+			uint64_t now, r = rnd_below(100);
+
+			if (r < 60)
+				t += rnd_below(cool / 4);
+			else if (r < 90)
+				t += rnd_below(3 * cool);
+			else if (r < 95)
+				t += rnd_below(40 * cool);
+			now = r >= 97 && t > 100 ? t - rnd_below(100) : t;
+			for (size_t k = 0; k < n; k++) {
+				b[k] = random_sample(cap);
+				thp += b[k].thp;
+				if (heat_record(one, b[k].pid, b[k].addr, b[k].thp,
+				    now) != NULL)
+					got++;
+			}
+			ASSERT_EQ(heat_record_batch(bat, b, n, now), got);
+			if (rnd_below(10) == 0 && heat_size(one) != 0) {
+				size_t ns, i;
+				const struct heat_entry *sl = heat_slots(one, &ns);
+
+				for (i = rnd_below(ns); sl[i].key == 0;)
+					i = (i + 1) % ns;
+				ASSERT_EQ(heat_drop(bat, sl[i].key), 0);
+				ASSERT_EQ(heat_drop(one, sl[i].key), 0);
+			}
+			ASSERT_EQ(same_state(one, bat), 0);
+		}
+		ASSERT_EQ(check_table(bat), 0);
+		evictions += heat_stats(bat)->evictions;
+		rejected += heat_stats(bat)->rejected;
+		heat_destroy(one);
+		heat_destroy(bat);
+	}
+	/* The sequence did reach every case. */
+	ASSERT_GE(evictions, 1000);
+	ASSERT_GE(rejected, 1000);
+	ASSERT_GE(thp, 1000);
+}
+
 int
 main(void)
 {
@@ -579,5 +715,6 @@ main(void)
 	RUN_TEST(test_evict_cold);
 	RUN_TEST(test_drop_pid);
 	RUN_TEST(test_hist_random);
+	RUN_TEST(test_record_batch);
 	TEST_EXIT();
 }
