@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "heat.h"
 #include "policy.h"
 #include "sample.h"
 #include "topo.h"
@@ -56,6 +57,8 @@ struct agent {
 	int sigfd;
 	int statusfd;
 	int tick_timer;			/* loop watcher ids */
+	struct heat_sample batch[4096];	/* SAMPLE_BATCH samples for the heat table */
+	size_t nbatch;
 	int sample_watch[1024];		/* one per CPU ring at most */
 	int nsample_watch;
 

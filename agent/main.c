@@ -80,6 +80,13 @@ update_budget(struct agent *a)
 }
 
 static void
+flush_batch(struct agent *a)
+{
+	heat_record_batch(a->heat, a->batch, a->nbatch, batch_now);
+	a->nbatch = 0;
+}
+
+static void
 on_sample(void *arg, const struct sample *s)
 {
 	struct agent *a = arg;
@@ -92,7 +99,14 @@ on_sample(void *arg, const struct sample *s)
 		return;
 	}
 	if (a->thp == NULL) {
-		heat_record(a->heat, s->pid, s->addr, false, batch_now);
+		/* batched: heat_record_batch prefetches slots ahead */
+		struct heat_sample *hs = &a->batch[a->nbatch++];
+
+		hs->pid = s->pid;
+		hs->thp = false;
+		hs->addr = s->addr;
+		if (a->nbatch == SAMPLE_BATCH)
+			flush_batch(a);
 		return;
 	}
 	/* a page already known to be in a THP counts for its 2 MiB entry */
@@ -130,6 +144,7 @@ on_sampler_fd(void *arg, int fd)
 		batch_now = now_ns();
 		rc = a->sampler.ops->read(&a->sampler, i, on_sample, a,
 		    SAMPLE_BATCH);
+		flush_batch(a);
 		if (rc < 0) {
 			log_warnx("sampler %s: read: %s", a->sampler.ops->name,
 			    strerror(-rc));
