@@ -27,7 +27,7 @@ endif
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones.  libpfm4 ships no pkg-config file, hence -lpfm.
 DEB_DEPS := gcc make pkg-config libnuma-dev libpfm4-dev liburing-dev \
-	libinih-dev numactl python3 clang libclang-rt-14-dev
+	libinih-dev numactl python3 clang libclang-rt-14-dev valgrind
 PKGS := numa liburing inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpfm
@@ -63,14 +63,21 @@ LIB_OBJS := $(AGENT_LIB_OBJS) $(COMMON_OBJS)
 SHIM_SRCS := $(wildcard hostshim/*.c)
 SHIM_LIB_OBJS := $(call obj,$(filter-out hostshim/main.c,$(SHIM_SRCS)))
 
-PROGS := $(B)/vtier-agent $(B)/vtierctl $(if $(SHIM_SRCS),$(B)/vtier-hostshim)
+# The simulator: agent/sim/*.c on top of the agent's objects; its unit
+# tests are tests/unit/test_sim_*.c, its benchmark tests/bench/bench_sim.c
+SIM_SRCS := $(wildcard agent/sim/*.c)
+SIM_LIB_OBJS := $(call obj,$(filter-out agent/sim/main.c,$(SIM_SRCS)))
+SIM_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_sim_*.c))
+
+PROGS := $(B)/vtier-agent $(B)/vtierctl $(if $(SHIM_SRCS),$(B)/vtier-hostshim) \
+	$(if $(SIM_SRCS),$(B)/vtier-sim)
 SHIM_TEST_SRCS := $(wildcard tests/unit/test_shim_*.c)
 TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out $(SHIM_TEST_SRCS),$(TEST_SRCS)))
 SHIM_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(SHIM_TEST_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all static fuzz fuzzers tests check check-run bench install deps demo clean
+.PHONY: all static fuzz fuzzers tests check check-run bench install deps demo eval clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -88,6 +95,17 @@ $(B)/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
 $(B)/vtier-hostshim: $(B)/obj/hostshim/main.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(B)/vtier-sim: $(B)/obj/agent/sim/main.o $(SIM_LIB_OBJS) $(LIB_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(SIM_TESTS): $(B)/tests/test_sim_%: $(B)/obj/tests/unit/test_sim_%.o $(SIM_LIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/bench/bench_sim: $(B)/obj/tests/bench/bench_sim.o $(SIM_LIB_OBJS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 $(SHIM_TESTS): $(B)/tests/test_shim_%: $(B)/obj/tests/unit/test_shim_%.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -104,6 +122,11 @@ $(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# shim test tools link the shim's objects instead of the agent's
+$(B)/tools/shim_%: $(B)/obj/tests/tools/shim_%.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 tests: $(PROGS) $(TESTS) $(SHIM_TESTS) $(TOOLS)
 
 # Fuzz targets (tests/fuzz/fuzz_*.c, libFuzzer): every decoder of
@@ -118,6 +141,11 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iagent \
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include/vtier/*.h agent/*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(PKG_LIBS) -lm
+
+SHIM_LIB_SRCS := $(filter-out hostshim/main.c,$(SHIM_SRCS))
+build/fuzz/fuzz_shim%: tests/fuzz/fuzz_shim%.c $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(wildcard include/vtier/*.h hostshim/*.h tests/tools/shim_*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(PKG_LIBS)
 
 fuzzers: $(FUZZERS)
 
@@ -180,6 +208,12 @@ deps:
 
 demo: deps
 	@tests/demo.sh
+
+# vtier's policy against the oracle and the baselines: traces x budgets x
+# policies into $(B)/eval (results.csv, results.md, hit_ratio.png)
+eval: deps
+	@$(MAKE) --no-print-directory $(B)/vtier-sim
+	@sh tests/eval.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vtier

@@ -46,6 +46,7 @@
 #include "heat.h"
 #include "policy.h"
 #include "vtier/log.h"
+#include "vtier/util.h"
 
 #define PAGE_BYTES	(1ULL << HEAT_PAGE_SHIFT)
 #define NCOUNTS		(HEAT_COUNT_MAX + 1)
@@ -558,7 +559,12 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 		p->unattainable = unmanaged > pp->budget;
 	}
 	dthr = pp->hysteresis >= 32 ? 0 : p->threshold >> pp->hysteresis;
-	promote(&r, dthr ? dthr : 1);
+	/*
+	 * A page below min_count can never be hot, so it yields its place to
+	 * one that is: hysteresis only protects pages that could be promoted.
+	 */
+	dthr = MAX(dthr, MAX(pp->min_count, 1));
+	promote(&r, dthr);
 
 	end = pp->fast_used + p->promote_bytes;
 	end = end > p->demote_bytes ? end - p->demote_bytes : 0;

@@ -133,6 +133,9 @@ enum proto_err_code {
 	PROTO_ERR_MALFORMED = 2,	/* a frame failed to decode */
 	PROTO_ERR_UNEXPECTED = 3,	/* valid message, wrong state/direction */
 	PROTO_ERR_INTERNAL = 4,		/* the sender failed, not the message */
+	PROTO_ERR_REFUSED = 5,		/* valid request outside what is allowed
+					 * (e.g. PREFAULT outside the VM's
+					 * memory or over its cap) */
 };
 
 /* BYE reasons; any value is accepted. */
