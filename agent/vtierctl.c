@@ -79,6 +79,9 @@ fetch(const char *path, char *buf, size_t len)
 	strcpy(sun.sun_path, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
+	/* an agent that is stuck (not dead) must not hang vtierctl */
+	struct timeval tv = { .tv_sec = 5 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		int err = -errno;
 
@@ -87,6 +90,11 @@ fetch(const char *path, char *buf, size_t len)
 	}
 	for (;;) {
 		ssize_t n = read(fd, buf + off, len - 1 - off);
+
+		if (n < 0 && errno == EAGAIN && off == 0) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
 
 		if (n < 0 && errno == EINTR)
 			continue;

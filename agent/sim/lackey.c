@@ -1,0 +1,225 @@
+/*
+ * lackey.c - vtier-sim lackey: turn the memory trace of
+ * `valgrind --tool=lackey --trace-mem=yes` into a sample trace, so real
+ * programs' access streams can be replayed.
+ *
+ * Lackey writes one line per access: "I  ADDR,SIZE" for an instruction
+ * fetch, " L ADDR,SIZE" a load, " S ADDR,SIZE" a store and " M ADDR,SIZE"
+ * a modify (load and store: one store sample here), ADDR in hex without
+ * 0x, interleaved with valgrind's own "==PID== ..." lines.  Data accesses
+ * are kept (instruction fetches only with --instr, a PMU's data-address
+ * events do not see them); every --every-th one becomes a sample, as a
+ * PEBS event with that sample period would.  The pid is the one in
+ * valgrind's "==PID==" lines unless --pid is given.
+ *
+ * Time: sample k is at k / --rate seconds.  A real program's accesses run
+ * at ~1 per ns, but a PMU delivers thousands, not billions, of samples a
+ * second; fixing the sample rate (default 20000/s) stretches the program
+ * so the policies see samples at the pace a sampler would deliver them.
+ *
+ * Any other line (valgrind's messages, the program's own output if it
+ * shares the stream) is skipped and counted; a line that starts like an
+ * access but does not parse stops the conversion with its line number.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtier/util.h"
+#include "heat.h"
+#include "sim.h"
+
+static void
+lackey_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vtier-sim lackey [options] [IN]    (IN: lackey's output, - = stdin)\n"
+	    "  --every N   keep one data access in N [20]\n"
+	    "  --rate N    samples per second of trace time [20000]\n"
+	    "  --pid P     pid to record [from valgrind's ==PID== lines]\n"
+	    "  --instr     count instruction fetches as accesses too\n"
+	    "  -o FILE     output [stdout]    --binary  binary format\n"
+	    "example:\n"
+	    "  valgrind --tool=lackey --trace-mem=yes --log-fd=9 PROG 9>&1 >/dev/null |\n"
+	    "      vtier-sim lackey --binary -o prog.vtb\n");
+}
+
+/* "==1234==" at the start of a line: its pid, or 0. */
+static uint32_t
+banner_pid(const char *line)
+{
+	uint64_t pid = 0;
+	const char *p = line + 2;
+
+	if (strncmp(line, "==", 2) != 0)
+		return 0;
+	while (*p >= '0' && *p <= '9' && pid <= HEAT_PID_MAX)
+		pid = pid * 10 + (uint64_t)(*p++ - '0');
+	if (strncmp(p, "==", 2) != 0 || pid == 0 || pid > HEAT_PID_MAX)
+		return 0;
+	return (uint32_t)pid;
+}
+
+/* "ADDR,SIZE" after the access letter; 0 or -EINVAL. */
+static int
+parse_access(const char *s, uint64_t *addr)
+{
+	char buf[40];
+	const char *comma;
+	uint64_t size;
+
+	while (*s == ' ')
+		s++;
+	comma = strchr(s, ',');
+	if (comma == NULL || (size_t)(comma - s) >= sizeof(buf) || comma == s)
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(comma - s));
+	buf[comma - s] = '\0';
+	if (parse_hex_u64(buf, addr) < 0)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(comma + 1, "\r\n"),
+	    comma + 1);
+	if (parse_u64(buf, &size) < 0 || size == 0)
+		return -EINVAL;
+	return 0;
+}
+
+int
+sim_lackey_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "every", required_argument, NULL, 'e' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "instr", no_argument, NULL, 'i' },
+		{ "binary", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t every = 20, rate = 20000, pid = 0, lineno = 0, accesses = 0;
+	uint64_t samples = 0, skipped = 0, beyond = 0;
+	const char *in = "-", *out = "-";
+	bool instr = false, binary = false;
+	struct trace_writer *w = NULL;
+	char *line = NULL, err[512];
+	size_t cap = 0;
+	ssize_t len;
+	FILE *f = stdin;
+	int c, rc = 0, ex = SIM_EXIT_ERR;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (parse_u64(optarg, &every) < 0 || every == 0)
+				goto usage;
+			break;
+		case 'r':
+			if (parse_u64(optarg, &rate) < 0 || rate == 0 ||
+			    rate > 1000000000)
+				goto usage;
+			break;
+		case 'p':
+			if (parse_u64(optarg, &pid) < 0 || pid == 0 ||
+			    pid > HEAT_PID_MAX)
+				goto usage;
+			break;
+		case 'i': instr = true; break;
+		case 'b': binary = true; break;
+		case 'o': out = optarg; break;
+		case 'h': lackey_usage(stdout); return SIM_EXIT_OK;
+		default: goto usage;
+		}
+	}
+	if (argc - optind > 1)
+		goto usage;
+	if (argc - optind == 1)
+		in = argv[optind];
+	if (strcmp(in, "-") != 0 && (f = fopen(in, "r")) == NULL) {
+		fprintf(stderr, "vtier-sim lackey: %s: %s\n", in, strerror(errno));
+		return SIM_EXIT_ERR;
+	}
+	if (trace_writer_open(&w, out, binary ? TRACE_BINARY : TRACE_TEXT, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "vtier-sim lackey: %s\n", err);
+		goto out;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		struct sample s;
+		uint64_t addr;
+		uint32_t bp;
+		char kind;
+
+		lineno++;
+		if (pid == 0 && (bp = banner_pid(line)) != 0) {
+			pid = bp;
+			continue;
+		}
+		if (len >= 3 && line[0] == 'I' && line[1] == ' ')
+			kind = 'I';
+		else if (len >= 3 && line[0] == ' ' && strchr("LSM", line[1]) &&
+		    line[1] != '\0' && line[2] == ' ')
+			kind = line[1];
+		else {
+			skipped++;
+			continue;
+		}
+		if (parse_access(line + 2, &addr) < 0) {
+			fprintf(stderr, "vtier-sim lackey: %s:%llu: malformed "
+			    "access line (expected \"%c ADDR,SIZE\")\n",
+			    strcmp(in, "-") == 0 ? "(stdin)" : in,
+			    (unsigned long long)lineno, kind);
+			ex = SIM_EXIT_TRACE;
+			goto out;
+		}
+		if (kind == 'I' && !instr)
+			continue;
+		if (++accesses % every != 0)
+			continue;
+		if (addr >= HEAT_ADDR_LIMIT) {
+			beyond++;	/* not a user address: no PMU reports it */
+			continue;
+		}
+		if (pid == 0) {
+			/* no banner before the first access: keep one pid */
+			fprintf(stderr, "vtier-sim lackey: no ==PID== line "
+			    "before the first access and no --pid: pid 1\n");
+			pid = 1;
+		}
+		memset(&s, 0, sizeof(s));
+		s.time_ns = samples * 1000000000ULL / rate;
+		s.pid = (uint32_t)pid;
+		s.addr = addr;
+		s.op = kind == 'L' || kind == 'I' ? SAMPLE_OP_LOAD : SAMPLE_OP_STORE;
+		if ((rc = trace_write(w, &s)) < 0)
+			break;
+		samples++;
+	}
+	if (rc == 0 && ferror(f))
+		rc = -EIO;
+	if (rc == 0)
+		rc = trace_writer_close(w);
+	w = NULL;
+	if (rc < 0) {
+		fprintf(stderr, "vtier-sim lackey: %s: %s\n", out, strerror(-rc));
+		goto out;
+	}
+	fprintf(stderr, "vtier-sim lackey: %llu lines, %llu accesses, %llu "
+	    "samples (1 in %llu), %llu other lines skipped, %llu kernel "
+	    "addresses dropped\n", (unsigned long long)lineno,
+	    (unsigned long long)accesses, (unsigned long long)samples,
+	    (unsigned long long)every, (unsigned long long)skipped,
+	    (unsigned long long)beyond);
+	ex = SIM_EXIT_OK;
+out:
+	trace_writer_close(w);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return ex;
+usage:
+	lackey_usage(stderr);
+	return SIM_EXIT_USAGE;
+}

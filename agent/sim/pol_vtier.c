@@ -1,0 +1,220 @@
+/*
+ * pol_vtier.c - vtier's own policy in the simulator: the agent's heat
+ * table, policy_plan and migrator (sim backend) used verbatim, wired the
+ * way agent/main.c's on_sample and on_tick wire them, with the agent's
+ * default settings (config_defaults: cooling 2 s, interval 500 ms,
+ * hysteresis 1, promote_min 2, min_residence 5 s, rate 256 MiB/s, 1024
+ * pages per call, 1M tracked pages).
+ *
+ * The one setting that cannot be taken as is: the 64 MiB headroom is
+ * more than a whole budget on most test traces, and the agent refuses a
+ * headroom at or above the budget.  The simulator uses the smaller of the
+ * configured headroom and 1/64 of the budget (64 MiB is 1/64 of a 4 GiB
+ * budget); vtier-sim --headroom overrides it.
+ *
+ * The "machine" is the sim migrator: node 0 fast (with CPUs), node 1
+ * slow.  Each page is first-touched on the node the engine placed it on,
+ * and after every round the pages the plan named are looked up again and
+ * the engine's placement mirrors them, so hit counting is the same code
+ * for every policy.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtier/util.h"
+#include "heat.h"
+#include "migrate.h"
+#include "policy.h"
+#include "topo.h"
+#include "sim.h"
+
+#define QUERY_BATCH	65536	/* as in main.c */
+#define FAST_NODE	0
+#define SLOW_NODE	1
+
+struct vtier {
+	struct agent_config cfg;
+	struct topo topo;
+	struct heat *heat;
+	struct plan plan;
+	struct migrator *mig;
+	uint16_t tick;
+	uint16_t min_residence;	/* in ticks */
+	uint64_t budget;	/* bytes */
+};
+
+/* main.c's ms_to_ticks: a residence in whole policy intervals, rounded up. */
+static uint16_t
+residence_ticks(uint64_t ms, uint64_t interval_ms)
+{
+	uint64_t t = (ms + interval_ms - 1) / interval_ms;
+
+	return (uint16_t)MIN(t, 32767);
+}
+
+/* Two nodes, as a guest with a CXL node sees them. */
+static void
+make_topo(struct topo *t, uint64_t total)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->root, sizeof(t->root), "(vtier-sim)");
+	for (int i = 0; i < 2; i++) {
+		t->node[i].id = i;
+		t->node[i].online = true;
+		t->node[i].has_cpu = i == FAST_NODE;
+		t->node[i].total = total;
+		t->node[i].free = total;
+	}
+	t->online_mask = 3;
+	t->fast_mask = 1ULL << FAST_NODE;
+	t->slow_mask = 1ULL << SLOW_NODE;
+}
+
+static void
+vt_fini(void *state)
+{
+	struct vtier *v = state;
+
+	migrate_close(v->mig);
+	policy_plan_free(&v->plan);
+	heat_destroy(v->heat);
+	free(v);
+}
+
+static int
+vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
+{
+	struct vtier *v;
+	size_t cap;
+	int rc;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return -ENOMEM;
+	v->cfg = run->par->cfg;
+	v->budget = run->par->budget_pages * SIM_PAGE_SIZE;
+	make_topo(&v->topo, (uint64_t)run->tr->npages * SIM_PAGE_SIZE);
+	if ((rc = heat_create(&v->heat, v->cfg.heat_capacity,
+	    v->cfg.cooling_ms * 1000000ULL)) < 0)
+		goto err;
+	/* main.c's sizing: a round moves at most rate * interval bytes */
+	cap = (size_t)MIN(v->cfg.rate_bytes / 4096 * v->cfg.interval_ms / 500,
+	    1ULL << 20);
+	if ((rc = policy_plan_init(&v->plan, MAX(cap, 4096))) < 0)
+		goto err;
+	if ((rc = migrate_open(&v->mig, BACKEND_SIM, &v->topo,
+	    v->cfg.pages_per_call, v->cfg.rate_bytes, run->t0)) < 0)
+		goto err;
+	v->min_residence = residence_ticks(v->cfg.min_residence_ms,
+	    v->cfg.interval_ms);
+	*tick_ns = v->cfg.interval_ms * 1000000ULL;
+	*state = v;
+	return 0;
+err:
+	vt_fini(v);
+	return rc;
+}
+
+static uint32_t
+key_pid(const struct sim_run *run, uint32_t page)
+{
+	return heat_key_pid(run->tr->key[page]);
+}
+
+static uint64_t
+key_addr(const struct sim_run *run, uint32_t page)
+{
+	return heat_key_addr(run->tr->key[page]);
+}
+
+static void
+vt_touch(void *state, struct sim_run *run, uint32_t page)
+{
+	struct vtier *v = state;
+
+	migrate_sim_first_touch(v->mig, sim_is_fast(run, page) ? FAST_NODE :
+	    SLOW_NODE);
+	migrate_sim_node(v->mig, key_pid(run, page), key_addr(run, page));
+}
+
+static void
+vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
+{
+	struct vtier *v = state;
+
+	/* on_sample without THP detection (the sim backend has none) */
+	heat_record(v->heat, key_pid(run, r->page), key_addr(run, r->page),
+	    false, r->time_ns);
+}
+
+/* Make the engine's placement agree with the migrator's for plan items. */
+static void
+mirror(struct vtier *v, struct sim_run *run, const struct plan_item *it,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t page = sim_trace_find(run->tr, it[i].key);
+		int node;
+
+		if (page < 0)
+			continue;
+		node = migrate_sim_node(v->mig, heat_key_pid(it[i].key),
+		    heat_key_addr(it[i].key));
+		if (node >= 0)
+			sim_migrate(run, (uint32_t)page, node == FAST_NODE);
+	}
+}
+
+/* agent/main.c on_tick, minus what has no meaning here (shim, procs). */
+static int
+vt_tick(void *state, struct sim_run *run, uint64_t now)
+{
+	struct vtier *v = state;
+	struct policy_params pp;
+	struct migrate_round r;
+	uint64_t used = 0;
+	int64_t room;
+	int rc;
+
+	if (++v->tick == 0)
+		v->tick = 1;
+	heat_advance(v->heat, now);
+	if ((rc = migrate_fast_used(v->mig, &used)) < 0)
+		return rc;
+	if ((rc = migrate_query(v->mig, v->heat, QUERY_BATCH)) < 0)
+		return rc;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.budget = v->budget;
+	pp.headroom = run->par->headroom;
+	pp.fast_used = used;
+	pp.fast_mask = v->topo.fast_mask;
+	pp.slow_mask = v->topo.slow_mask;
+	pp.hysteresis = v->cfg.hysteresis;
+	pp.min_count = v->cfg.promote_min;
+	pp.now_tick = v->tick;
+	pp.min_residence = v->min_residence;
+	pp.max_bytes = migrate_budget_bytes(v->mig, now);
+	pp.max_bytes = pp.max_bytes == UINT64_MAX ? 0 : MAX(pp.max_bytes, 1);
+	if ((rc = policy_plan(v->heat, &pp, &v->plan)) < 0)
+		return rc;
+
+	room = (int64_t)(v->budget > pp.headroom ? v->budget - pp.headroom : 0) -
+	    (int64_t)used;
+	memset(&r, 0, sizeof(r));
+	if ((rc = migrate_execute(v->mig, v->heat, &v->plan, &v->topo, room,
+	    v->tick, now, &r)) < 0)
+		return rc;
+	mirror(v, run, v->plan.demote, v->plan.ndemote);
+	mirror(v, run, v->plan.promote, v->plan.npromote);
+	return 0;
+}
+
+const struct sim_policy sim_policy_vtier = {
+	.name = "vtier",
+	.init = vt_init,
+	.touch = vt_touch,
+	.access = vt_access,
+	.tick = vt_tick,
+	.fini = vt_fini,
+};
