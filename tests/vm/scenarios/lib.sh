@@ -88,7 +88,8 @@ run_tierload() {
 at_tick() { :; }
 watch_workload() {
 	maxused=0 maxused_after=0 n=0 after_t=${AFTER_T:-0}
-	while kill -0 $W 2>/dev/null; do
+	# /proc, not kill -0: busybox's kill -0 was seen failing on a live pid
+	while [ -e /proc/$W ] && ! grep -q '^tierload: done' /run/tierload.out; do
 		u=$(node_used 0)
 		[ "$u" -gt $maxused ] && maxused=$u
 		[ $n -ge $((after_t * 2)) ] && [ "$u" -gt $maxused_after ] && maxused_after=$u
