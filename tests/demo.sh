@@ -1,13 +1,53 @@
 #!/bin/sh
-# demo.sh BUILD_DIR - `make demo`: boot the two-node guest (building it and
-# installing what it needs on first use) and run the agent tiering a
-# workload under a DRAM budget.  Prints a line per second and ends with
+# demo.sh - `make demo`: boot the two-node guest (building it and
+# installing what it needs on first use); the host shim gives the guest's
+# agent its DRAM budget over virtio-serial and, 20 s in, lowers it live
+# with `vtierctl budget`; the agent tiers a workload.  Prints a line per
+# second and ends with
 #   demo: hot_on_fast=NN.N% fast_used=NN MiB budget=NN MiB data_ok=yes|no
 # Exit 0 only if hot_on_fast >= 95%, fast_used <= budget and data_ok=yes.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-make -s -C "$SRC" static || exit 1
-ST=$SRC/build/static
-exec "$SRC/tests/vm/run-guest.sh" -B "$SRC/build" -q -t 180 \
+B=$SRC/build
+make -s -C "$SRC" static "$B/vtier-hostshim" "$B/vtierctl" || exit 1
+ST=$B/static
+T=$(mktemp -d /tmp/vtier-demo.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+BUDGET0=${DEMO_BUDGET:-128M} BUDGET1=${DEMO_BUDGET_LATER:-112M}
+
+cat >"$T/host.sh" <<HOST
+B=$B T=$T BUDGET0=$BUDGET0 BUDGET1=$BUDGET1
+HOST
+cat >>"$T/host.sh" <<'HOST'
+cat >"$T/shim.ini" <<INI
+[shim]
+control_socket = $VTIER_VM_DIR/shim-ctl.sock
+listen_vsock = no
+[vm demo-guest]
+socket = $VTIER_HOST_SOCK
+serial = yes
+budget = $BUDGET0
+backing = $VTIER_NODE0_FILE:0@0+${VTIER_NODE0_MIB}M
+backing = $VTIER_NODE1_FILE:0@${VTIER_NODE0_MIB}M+${VTIER_NODE1_MIB}M
+INI
+"$B/vtier-hostshim" -c "$T/shim.ini" 2>"$T/shim.log" &
+SHIM=$!
+ctl() { "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" "$@"; }
+# once the agent reports samples, give it 20 s, then lower the budget
+i=0
+until ctl vms --json 2>/dev/null | grep -q '"samples": [1-9]'; do
+	sleep 0.5; i=$((i + 1)); [ $i -lt 240 ] || break
+done
+sleep 20
+ctl budget demo-guest "$BUDGET1" >"$T/host.out" 2>&1
+echo "vtierctl budget demo-guest $BUDGET1 (host, t=+20s)" >>"$T/host.out"
+wait $SHIM
+HOST
+
+"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 180 --host-listens \
+	--host-sock "$T/guest.sock" --host-cmd "sh $T/host.sh" --host-grace 2 \
 	"$SRC/tests/vm/scenarios/demo.sh" "$ST/vtier-agent" "$ST/vtierctl" \
 	"$ST/tierload" "$SRC/tests/vm/scenarios/lib.sh"
+rc=$?
+[ -s "$T/host.out" ] && sed 's/^/demo: host: /' "$T/host.out"
+exit $rc

@@ -1,21 +1,35 @@
 # demo.sh - the demo, in the guest: tierload (256 MiB first-touched on the
-# memory-only node 1, a 32 MiB hot set that moves once) under the agent
-# with a DRAM budget; a line per second, then exactly one summary line.
+# memory-only node 1, a 32 MiB hot set that moves once) under the agent,
+# whose DRAM budget comes from the host shim over virtio-serial (and is
+# changed live on the host with vtierctl); a line per second, then
+# exactly one summary line.
 . /vtier/lib.sh
 used0=$(node_used 0)
-budget=$((used0 + ${DEMO_EXTRA_MIB:-64} * 1048576))
-write_ini $budget
+write_ini auto "[shim]" "transport = serial" "address = vtier.ctl" \
+	"stats_interval = 1s"
 start_agent || exit 1
-echo "demo: guest nodes: node0 $(cat $N/node0/cpulist | sed 's/^/cpus /') $(( $(awk '/MemTotal/ {print $4}' $N/node0/meminfo) / 1024 )) MiB (DRAM), node1 no cpus $(( $(awk '/MemTotal/ {print $4}' $N/node1/meminfo) / 1024 )) MiB (CXL stand-in)"
-echo "demo: budget $((budget / 1048576)) MiB of node 0 (node 0 used $((used0 / 1048576)) MiB before the workload); sampler = replay fed by the workload (PMU stand-in), migrator = move_pages"
+echo "demo: guest nodes: node0 cpus $(cat $N/node0/cpulist) $(( $(awk '/MemTotal/ {print $4}' $N/node0/meminfo) / 1024 )) MiB (DRAM), node1 no cpus $(( $(awk '/MemTotal/ {print $4}' $N/node1/meminfo) / 1024 )) MiB (CXL stand-in); node 0 used $((used0 / 1048576)) MiB before the workload"
+echo "demo: sampler = replay fed by the workload (PMU stand-in), migrator = move_pages, budget from the host shim"
+i=0
+while [ "$(status_num budget_bytes)" -gt $((1 << 40)) ] || ! vtierctl -s /run/vtier/agent.sock status --json | grep -q '"budget_source": "shim"'; do
+	sleep 0.2; i=$((i + 1)); [ $i -lt 100 ] || break
+done
+budget=$(status_num budget_bytes)
+echo "demo: budget $((budget / 1048576)) MiB from the host shim ($(vtierctl -s /run/vtier/agent.sock status --json | sed -n 's/.*"shim_vm": "\(.*\)".*/VM \1/p'))"
 tierload -o /run/samples.fifo -n 64 -r 1000 -f 256 -H 32 -P 2 -s 20 \
 	>/run/tierload.out 2>&1 &
 W=$!
-t=0 maxused=0
-while kill -0 $W 2>/dev/null; do
+t=0 maxused=0 changed=0
+while [ -e /proc/$W ] && ! grep -q '^tierload: done' /run/tierload.out; do
 	sleep 1; t=$((t + 1))
 	u=$(node_used 0)
-	[ "$u" -gt $maxused ] && maxused=$u
+	b=$(status_num budget_bytes)
+	if [ "$b" != "$budget" ]; then
+		echo "demo: t=${t}s budget changed by the host: $((budget / 1048576)) -> $((b / 1048576)) MiB"
+		budget=$b changed=$t maxused=0
+	fi
+	# usage counts against the budget in force once the agent had 5 s
+	[ $t -ge $((changed + 5)) ] && [ "$u" -gt $maxused ] && maxused=$u
 	hof=$(sed -n 's/.*hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out | tail -n 1)
 	printf 'demo: t=%3ds fast_used=%3d/%d MiB hot_on_fast=%5s%% promoted=%s demoted=%s samples/s=%s\n' \
 		$t $((u / 1048576)) $((budget / 1048576)) "${hof:-0}" \
