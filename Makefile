@@ -155,6 +155,7 @@ fuzz: deps
 
 # Static builds for the test guest, which has busybox and nothing else.
 STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload \
+	$(B)/static/vtier-hostshim \
 	$(B)/static/guest_migrate
 static: $(STATIC)
 
@@ -163,6 +164,10 @@ $(B)/static/vtier-agent: $(B)/obj/agent/main.o $(LIB_OBJS)
 	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
 	@test -x $@
+
+$(B)/static/vtier-hostshim: $(B)/obj/hostshim/main.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS)
 
 $(B)/static/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
 	@mkdir -p $(dir $@)

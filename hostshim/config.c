@@ -79,8 +79,10 @@ static const struct key keys[] = {
 	    "a whole number from 1 to 65536" },
 	{ IN_SHIM, "max_connections_per_vm", K_U32, S(max_per_vm), 1, 65536,
 	    "a whole number from 1 to 65536" },
-	{ IN_VM, "cid", K_U32, V(cid), 3, UINT32_MAX - 1,
-	    "a guest CID from 3 to 4294967294" },
+	/* 1 is VMADDR_CID_LOCAL: a shim and agent in one machine over
+	 * vsock_loopback (tests); 2 is the host itself */
+	{ IN_VM, "cid", K_U32, V(cid), 1, UINT32_MAX - 1,
+	    "a guest CID from 3 to 4294967294, or 1 for vsock loopback" },
 	{ IN_VM, "socket", K_SOCK, V(socket), 0, 0,
 	    "an absolute path of at most 107 characters" },
 	{ IN_VM, "serial", K_BOOL, V(serial), 0, 1, "yes or no" },
@@ -573,6 +575,11 @@ check_config(struct parse *p)
 			    "[vm %s] serial: yes without a socket (expected "
 			    "socket = PATH the virtio-serial chardev connects "
 			    "to)", vc->name);
+		if (vc->cid == 2)
+			return fail(p, vm_line(p, i, "cid"), -EINVAL, "[vm %s] "
+			    "cid: 2 is out of range: it is the host (expected a "
+			    "guest CID from 3 to 4294967294, or 1 for vsock "
+			    "loopback)", vc->name);
 		if (vc->cid != 0 && !cfg->listen_vsock)
 			return fail(p, vm_line(p, i, "cid"), -EINVAL, "[vm %s] "
 			    "cid: set, but [shim] listen_vsock = no (expected "
