@@ -381,8 +381,15 @@ on_tick(void *arg, int fd)
 		log_warnx("placement query: %s", strerror(-rc));
 
 	memset(&pp, 0, sizeof(pp));
-	pp.budget = a->budget;
-	pp.headroom = a->cfg.headroom;
+	/*
+	 * Watermarks: promotions fill to budget - headroom; forced demotion
+	 * starts at budget - headroom/2 (not at the budget itself) and goes
+	 * back down to budget - headroom.  Memory the agent does not manage
+	 * (page tables, caches, other processes) creeps up between rounds;
+	 * the half headroom absorbs that creep before it crosses the budget.
+	 */
+	pp.budget = a->budget - MIN(a->budget, a->cfg.headroom / 2);
+	pp.headroom = a->cfg.headroom - a->cfg.headroom / 2;
 	pp.fast_used = used;
 	pp.fast_mask = a->topo.fast_mask;
 	pp.slow_mask = a->topo.slow_mask;
