@@ -81,7 +81,6 @@ struct agent {
 };
 
 /* status.c: the status socket and its JSON document. */
-int status_listen(const char *path);
 /* Format the status JSON into buf; returns its length or -ENOSPC. */
 int status_format(const struct agent *a, char *buf, size_t len);
 /* Accept one client on the listening socket, send the JSON, close. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vtier/log.h"
+#include "vtier/unixsock.h"
 #include "vtier/util.h"
 #include "vtier/version.h"
 #include "agent.h"
@@ -685,11 +686,13 @@ start(struct agent *a, const char *sysfs)
 			log_warnx("THP detection unavailable (/proc/kpageflags: "
 			    "%s): pages are tracked at 4 KiB", strerror(-rc));
 	}
-	if ((a->statusfd = status_listen(a->cfg.status_socket)) < 0) {
+	/* a stale socket of a killed agent is replaced, a live one refused */
+	if ((a->statusfd = unix_listen(a->cfg.status_socket, 0660, 16)) < 0) {
 		rc = a->statusfd;
 		log_err("status socket %s: %s%s", a->cfg.status_socket,
 		    strerror(-rc), rc == -EADDRINUSE ?
-		    " (another vtier-agent is running)" : "");
+		    " (another vtier-agent is running)" : rc == -EEXIST ?
+		    " (a file that is not a socket is in the way)" : "");
 		return rc;
 	}
 	if ((a->sigfd = setup_signals()) < 0) {

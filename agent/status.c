@@ -24,46 +24,6 @@
 #include "migrate.h"
 #include "proc.h"
 
-/*
- * Bind the status socket.  A stale socket file (left by a killed agent:
- * connecting to it is refused) is replaced; a live one means another
- * agent runs, and that is an error rather than a silent takeover.
- */
-int
-status_listen(const char *path)
-{
-	struct sockaddr_un sun;
-	char dir[sizeof(sun.sun_path)], *slash;
-	int fd, err;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, 0660) < 0 || listen(fd, 16) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 struct jbuf {
 	char *p;
 	size_t len, off;
