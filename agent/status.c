@@ -3,13 +3,14 @@
  * agent's Unix status socket and receives one JSON document, then EOF.
  * The agent reads nothing from the client, so there is no request
  * parsing to get wrong.  The document's keys are a stable schema
- * (README "Status"): keys are only ever added.
+ * (README "Status JSON"): keys are only ever added.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -71,6 +72,18 @@ js(struct jbuf *j, const char *k, const char *v)
 			jput(j, "%c", *v);
 	}
 	jput(j, "\"");
+}
+
+/* The agent's user + system CPU time so far, in seconds. */
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static const char *
@@ -157,6 +170,8 @@ status_format(const struct agent *a, char *buf, size_t len)
 		js(&j, "prefault", chan_prefault_name(ci.prefault));
 		ju(&j, "prefault_pinned_bytes", ci.pinned_bytes);
 	}
+	jkey(&j, "cpu_seconds");
+	jput(&j, "%.3f", cpu_seconds());
 	jput(&j, "\n}\n");
 	if (j.off >= len)
 		return -ENOSPC;

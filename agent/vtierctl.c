@@ -2,12 +2,15 @@
  * vtierctl - status of a vtier agent, and of the host shim.
  *
  *   vtierctl [-s SOCKET] status [--json]
+ *   vtierctl [-s SOCKET] metrics
  *   vtierctl [--shim SOCKET] vms [--json]
+ *   vtierctl --shim SOCKET metrics
  *   vtierctl [--shim SOCKET] budget VM SIZE
  *
  * The agent answers a connection on its status socket with one JSON
  * document and closes.  --json prints it unchanged (a stable schema);
- * otherwise it is read into key/value pairs and shown as a table.
+ * otherwise it is read into key/value pairs and shown as a table, or
+ * with `metrics` as Prometheus text ("Prometheus text" below).
  *
  * The shim's control socket speaks framed requests (vtier/shimctl.h):
  * LIST returns the shim's JSON document (vms), SET_BUDGET changes a
@@ -50,7 +53,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: vtierctl [-s SOCKET] status [--json]\n"
+	    "       vtierctl [-s SOCKET] metrics\n"
 	    "       vtierctl [--shim SOCKET] vms [--json]\n"
+	    "       vtierctl --shim SOCKET metrics\n"
 	    "       vtierctl [--shim SOCKET] budget VM SIZE\n"
 	    "  -s SOCKET       the agent's status socket (default %s,\n"
 	    "                  or $VTIER_AGENT_SOCKET)\n"
@@ -60,6 +65,8 @@ usage(FILE *f)
 	    "                  samples, migrations and errors\n"
 	    "  vms             the shim: each VM's transport, connection,\n"
 	    "                  budget, pinned bytes and its agent's last stats\n"
+	    "  metrics         the agent's status, or with --shim the\n"
+	    "                  VMs', in Prometheus text format\n"
 	    "  budget VM SIZE  the shim: set VM's budget now (e.g. 512M, 2G)\n"
 	    "  --json          the daemon's document, unchanged\n",
 	    STATUS_SOCKET_DEFAULT, SHIM_SOCKET_DEFAULT);
@@ -257,6 +264,43 @@ get(const struct doc *d, const char *key)
 	return get_in(d, 0, d->n, key);
 }
 
+/* Pairs [lo, hi) of d whose keys begin with pfx: the whole agent
+ * document (pfx ""), or one VM of the shim's. */
+struct span {
+	const struct doc *d;
+	int lo, hi;
+	char pfx[32];
+};
+
+/* VM i of the shim's document, looked for from pair `from` on (its
+ * pairs are contiguous): 0, or -1 when there is no VM i. */
+static int
+span_vm(const struct doc *d, int i, int from, struct span *s)
+{
+	size_t n;
+
+	snprintf(s->pfx, sizeof(s->pfx), "vms.%d.", i);
+	n = strlen(s->pfx);
+	s->d = d;
+	for (s->lo = from; s->lo < d->n &&
+	    strncmp(d->p[s->lo].key, s->pfx, n) != 0; s->lo++)
+		;
+	for (s->hi = s->lo; s->hi < d->n &&
+	    strncmp(d->p[s->hi].key, s->pfx, n) == 0; s->hi++)
+		;
+	return s->lo < s->hi ? 0 : -1;
+}
+
+/* The value of key within s (e.g. "stats.samples" of a VM), or "?". */
+static const char *
+span_get(const struct span *s, const char *key)
+{
+	char full[160];
+
+	snprintf(full, sizeof(full), "%s%s", s->pfx, key);
+	return get_in(s->d, s->lo, s->hi, full);
+}
+
 static const char *
 size_of(const struct doc *d, const char *key, char *buf, size_t len)
 {
@@ -271,6 +315,290 @@ size_of(const struct doc *d, const char *key, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.1f KiB", (double)v / (double)KiB);
 	return buf;
+}
+
+/* ----------------------------------------------------- Prometheus text */
+
+/*
+ * `vtierctl metrics`: a daemon's document in the Prometheus text format
+ * 0.0.4, e.g. for node_exporter's textfile collector.  One table row per
+ * metric family; its samples come from one key of the document:
+ *   key "k"    k's value: a JSON number or, with `is`, 1 when the value
+ *              is that string and 0 when it is another;
+ *   key "k.*"  a sample per member of the object k, labelled
+ *              labels[0]="member";
+ *   key NULL   the value 1, labelled with the values of the keys
+ *              labels[] (an info metric).
+ * A key the document lacks (an older daemon, a VM without stats yet)
+ * gives no sample; a family's HELP and TYPE come with its first sample,
+ * so a family is printed once, whole, or not at all.  Counters end in
+ * _total (tests/unit/test_vtierctl.c checks the tables).
+ */
+struct metric {
+	const char *name;
+	const char *type;		/* "counter" or "gauge" */
+	const char *key;
+	const char *is;
+	const char *labels[3];
+	const char *help;		/* no backslash, no newline */
+};
+
+#define COUNTER(n, k, h) \
+	{ .name = n, .type = "counter", .key = k, .help = h }
+#define GAUGE(n, k, h) \
+	{ .name = n, .type = "gauge", .key = k, .help = h }
+
+static const struct metric agent_metrics[] = {
+	{ .name = "vtier_agent_info", .type = "gauge",
+	  .labels = { "version", "sampler", "backend" },
+	  .help = "The agent's version, sampler and migrator backend; "
+	      "always 1." },
+	GAUGE("vtier_agent_up", NULL,
+	    "1: the agent answered on its status socket."),
+	COUNTER("vtier_agent_samples_total", "samples",
+	    "Memory-access samples the sampler delivered."),
+	COUNTER("vtier_agent_lost_samples_total", "lost_samples",
+	    "Samples the kernel dropped (PERF_RECORD_LOST)."),
+	COUNTER("vtier_agent_throttled_total", "throttled",
+	    "Times the kernel throttled the sampler."),
+	COUNTER("vtier_agent_promoted_pages_total", "promoted_pages",
+	    "Pages moved to the fast nodes."),
+	COUNTER("vtier_agent_promoted_bytes_total", "promoted_bytes",
+	    "Bytes moved to the fast nodes."),
+	COUNTER("vtier_agent_demoted_pages_total", "demoted_pages",
+	    "Pages moved to the slow nodes."),
+	COUNTER("vtier_agent_demoted_bytes_total", "demoted_bytes",
+	    "Bytes moved to the slow nodes."),
+	{ .name = "vtier_agent_migration_errors_total", .type = "counter",
+	  .key = "migration_errors.*", .labels = { "kind" },
+	  .help = "Pages move_pages(2) failed to move, by error (busy: "
+	      "EBUSY, noent: ENOENT, ...)." },
+	GAUGE("vtier_agent_fast_used_bytes", "fast_used_bytes",
+	    "Memory used on the fast nodes at the last policy round."),
+	GAUGE("vtier_agent_budget_bytes", "budget_bytes",
+	    "The fast-node budget in effect."),
+	GAUGE("vtier_agent_hot_set_bytes", "hot_set_bytes",
+	    "Size of the hot set the policy chose."),
+	GAUGE("vtier_agent_hot_on_fast_bytes", "hot_on_fast_bytes",
+	    "Bytes of the hot set already on the fast nodes."),
+	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
+	    "Pages in the heat table."),
+	GAUGE("vtier_agent_managed_processes", "managed_processes",
+	    "Processes whose pages the agent moves."),
+	{ .name = "vtier_agent_budget_unattainable", .type = "gauge",
+	  .key = "budget_unattainable", .is = "true",
+	  .help = "1 when over budget with nothing movable left to demote." },
+	GAUGE("vtier_agent_shortfall_bytes", "shortfall_bytes",
+	    "Bytes still over budget when the budget is unattainable."),
+	{ .name = "vtier_agent_shim_connected", .type = "gauge",
+	  .key = "shim_state", .is = "up",
+	  .help = "1 when connected to the host shim; 0 when not or none "
+	      "is configured." },
+	COUNTER("vtier_agent_cpu_seconds_total", "cpu_seconds",
+	    "The agent's user and system CPU time."),
+};
+
+/* These two are counted over the VMs, not read from a key. */
+static const struct metric shim_vms =
+	GAUGE("vtier_hostshim_vms", NULL, "VMs the shim is configured for.");
+static const struct metric shim_connected_vms =
+	GAUGE("vtier_hostshim_connected_vms", NULL,
+	    "VMs whose agent is connected.");
+
+/* Each labelled vm="NAME"; stats.* are the agent's last STATS. */
+static const struct metric shim_vm_metrics[] = {
+	{ .name = "vtier_hostshim_vm_connected", .type = "gauge",
+	  .key = "connected", .is = "true",
+	  .help = "1 when the VM's agent is connected." },
+	GAUGE("vtier_hostshim_vm_budget_bytes", "budget_bytes",
+	    "The VM's fast-memory budget; 0: none set."),
+	GAUGE("vtier_hostshim_vm_pinned_bytes", "pinned_bytes",
+	    "Host memory pinned behind the VM's PEBS buffers."),
+	GAUGE("vtier_hostshim_vm_fast_used_bytes", "stats.fast_used_bytes",
+	    "Fast-node memory in use, from the agent's last stats; no "
+	    "sample before the first."),
+	COUNTER("vtier_hostshim_vm_samples_total", "stats.samples",
+	    "Samples the agent took, from its last stats; no sample before "
+	    "the first."),
+	COUNTER("vtier_hostshim_vm_promoted_bytes_total",
+	    "stats.promoted_bytes",
+	    "Bytes the agent promoted, from its last stats; no sample "
+	    "before the first."),
+	COUNTER("vtier_hostshim_vm_demoted_bytes_total", "stats.demoted_bytes",
+	    "Bytes the agent demoted, from its last stats; no sample "
+	    "before the first."),
+};
+
+#undef COUNTER
+#undef GAUGE
+
+struct label {
+	const char *name, *value;
+};
+
+struct prom {
+	FILE *f;
+	const struct metric *head;	/* the family whose header is out */
+};
+
+static void
+sample(struct prom *p, const struct metric *m, const struct label *l,
+    int nl, const char *value)
+{
+	if (p->head != m) {
+		fprintf(p->f, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help,
+		    m->name, m->type);
+		p->head = m;
+	}
+	fputs(m->name, p->f);
+	for (int i = 0; i < nl; i++) {
+		fprintf(p->f, "%c%s=\"", i ? ',' : '{', l[i].name);
+		for (const char *v = l[i].value; *v; v++) {
+			if (*v == '\\' || *v == '"')
+				fprintf(p->f, "\\%c", *v);
+			else if (*v == '\n')
+				fputs("\\n", p->f);
+			else
+				fputc(*v, p->f);
+		}
+		fputc('"', p->f);
+	}
+	fprintf(p->f, "%s %s\n", nl ? "}" : "", value);
+}
+
+/* The sample value for m of the document's value v at key, or NULL. */
+static const char *
+value_of(const struct metric *m, const char *key, const char *v)
+{
+	char *end;
+
+	if (m->is != NULL)
+		return strcmp(v, m->is) == 0 ? "1" : "0";
+	/* a JSON number, passed on as written (a double would round
+	 * counters above 2^53); Prometheus reads it as a float */
+	if (v[0] != '\0' && strspn(v, "0123456789+-.eE") == strlen(v)) {
+		errno = 0;
+		(void)strtod(v, &end);
+		if (*end == '\0' && errno == 0)
+			return v;
+	}
+	fprintf(stderr, "vtierctl: %s is '%s', not a number\n", key, v);
+	return NULL;
+}
+
+/* m's samples from span s, each labelled l[0..nl) first (l has room
+ * for 3 more).  0, or -EBADMSG for a value that is not a number. */
+static int
+metric_out(struct prom *p, const struct metric *m, const struct span *s,
+    struct label *l, int nl)
+{
+	size_t n = m->key ? strlen(m->key) : 0, pn;
+	const char *v;
+	char pre[160];
+
+	if (m->key == NULL) {
+		for (int i = 0; i < 3 && m->labels[i] != NULL; i++)
+			l[nl++] = (struct label){ m->labels[i],
+			    span_get(s, m->labels[i]) };
+		sample(p, m, l, nl, "1");
+		return 0;
+	}
+	if (n >= 2 && strcmp(m->key + n - 2, ".*") == 0) {
+		snprintf(pre, sizeof(pre), "%s%.*s", s->pfx, (int)(n - 1),
+		    m->key);
+		pn = strlen(pre);
+		for (int i = s->lo; i < s->hi; i++) {
+			const struct pair *q = &s->d->p[i];
+
+			if (strncmp(q->key, pre, pn) != 0 ||
+			    strchr(q->key + pn, '.') != NULL)
+				continue;
+			if ((v = value_of(m, q->key, q->val)) == NULL)
+				return -EBADMSG;
+			l[nl] = (struct label){ m->labels[0], q->key + pn };
+			sample(p, m, l, nl + 1, v);
+		}
+		return 0;
+	}
+	v = span_get(s, m->key);
+	if (strcmp(v, "?") == 0)
+		return 0;
+	if ((v = value_of(m, m->key, v)) == NULL)
+		return -EBADMSG;
+	sample(p, m, l, nl, v);
+	return 0;
+}
+
+static int
+metrics_agent(FILE *f, const struct doc *d)
+{
+	struct prom p = { f, NULL };
+	struct span all = { d, 0, d->n, "" };
+	struct label l[3];
+	int rc;
+
+	for (size_t i = 0; i < ARRAY_SIZE(agent_metrics); i++)
+		if ((rc = metric_out(&p, &agent_metrics[i], &all, l, 0)) < 0)
+			return rc;
+	return 0;
+}
+
+static int
+metrics_shim(FILE *f, const struct doc *d)
+{
+	struct prom p = { f, NULL };
+	struct label l[4];
+	struct span vm;
+	int nvms = 0, nup = 0, rc;
+	char n[16];
+
+	for (int lo = 0; span_vm(d, nvms, lo, &vm) == 0; nvms++, lo = vm.hi)
+		nup += strcmp(span_get(&vm, "connected"), "true") == 0;
+	snprintf(n, sizeof(n), "%d", nvms);
+	sample(&p, &shim_vms, NULL, 0, n);
+	snprintf(n, sizeof(n), "%d", nup);
+	sample(&p, &shim_connected_vms, NULL, 0, n);
+	for (size_t i = 0; i < ARRAY_SIZE(shim_vm_metrics); i++) {
+		for (int v = 0, lo = 0; span_vm(d, v, lo, &vm) == 0;
+		    v++, lo = vm.hi) {
+			l[0] = (struct label){ "vm", span_get(&vm, "name") };
+			if ((rc = metric_out(&p, &shim_vm_metrics[i], &vm, l,
+			    1)) < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Build the whole text in memory, then write it: whoever redirects
+ * stdout to a file gets all of it, or nothing and exit status 1.
+ */
+static int
+print_metrics(int (*build)(FILE *, const struct doc *), const struct doc *d)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		rc = -errno;
+	} else {
+		rc = build(f, d);
+		if (fclose(f) != 0 && rc == 0)
+			rc = -ENOMEM;
+	}
+	if (rc == 0 && (fwrite(text, 1, len, stdout) != len ||
+	    fflush(stdout) != 0)) {
+		fprintf(stderr, "vtierctl: writing the metrics: %s\n",
+		    strerror(errno));
+		rc = -EIO;
+	} else if (rc < 0 && rc != -EBADMSG) {
+		fprintf(stderr, "vtierctl: %s\n", strerror(-rc));
+	}
+	free(text);
+	return rc < 0 ? 1 : 0;
 }
 
 static void
@@ -321,8 +649,10 @@ print_status(const struct doc *d)
 	    get(d, "ticks"), get(d, "over_budget_ticks"));
 }
 
+enum output { OUT_TABLE, OUT_JSON, OUT_METRICS };
+
 static int
-cmd_status(const char *sock, int json)
+cmd_status(const char *sock, enum output out)
 {
 	static char buf[DOC_MAX];
 	struct doc d = { 0 };
@@ -334,7 +664,7 @@ cmd_status(const char *sock, int json)
 		    " (is vtier-agent running?)" : "");
 		return 1;
 	}
-	if (json) {
+	if (out == OUT_JSON) {
 		fputs(buf, stdout);
 		return 0;
 	}
@@ -344,9 +674,14 @@ cmd_status(const char *sock, int json)
 		free(d.p);
 		return 1;
 	}
-	print_status(&d);
+	if (out == OUT_METRICS) {
+		n = print_metrics(metrics_agent, &d);
+	} else {
+		print_status(&d);
+		n = 0;
+	}
 	free(d.p);
-	return 0;
+	return n;
 }
 
 /* ------------------------------------------------------- the host shim */
@@ -534,8 +869,7 @@ or_dash(const char *v)
 static void
 print_vms(const struct doc *d)
 {
-	char pfx[32], key[160];
-	int lo = 0;
+	struct span vm;
 
 	printf("vtier-hostshim %s (pid %s), up %s s: %s connection%s, vsock "
 	    "%s\n", get(d, "version"), get(d, "pid"), get(d, "uptime_s"),
@@ -545,22 +879,10 @@ print_vms(const struct doc *d)
 	printf("%-16s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s\n",
 	    "VM", "TRANSPORT", "AGENT", "BUDGET", "FAST USED", "HOT SET",
 	    "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST", "UNATT", "PINNED");
-	for (int i = 0;; i++) {
+	for (int i = 0, lo = 0; span_vm(d, i, lo, &vm) == 0; i++, lo = vm.hi) {
 		char a[16], b[16], c[16], e[16];
-		int hi;
 
-		/* VM i's pairs are contiguous: [lo, hi) */
-		snprintf(pfx, sizeof(pfx), "vms.%d.", i);
-		while (lo < d->n && strncmp(d->p[lo].key, pfx,
-		    strlen(pfx)) != 0)
-			lo++;
-		if (lo == d->n)
-			break;
-		for (hi = lo; hi < d->n && strncmp(d->p[hi].key, pfx,
-		    strlen(pfx)) == 0; hi++)
-			;
-#define V(k) (snprintf(key, sizeof(key), "%s%s", pfx, k), \
-	get_in(d, lo, hi, key))
+#define V(k) span_get(&vm, k)
 		printf("%-16s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s\n",
 		    V("name"), V("transport"),
 		    strcmp(V("connected"), "true") == 0 ? "up" : "-",
@@ -576,7 +898,6 @@ print_vms(const struct doc *d)
 		    strcmp(V("stats.budget_unattainable"), "false") == 0 ?
 		    "no" : "-", hsize(V("pinned_bytes"), e, sizeof(e)));
 #undef V
-		lo = hi;
 	}
 	printf("dropped: %s malformed, %s wrong version, %s slow readers, "
 	    "%s handshake and %s idle timeouts; refused: %s unknown CID, %s "
@@ -587,7 +908,7 @@ print_vms(const struct doc *d)
 }
 
 static int
-cmd_vms(const char *sock, int json)
+cmd_vms(const char *sock, enum output out)
 {
 	struct shimctl_req req = { .type = SHIMCTL_LIST };
 	struct shimctl_hdr h;
@@ -604,7 +925,7 @@ cmd_vms(const char *sock, int json)
 		free(payload);
 		return rc ? rc : 1;
 	}
-	if (json) {
+	if (out == OUT_JSON) {
 		fputs(payload, stdout);
 		free(payload);
 		return 0;
@@ -613,6 +934,8 @@ cmd_vms(const char *sock, int json)
 		fprintf(stderr, "vtierctl: the shim's document could not be "
 		    "read (%u bytes)\n", h.length);
 		rc = 1;
+	} else if (out == OUT_METRICS) {
+		rc = print_metrics(metrics_shim, &d);
 	} else {
 		print_vms(&d);
 		rc = 0;
@@ -636,7 +959,8 @@ main(int argc, char **argv)
 	const char *sock = getenv("VTIER_AGENT_SOCKET");
 	const char *shim = getenv("VTIER_SHIM_SOCKET");
 	const char *cmd;
-	int c, json = 0, nargs;
+	int c, json = 0, nargs, shim_given = 0;
+	enum output out;
 
 	if (sock == NULL)
 		sock = STATUS_SOCKET_DEFAULT;
@@ -645,7 +969,7 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "s:S:jhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's': sock = optarg; break;
-		case 'S': shim = optarg; break;
+		case 'S': shim = optarg; shim_given = 1; break;
 		case 'j': json = 1; break;
 		case 'V': printf("vtierctl %s\n", VTIER_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -658,14 +982,19 @@ main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	nargs = argc - optind - 1;
+	out = json ? OUT_JSON : OUT_TABLE;
 	if (strcmp(cmd, "status") == 0 && nargs == 0)
-		return cmd_status(sock, json);
+		return cmd_status(sock, out);
 	if (strcmp(cmd, "vms") == 0 && nargs == 0)
-		return cmd_vms(shim, json);
+		return cmd_vms(shim, out);
+	/* metrics: the agent's, or the shim's when --shim names it */
+	if (strcmp(cmd, "metrics") == 0 && nargs == 0 && !json)
+		return shim_given ? cmd_vms(shim, OUT_METRICS) :
+		    cmd_status(sock, OUT_METRICS);
 	if (strcmp(cmd, "budget") == 0 && nargs == 2 && !json)
 		return cmd_budget(shim, argv[optind + 1], argv[optind + 2]);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "vms") == 0 ||
-	    strcmp(cmd, "budget") == 0)
+	    strcmp(cmd, "metrics") == 0 || strcmp(cmd, "budget") == 0)
 		fprintf(stderr, "vtierctl: wrong arguments for '%s'\n", cmd);
 	else
 		fprintf(stderr, "vtierctl: unknown command '%s'\n", cmd);
