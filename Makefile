@@ -4,7 +4,8 @@
 #   make check           install missing Debian packages, build, run every test
 #   make SANITIZE=1 check  the same with ASan+UBSan, into build/san/
 #   make bench           benchmarks, each printed beside a baseline of the same run
-#   make install DESTDIR=... PREFIX=...
+#   make install DESTDIR=... PREFIX=...  binaries, config, units, man pages
+#   make deb             Debian packages into build/deb/ (and lintian on them)
 #   make deps            apt-get install only what is missing
 #   make demo            the agent tiering a workload in a two-node guest
 
@@ -12,6 +13,12 @@ PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
 BINDIR   ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
+MANDIR   ?= $(PREFIX)/share/man
+# systemd's system unit directory on Debian 12 (systemdsystemunitdir in
+# systemd.pc), the one dh_installsystemd handles; on a merged-/usr system
+# it is /usr/lib/systemd/system.  Not under PREFIX: systemd does not look
+# in /usr/local/lib/systemd/system unless configured to.
+UNITDIR  ?= /lib/systemd/system
 DESTDIR  ?=
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -27,15 +34,18 @@ endif
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones.  libpfm4 ships no pkg-config file, hence -lpfm.
 DEB_DEPS := gcc make pkg-config libnuma-dev libpfm4-dev liburing-dev \
-	libinih-dev numactl python3 clang libclang-rt-14-dev valgrind
+	libinih-dev numactl python3 clang libclang-rt-14-dev valgrind \
+	dpkg-dev debhelper lintian debootstrap systemd man-db bsdextrautils
 PKGS := numa liburing inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpfm
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wpointer-arith -Wundef -Wno-format-nonliteral
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment come last (a package
+# build passes dpkg-buildflags' hardening flags there).
 ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Iagent \
-	$(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+	$(PKG_CFLAGS) -MMD -MP $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(LDFLAGS)
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
@@ -77,7 +87,7 @@ SHIM_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(SHIM_TEST_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all static fuzz fuzzers tests check check-run bench install deps demo eval clean
+.PHONY: all static fuzz fuzzers tests check check-run bench install deb deps demo eval clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -220,14 +230,55 @@ eval: deps
 	@$(MAKE) --no-print-directory $(B)/vtier-sim
 	@sh tests/eval.sh $(B)
 
+# Units name /usr/sbin and /etc/vtier (what the packages install); any
+# other SBINDIR or SYSCONFDIR is written into the installed copies.
+UNITS := packaging/systemd/vtier-agent.service \
+	$(if $(SHIM_SRCS),packaging/systemd/vtier-hostshim.service)
+MAN8 := $(wildcard packaging/man/*.8)
+MAN5 := $(wildcard packaging/man/*.5)
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vtier
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vtier \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(B)/vtier-agent $(DESTDIR)$(SBINDIR)/vtier-agent
 	install -m 0755 $(B)/vtierctl $(DESTDIR)$(BINDIR)/vtierctl
 	if [ -x $(B)/vtier-hostshim ]; then \
 		install -m 0755 $(B)/vtier-hostshim $(DESTDIR)$(SBINDIR)/vtier-hostshim; \
 		install -m 0644 hostshim/hostshim.ini $(DESTDIR)$(SYSCONFDIR)/vtier/hostshim.ini; fi
 	install -m 0644 agent.ini $(DESTDIR)$(SYSCONFDIR)/vtier/agent.ini
+	for u in $(UNITS); do \
+		sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/vtier/|$(SYSCONFDIR)/vtier/|g' \
+			$$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+
+# Debian packages (vtierctl, vtier-agent, vtier-hostshim) from a copy of
+# the tree in build/deb/vtier-VERSION/ with packaging/debian as its
+# debian/ (debian/ cannot live at the top).  Everything stays below
+# build/deb/: the .debs, the .changes and lintian's verdict (lintian.txt);
+# any E: fails the target.
+VERSION := $(shell sed -n 's/^\#define VTIER_VERSION "\(.*\)"/\1/p' include/vtier/version.h)
+DEB_OUT := build/deb
+DEB_TREE := $(DEB_OUT)/vtier-$(VERSION)
+
+deb:
+	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version) && \
+	[ "$$v" = "$(VERSION)" ] || { echo "deb: packaging/debian/changelog says $$v," \
+		"include/vtier/version.h $(VERSION): add a changelog entry" >&2; exit 1; }
+	rm -rf $(DEB_OUT)
+	mkdir -p $(DEB_TREE)
+	tar -c --anchored --exclude=./build --exclude=./.git --exclude=./packaging/debian . | \
+		tar -x -C $(DEB_TREE)
+	cp -R packaging/debian $(DEB_TREE)/debian
+	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc
+	@echo "lintian -I $(DEB_OUT)/vtier_$(VERSION)_*.changes"; \
+	lintian -I --tag-display-limit 0 $(DEB_OUT)/vtier_$(VERSION)_*.changes \
+		>$(DEB_OUT)/lintian.txt 2>&1; rc=$$?; cat $(DEB_OUT)/lintian.txt; \
+	[ $$rc -le 1 ] || { echo "deb: lintian failed (exit $$rc)" >&2; exit 1; }; \
+	! grep -q '^E:' $(DEB_OUT)/lintian.txt || { echo "deb: lintian reports errors" >&2; exit 1; }
+	@ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build

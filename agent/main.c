@@ -5,6 +5,8 @@
  * other: the loop calls back here and this file passes data along.
  * Start-up order: config, topology, heat table, migrator, sampler,
  * process filter, status socket, signals, loop.  Teardown is the reverse.
+ * systemd (Type=notify) hears READY=1 once all of that is up, RELOADING=1
+ * and READY=1 around a SIGHUP reload, and STOPPING=1 when the loop ends.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "vtier/log.h"
+#include "vtier/sdnotify.h"
 #include "vtier/unixsock.h"
 #include "vtier/util.h"
 #include "vtier/version.h"
@@ -513,7 +516,9 @@ on_signal(void *arg, int fd)
 			loop_stop(a->loop);
 			break;
 		case SIGHUP:
+			sdnotify_reloading();
 			reload(a);
+			sdnotify_ready();
 			break;
 		case SIGUSR1:
 			status_log(a);
@@ -829,10 +834,12 @@ main(int argc, char **argv)
 		stop(a);
 		return 1;
 	}
+	sdnotify_ready();	/* config loaded, sockets bound */
 	if ((rc = loop_run(a->loop)) < 0) {
 		log_err("event loop: %s", strerror(-rc));
 		a->exit_code = 1;
 	}
+	sdnotify_stopping();
 	status_log(a);
 	if (a->exit_on_eof) {
 		char buf[8192];

@@ -15,6 +15,9 @@
  * a changed CID closes the VM's sessions so they come back under the
  * new identity).  control_socket takes effect at restart only; the
  * limits (timeouts, output_max) apply to connections made after.
+ * systemd (Type=notify) hears READY=1 once the control socket and the
+ * listeners are open, RELOADING=1 and READY=1 around a reload, and
+ * STOPPING=1 when the loop ends.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "vtier/log.h"
+#include "vtier/sdnotify.h"
 #include "vtier/util.h"
 #include "vtier/version.h"
 #include "hostshim.h"
@@ -262,8 +266,10 @@ run(struct shim *sh)
 	while (!sh->quit) {
 		if (sh->reload) {
 			sh->reload = false;
+			sdnotify_reloading();
 			reload(sh);
 			conn_reap(sh);
+			sdnotify_ready();
 		}
 		now = now_ns();
 		timeout = busy ? 0 : now >= next ? 0 :
@@ -396,8 +402,12 @@ main(int argc, char **argv)
 		    sh->cfg.max_connections, (unsigned long long)rl.rlim_cur);
 
 	sh->start_ns = now_ns();
-	if ((rc = start(sh)) == 0 && run(sh) < 0)
-		sh->exit_code = 1;
+	if ((rc = start(sh)) == 0) {
+		sdnotify_ready();	/* config loaded, sockets bound */
+		if (run(sh) < 0)
+			sh->exit_code = 1;
+		sdnotify_stopping();
+	}
 	if (rc < 0)
 		sh->exit_code = 1;
 	stop(sh);
