@@ -61,14 +61,6 @@ usage(FILE *f)
 	    "                  tracked page per line: pid addr node heat size\n");
 }
 
-static uint16_t
-ms_to_ticks(uint64_t ms, uint64_t interval_ms)
-{
-	uint64_t t = (ms + interval_ms - 1) / interval_ms;
-
-	return (uint16_t)MIN(t, 32767);
-}
-
 static void
 update_budget(struct agent *a)
 {
@@ -384,30 +376,9 @@ on_tick(void *arg, int fd)
 	if ((rc = migrate_query(a->mig, a->heat, QUERY_BATCH)) < 0)
 		log_warnx("placement query: %s", strerror(-rc));
 
-	memset(&pp, 0, sizeof(pp));
-	/*
-	 * Watermarks: promotions fill to budget - headroom; forced demotion
-	 * starts at budget - headroom/2 (not at the budget itself) and goes
-	 * back down to budget - headroom.  Memory the agent does not manage
-	 * (page tables, caches, other processes) creeps up between rounds;
-	 * the half headroom absorbs that creep before it crosses the budget.
-	 */
-	pp.budget = a->budget - MIN(a->budget, a->cfg.headroom / 2);
-	pp.headroom = a->cfg.headroom - a->cfg.headroom / 2;
-	pp.fast_used = used;
-	pp.fast_mask = a->topo.fast_mask;
-	pp.slow_mask = a->topo.slow_mask;
-	pp.hysteresis = a->cfg.hysteresis;
-	pp.min_count = a->cfg.promote_min;
-	pp.now_tick = a->tick;
-	pp.min_residence = ms_to_ticks(a->cfg.min_residence_ms,
-	    a->cfg.interval_ms);
-	/*
-	 * To the policy max_bytes 0 means "no limit"; an empty bucket must
-	 * plan no migration at all, and 1 byte fits no page.
-	 */
-	pp.max_bytes = migrate_budget_bytes(a->mig, now);
-	pp.max_bytes = pp.max_bytes == UINT64_MAX ? 0 : MAX(pp.max_bytes, 1);
+	policy_params_for_round(&pp, &a->cfg, a->budget, used,
+	    a->topo.fast_mask, a->topo.slow_mask, a->tick,
+	    migrate_budget_bytes(a->mig, now));
 	if ((rc = policy_plan(a->heat, &pp, &a->plan)) < 0) {
 		log_warnx("policy: %s", strerror(-rc));
 		return true;
@@ -416,8 +387,7 @@ on_tick(void *arg, int fd)
 		a->ctr.over_budget_ticks++;
 	note_unattainable(a, &a->plan);
 
-	room = (int64_t)(a->budget > a->cfg.headroom ?
-	    a->budget - a->cfg.headroom : 0) - (int64_t)used;
+	room = policy_room(&a->cfg, a->budget, used);
 	memset(&r, 0, sizeof(r));
 	if ((rc = migrate_execute(a->mig, a->heat, &a->plan, &a->topo, room,
 	    a->tick, now, &r)) < 0)

@@ -11,9 +11,10 @@
  *   gives the bin where the cumulative size crosses C, and that boundary
  *   bin is resolved exactly by selecting on decayed counts; the count of
  *   the coldest page admitted is the threshold T;
- * - hysteresis: a fast page is a demotion candidate only when its heat is
- *   below T >> hysteresis (hysteresis in log2 bins; T = 0 means anything
- *   cold qualifies);
+ * - hysteresis: a promotion of a page of heat c may displace only fast
+ *   pages colder than c >> hysteresis (and than min_count), so a swap
+ *   needs the page coming in 2^hysteresis times as hot as the one going
+ *   out;
  * - a page moved less than min_residence ticks ago is not moved again,
  *   except to get back under the budget;
  * - over budget (fast_used > budget): demote the coldest fast pages down
@@ -42,7 +43,7 @@ struct policy_params {
 	uint64_t fast_used;	/* bytes in use on the fast nodes now */
 	uint64_t fast_mask;	/* which heat_entry.node values are fast */
 	uint64_t slow_mask;	/* which are slow (others are ignored) */
-	unsigned hysteresis;	/* log2 bins between promote and demote */
+	unsigned hysteresis;	/* a swap needs heat in > heat out << this */
 	uint32_t min_count;	/* decayed count a hot page needs (0 = 1) */
 	uint16_t now_tick;	/* policy tick, mod 2^16, never 0 (see below) */
 	uint16_t min_residence;	/* ticks a moved page stays put */
@@ -101,5 +102,29 @@ void policy_plan_free(struct plan *p);
  */
 int policy_plan(const struct heat *h, const struct policy_params *pp,
     struct plan *p);
+
+struct agent_config;
+struct heat_entry;
+
+/*
+ * The parameters of one round as the agent runs it, from its settings:
+ * agent/main.c and vtier-sim both build them here, so the simulator
+ * measures what ships.  budget is the effective budget, fast_used what
+ * the fast nodes hold now, tick the round's tick and tokens what the
+ * migration rate limit allows this round (UINT64_MAX: no limit).
+ *
+ * Watermarks: promotions fill to budget - headroom; forced demotion
+ * starts at budget - headroom/2 (pp->budget) and goes back down to
+ * budget - headroom.  Memory the agent does not manage (page tables,
+ * caches, other processes) creeps up between rounds; the half headroom
+ * absorbs that creep before it crosses the budget.
+ */
+void policy_params_for_round(struct policy_params *pp,
+    const struct agent_config *cfg, uint64_t budget, uint64_t fast_used,
+    uint64_t fast_mask, uint64_t slow_mask, uint16_t tick, uint64_t tokens);
+
+/* Bytes a round may add to the fast nodes: budget - headroom - fast_used. */
+int64_t policy_room(const struct agent_config *cfg, uint64_t budget,
+    uint64_t fast_used);
 
 #endif

@@ -1,10 +1,11 @@
 /*
  * pol_vtier.c - vtier's own policy in the simulator: the agent's heat
  * table, policy_plan and migrator (sim backend) used verbatim, wired the
- * way agent/main.c's on_sample and on_tick wire them, with the agent's
- * default settings (config_defaults: cooling 2 s, interval 500 ms,
- * hysteresis 1, promote_min 2, min_residence 5 s, rate 256 MiB/s, 1024
- * pages per call, 1M tracked pages).
+ * way agent/main.c's on_sample and on_tick wire them (the round's
+ * parameters and watermarks from policy_params_for_round), with the
+ * agent's default settings (config_defaults: cooling 8 s, interval
+ * 500 ms, hysteresis 1, promote_min 2, min_residence 5 s, rate 256 MiB/s,
+ * 1024 pages per call, 1M tracked pages).
  *
  * The one setting that cannot be taken as is: the 64 MiB headroom is
  * more than a whole budget on most test traces, and the agent refuses a
@@ -40,18 +41,8 @@ struct vtier {
 	struct plan plan;
 	struct migrator *mig;
 	uint16_t tick;
-	uint16_t min_residence;	/* in ticks */
 	uint64_t budget;	/* bytes */
 };
-
-/* main.c's ms_to_ticks: a residence in whole policy intervals, rounded up. */
-static uint16_t
-residence_ticks(uint64_t ms, uint64_t interval_ms)
-{
-	uint64_t t = (ms + interval_ms - 1) / interval_ms;
-
-	return (uint16_t)MIN(t, 32767);
-}
 
 /* Two nodes, as a guest with a CXL node sees them. */
 static void
@@ -92,6 +83,7 @@ vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 	if ((v = calloc(1, sizeof(*v))) == NULL)
 		return -ENOMEM;
 	v->cfg = run->par->cfg;
+	v->cfg.headroom = run->par->headroom;
 	v->budget = run->par->budget_pages * SIM_PAGE_SIZE;
 	make_topo(&v->topo, (uint64_t)run->tr->npages * SIM_PAGE_SIZE);
 	if ((rc = heat_create(&v->heat, v->cfg.heat_capacity,
@@ -105,8 +97,6 @@ vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 	if ((rc = migrate_open(&v->mig, BACKEND_SIM, &v->topo,
 	    v->cfg.pages_per_call, v->cfg.rate_bytes, run->t0)) < 0)
 		goto err;
-	v->min_residence = residence_ticks(v->cfg.min_residence_ms,
-	    v->cfg.interval_ms);
 	*tick_ns = v->cfg.interval_ms * 1000000ULL;
 	*state = v;
 	return 0;
@@ -137,12 +127,12 @@ vt_touch(void *state, struct sim_run *run, uint32_t page)
 	migrate_sim_node(v->mig, key_pid(run, page), key_addr(run, page));
 }
 
+/* on_sample without THP detection (the sim backend has none) */
 static void
 vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 {
 	struct vtier *v = state;
 
-	/* on_sample without THP detection (the sim backend has none) */
 	heat_record(v->heat, key_pid(run, r->page), key_addr(run, r->page),
 	    false, r->time_ns);
 }
@@ -184,23 +174,13 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	if ((rc = migrate_query(v->mig, v->heat, QUERY_BATCH)) < 0)
 		return rc;
 
-	memset(&pp, 0, sizeof(pp));
-	pp.budget = v->budget;
-	pp.headroom = run->par->headroom;
-	pp.fast_used = used;
-	pp.fast_mask = v->topo.fast_mask;
-	pp.slow_mask = v->topo.slow_mask;
-	pp.hysteresis = v->cfg.hysteresis;
-	pp.min_count = v->cfg.promote_min;
-	pp.now_tick = v->tick;
-	pp.min_residence = v->min_residence;
-	pp.max_bytes = migrate_budget_bytes(v->mig, now);
-	pp.max_bytes = pp.max_bytes == UINT64_MAX ? 0 : MAX(pp.max_bytes, 1);
+	policy_params_for_round(&pp, &v->cfg, v->budget, used,
+	    v->topo.fast_mask, v->topo.slow_mask, v->tick,
+	    migrate_budget_bytes(v->mig, now));
 	if ((rc = policy_plan(v->heat, &pp, &v->plan)) < 0)
 		return rc;
 
-	room = (int64_t)(v->budget > pp.headroom ? v->budget - pp.headroom : 0) -
-	    (int64_t)used;
+	room = policy_room(&v->cfg, v->budget, used);
 	memset(&r, 0, sizeof(r));
 	if ((rc = migrate_execute(v->mig, v->heat, &v->plan, &v->topo, room,
 	    v->tick, now, &r)) < 0)

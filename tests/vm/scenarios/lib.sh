@@ -32,7 +32,7 @@ source = replay
 replay = /run/samples.fifo
 [heat]
 pages = ${HEAT_PAGES:-262144}
-cooling = ${COOLING:-2s}
+${COOLING:+cooling = $COOLING}
 [policy]
 interval = ${INTERVAL:-250ms}
 min_residence = ${MIN_RES:-2s}
