@@ -37,6 +37,7 @@ struct agent_counters {
 
 struct agent {
 	const char *config_path;
+	bool debug;			/* -d: debug logging whatever the ini says */
 	struct agent_config cfg;
 	struct topo topo;
 	struct heat *heat;

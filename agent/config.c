@@ -315,11 +315,11 @@ describe(const struct key *k, char *buf, size_t len)
 		format_duration(k->min, lo, sizeof(lo));
 		format_duration(k->max, hi, sizeof(hi));
 		if (k->max == UINT64_MAX)
-			snprintf(buf, len, "a duration with an ms, s or m "
+			snprintf(buf, len, "a duration with an ms, s, m or h "
 			    "suffix, e.g. 500ms or 5s");
 		else
 			snprintf(buf, len, "a duration from %s to %s with an "
-			    "ms, s or m suffix, e.g. 500ms or 2s", lo, hi);
+			    "ms, s, m or h suffix, e.g. 500ms or 2s", lo, hi);
 		return;
 	case K_COUNT:
 		snprintf(buf, len, "a whole number from %llu to %llu",
@@ -564,7 +564,7 @@ fail_section(struct parse *p, int line, const char *name)
 
 	return fail(p, line, -EINVAL, "[%s]: unknown section (expected one "
 	    "of agent, budget, sampler, heat, policy, migrate, nodes, "
-	    "processes)", shown(name, cut, sizeof(cut)));
+	    "shim, processes)", shown(name, cut, sizeof(cut)));
 }
 
 /* inih calls this for every "key = value"; nonzero means accepted. */

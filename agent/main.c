@@ -47,10 +47,12 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: vtier-agent [-n] [-d] [-c FILE] [--sysfs DIR] [--probe [--dry-run]]\n"
 	    "                   [--exit-on-eof] [--dump-heat FILE]\n"
+	    "       vtier-agent -V | --version | -h | --help\n"
 	    "  -c FILE         configuration (default " CONFIG_PATH_DEFAULT ")\n"
 	    "  -n              check the configuration, print it, exit\n"
-	    "  -d              debug logging\n"
-	    "  -V              print the version\n"
+	    "  -d              debug logging (kept across SIGHUP reloads)\n"
+	    "  -V, --version   print the version\n"
+	    "  -h, --help      print this help\n"
 	    "  --probe         report the CPU, its PMU and the sampler vtier\n"
 	    "                  would use; exit 0 if usable, 3 if not\n"
 	    "  --dry-run       with --probe: print the event table, open nothing\n"
@@ -460,9 +462,11 @@ reload(struct agent *a)
 	KEEP(shim_address, "[shim] address");
 	KEEP(shim_stats_ms, "[shim] stats_interval");
 	KEEP(shim_timeout_ms, "[shim] timeout");
+	KEEP(prefault, "[sampler] prefault");
+	KEEP(thp, "[heat] thp");
 #undef KEEP
 	a->cfg = fresh;
-	log_set_level(a->cfg.log_level);
+	log_set_level(a->debug ? LOG_LVL_DEBUG : a->cfg.log_level);
 	heat_set_cooling(a->heat, a->cfg.cooling_ms * 1000000ULL);
 	migrate_set_limits(a->mig, a->cfg.pages_per_call, a->cfg.rate_bytes);
 	loop_timer_set(a->loop, a->tick_timer, a->cfg.interval_ms * 1000000ULL);
@@ -564,7 +568,7 @@ dump_heat(const struct agent *a, const char *path)
 	FILE *f;
 
 	if ((f = fopen(path, "w")) == NULL) {
-		log_warn("--sim-dump %s", path);
+		log_warn("--dump-heat %s", path);
 		return;
 	}
 	e = heat_slots(a->heat, &n);
@@ -750,7 +754,7 @@ main(int argc, char **argv)
 	static struct agent agent;
 	struct agent *a = &agent;
 	const char *sysfs = "/sys";
-	bool check = false, debug = false, probe = false, dry_run = false;
+	bool check = false, probe = false, dry_run = false;
 	char err[512];
 	int c, rc;
 
@@ -761,7 +765,7 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'c': a->config_path = optarg; break;
 		case 'n': check = true; break;
-		case 'd': debug = true; break;
+		case 'd': a->debug = true; break;
 		case 'S': sysfs = optarg; break;
 		case 'E': a->exit_on_eof = true; break;
 		case 'P': probe = true; break;
@@ -790,7 +794,7 @@ main(int argc, char **argv)
 		config_print(&a->cfg, stdout);
 		return 0;
 	}
-	log_set_level(debug ? LOG_LVL_DEBUG : a->cfg.log_level);
+	log_set_level(a->debug ? LOG_LVL_DEBUG : a->cfg.log_level);
 
 	/* many pidfds and perf fds: lift the soft fd limit to the hard one */
 	struct rlimit rl;

@@ -8,11 +8,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "vtier/log.h"
 #include "thp.h"
 
 #define PM_PRESENT	(1ULL << 63)
@@ -24,6 +26,7 @@ struct thp {
 	char procfs[256];
 	int kpageflags;
 	struct { uint32_t pid; int fd; } cache[CACHE];
+	bool no_pfns;		/* pagemap hides frame numbers from us */
 };
 
 int
@@ -102,8 +105,22 @@ thp_check(struct thp *t, uint32_t pid, uint64_t addr)
 		thp_forget(t, pid);	/* gone, or reused: reopen next time */
 		return -ESRCH;
 	}
-	if (!(pm & PM_PRESENT) || (pm & PM_PFN_MASK) == 0)
+	if (!(pm & PM_PRESENT))
 		return 0;
+	if ((pm & PM_PFN_MASK) == 0) {
+		/*
+		 * A present page with frame number 0: the kernel hides frame
+		 * numbers from readers without CAP_SYS_ADMIN (pagemap_read),
+		 * so no page will ever look huge.  Say so once.
+		 */
+		if (!t->no_pfns)
+			log_warnx("THP detection is off: /proc/PID/pagemap shows "
+			    "no frame numbers without CAP_SYS_ADMIN; huge pages "
+			    "are tracked as 4 KiB pages ([heat] thp = no "
+			    "silences this)");
+		t->no_pfns = true;
+		return 0;
+	}
 	if (pread(t->kpageflags, &flags, sizeof(flags),
 	    (off_t)((pm & PM_PFN_MASK) * 8)) != (ssize_t)sizeof(flags))
 		return -EIO;

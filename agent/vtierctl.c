@@ -57,7 +57,7 @@ usage(FILE *f)
 	    "       vtierctl [--shim SOCKET] vms [--json]\n"
 	    "       vtierctl --shim SOCKET metrics\n"
 	    "       vtierctl [--shim SOCKET] budget VM SIZE\n"
-	    "  -s SOCKET       the agent's status socket (default %s,\n"
+	    "  -s, --socket SOCKET  the agent's status socket (default %s,\n"
 	    "                  or $VTIER_AGENT_SOCKET)\n"
 	    "  -S, --shim SOCKET  the host shim's control socket (default %s,\n"
 	    "                  or $VTIER_SHIM_SOCKET)\n"
@@ -68,7 +68,8 @@ usage(FILE *f)
 	    "  metrics         the agent's status, or with --shim the\n"
 	    "                  VMs', in Prometheus text format\n"
 	    "  budget VM SIZE  the shim: set VM's budget now (e.g. 512M, 2G)\n"
-	    "  --json          the daemon's document, unchanged\n",
+	    "  -j, --json      the daemon's document, unchanged\n"
+	    "  -V, --version   print the version\n",
 	    STATUS_SOCKET_DEFAULT, SHIM_SOCKET_DEFAULT);
 }
 
@@ -962,7 +963,8 @@ main(int argc, char **argv)
 	int c, json = 0, nargs, shim_given = 0;
 	enum output out;
 
-	if (sock == NULL)
+	/* an empty variable means the default, for both */
+	if (sock == NULL || *sock == '\0')
 		sock = STATUS_SOCKET_DEFAULT;
 	if (shim == NULL || *shim == '\0')
 		shim = SHIM_SOCKET_DEFAULT;

@@ -42,11 +42,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: vtier-hostshim [-dnV] [-c FILE]\n"
-	    "  -c FILE  configuration (default %s)\n"
-	    "  -n       check the configuration, print it, exit (0, or 2)\n"
-	    "  -d       debug logging\n"
-	    "  -V       print the version\n"
+	    "usage: vtier-hostshim [-dnVh] [-c FILE]\n"
+	    "  -c, --config FILE  configuration (default %s)\n"
+	    "  -n, --check        check the configuration, print it, exit (0, or 2)\n"
+	    "  -d, --debug        debug logging\n"
+	    "  -V, --version      print the version\n"
+	    "  -h, --help         print this help\n"
 	    "Runs in the foreground and logs to stderr.  SIGHUP reloads,\n"
 	    "SIGTERM exits, SIGUSR1 logs the counters.\n",
 	    SHIM_CONFIG_DEFAULT);

@@ -236,7 +236,7 @@ test_bad_files(void)
 {
 	ASSERT_BAD_EXACT("bad-unknown-section.ini", 5,
 	    "[bugdet]: unknown section (expected one of agent, budget, "
-	    "sampler, heat, policy, migrate, nodes, processes)");
+	    "sampler, heat, policy, migrate, nodes, shim, processes)");
 	ASSERT_BAD_EXACT("bad-unknown-key.ini", 6,
 	    "[budget] headroom_bytes: unknown key (expected one of dram, "
 	    "headroom)");
@@ -245,7 +245,7 @@ test_bad_files(void)
 	    "with an optional K, M, G or T suffix, e.g. 64M)");
 	ASSERT_BAD_EXACT("bad-duration.ini", 6,
 	    "[policy] min_residence: bad duration '5 seconds' (expected a "
-	    "duration with an ms, s or m suffix, e.g. 500ms or 5s)");
+	    "duration with an ms, s, m or h suffix, e.g. 500ms or 5s)");
 	ASSERT_BAD_EXACT("bad-enum.ini", 3,
 	    "[sampler] source: bad value 'perf' (expected one of auto, "
 	    "pebs, ibs, replay)");
