@@ -14,7 +14,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 
 #include "heat.h"
 
+#include "vtier/inifile.h"
 #include "vtier/log.h"
 #include "vtier/util.h"
 #include "config.h"
@@ -143,17 +143,10 @@ static_assert(sizeof(((struct agent_config *)0)->status_socket) <=
 
 /* State of one config_load(): the file in memory, the line count, errors. */
 struct parse {
-	const char *path;
+	struct ini_file f;	/* f.lineno: the line being handled */
 	struct agent_config *cfg;
-	const char *buf;	/* whole file, NUL-terminated */
-	size_t len, pos;
-	int lineno;		/* lines handed to inih so far */
 	int section_line;	/* line of the last [section] header */
 	int key_line[NKEYS];	/* where each key was set, 0 = not set */
-	int err_line;		/* first error found here, 0 = none */
-	int err_rc;		/* -errno to return for it */
-	char *err;
-	size_t errlen;
 };
 
 void
@@ -261,25 +254,13 @@ load_int(const struct agent_config *cfg, size_t off)
 	return v;
 }
 
-static void
-format_duration(uint64_t ms, char *buf, size_t len)
-{
-	if (ms != 0 && ms % 3600000 == 0)
-		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000));
-	else if (ms != 0 && ms % 60000 == 0)
-		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
-	else if (ms != 0 && ms % 1000 == 0)
-		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
-	else
-		snprintf(buf, len, "%llums", (unsigned long long)ms);
-}
 
 /* A number of the key's type in the unit an operator writes it in. */
 static void
 format_number(const struct key *k, uint64_t v, char *buf, size_t len)
 {
 	if (k->type == K_DURATION)
-		format_duration(v, buf, len);
+		ini_format_duration(v, buf, len);
 	else if (k->type == K_SIZE || k->type == K_SIZE_AUTO)
 		format_size(v, buf, len);
 	else
@@ -312,8 +293,8 @@ describe(const struct key *k, char *buf, size_t len)
 		    "or T suffix, e.g. 64M");
 		return;
 	case K_DURATION:
-		format_duration(k->min, lo, sizeof(lo));
-		format_duration(k->max, hi, sizeof(hi));
+		ini_format_duration(k->min, lo, sizeof(lo));
+		ini_format_duration(k->max, hi, sizeof(hi));
 		if (k->max == UINT64_MAX)
 			snprintf(buf, len, "a duration with an ms, s, m or h "
 			    "suffix, e.g. 500ms or 5s");
@@ -347,57 +328,19 @@ describe(const struct key *k, char *buf, size_t len)
 	snprintf(buf, len, "?");
 }
 
-/*
- * Record the first error: "FILE:LINE: " (or "FILE: " without a line,
- * nothing without a file) then the message.  Later errors are dropped:
- * they are often consequences of the first.
- */
-static int __attribute__((format(printf, 4, 5)))
-fail(struct parse *p, int line, int rc, const char *fmt, ...)
-{
-	size_t off = 0;
-	va_list ap;
+/* The first error wins (see inifile.h): "FILE:LINE: message". */
+#define fail(p, line, rc, ...) ini_file_fail(&(p)->f, line, rc, __VA_ARGS__)
 
-	if (p->err_line != 0 || p->err_rc != 0)
-		return rc;
-	p->err_line = line;
-	p->err_rc = rc;
-	if (p->err == NULL || p->errlen == 0)
-		return rc;
-	p->err[0] = '\0';
-	if (p->path != NULL && line > 0)
-		off = (size_t)snprintf(p->err, p->errlen, "%s:%d: ", p->path,
-		    line);
-	else if (p->path != NULL)
-		off = (size_t)snprintf(p->err, p->errlen, "%s: ", p->path);
-	if (off < p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err + off, p->errlen - off, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-/* A value shown in a message, cut short so one bad line stays readable. */
-#define SHOWN_MAX 64
-static const char *
-shown(const char *value, char *buf, size_t len)
-{
-	if (strlen(value) <= SHOWN_MAX)
-		return value;
-	snprintf(buf, len, "%.*s...", SHOWN_MAX, value);
-	return buf;
-}
 
 static int
 fail_value(struct parse *p, const struct key *k, const char *value,
     const char *what)
 {
-	char expect[256], cut[SHOWN_MAX + 4];
+	char expect[256], cut[INI_SHOWN_MAX + 4];
 
 	describe(k, expect, sizeof(expect));
-	return fail(p, p->lineno, -EINVAL, "[%s] %s: %s '%s' (expected %s)",
-	    k->section, k->name, what, shown(value, cut, sizeof(cut)), expect);
+	return fail(p, p->f.lineno, -EINVAL, "[%s] %s: %s '%s' (expected %s)",
+	    k->section, k->name, what, ini_shown(value, cut, sizeof(cut)), expect);
 }
 
 static int
@@ -437,7 +380,7 @@ parse_procs(struct parse *p, const struct key *k, const char *value)
 
 			snprintf(name, sizeof(name), "%.*s", (int)MIN(len,
 			    sizeof(name) - 1), s);
-			return fail(p, p->lineno, -EINVAL, "[%s] %s: '%s' is "
+			return fail(p, p->f.lineno, -EINVAL, "[%s] %s: '%s' is "
 			    "%zu characters long (expected command names of "
 			    "at most %d characters, as in /proc/PID/comm)",
 			    k->section, k->name, name, len,
@@ -448,7 +391,7 @@ parse_procs(struct parse *p, const struct key *k, const char *value)
 				return fail_value(p, k, value,
 				    "control character in");
 		if (n == CONFIG_MAX_PROCS)
-			return fail(p, p->lineno, -EINVAL, "[%s] %s: more than "
+			return fail(p, p->f.lineno, -EINVAL, "[%s] %s: more than "
 			    "%d names (expected at most %d)", k->section,
 			    k->name, CONFIG_MAX_PROCS, CONFIG_MAX_PROCS);
 		memcpy(names[n], s, len);
@@ -485,10 +428,10 @@ set_value(struct parse *p, const struct key *k, const char *value)
 				return fail_value(p, k, value,
 				    "control character in");
 		if (k->type == K_PATH && *value == '\0')
-			return fail(p, p->lineno, -EINVAL, "[%s] %s: empty "
+			return fail(p, p->f.lineno, -EINVAL, "[%s] %s: empty "
 			    "(expected a path)", k->section, k->name);
 		if (strlen(value) >= k->size)
-			return fail(p, p->lineno, -EINVAL, "[%s] %s: %zu "
+			return fail(p, p->f.lineno, -EINVAL, "[%s] %s: %zu "
 			    "characters long (expected at most %zu)",
 			    k->section, k->name, strlen(value), k->size - 1);
 		memcpy(field, value, strlen(value) + 1);
@@ -500,7 +443,7 @@ set_value(struct parse *p, const struct key *k, const char *value)
 			return fail_value(p, k, value, rc == -ERANGE ?
 			    "too large:" : "bad size");
 		if (v == 0)
-			return fail(p, p->lineno, -EINVAL, "[%s] %s: 0 bytes "
+			return fail(p, p->f.lineno, -EINVAL, "[%s] %s: 0 bytes "
 			    "(expected auto, or a size above 0)", k->section,
 			    k->name);
 		break;
@@ -543,7 +486,7 @@ set_value(struct parse *p, const struct key *k, const char *value)
 		return parse_procs(p, k, value);
 	}
 	if (k->type != K_NODES && (v < k->min || v > k->max))
-		return fail_range(p, k, p->lineno, v);
+		return fail_range(p, k, p->f.lineno, v);
 	store_uint(p->cfg, k->off, k->size, v);
 	return 0;
 }
@@ -560,11 +503,11 @@ section_known(const char *name)
 static int
 fail_section(struct parse *p, int line, const char *name)
 {
-	char cut[SHOWN_MAX + 4];
+	char cut[INI_SHOWN_MAX + 4];
 
 	return fail(p, line, -EINVAL, "[%s]: unknown section (expected one "
 	    "of agent, budget, sampler, heat, policy, migrate, nodes, "
-	    "shim, processes)", shown(name, cut, sizeof(cut)));
+	    "shim, processes)", ini_shown(name, cut, sizeof(cut)));
 }
 
 /* inih calls this for every "key = value"; nonzero means accepted. */
@@ -572,19 +515,19 @@ static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
-	char expect[256], cut[SHOWN_MAX + 4];
+	char expect[256], cut[INI_SHOWN_MAX + 4];
 	size_t off = 0;
 
-	if (p->err_line != 0)
+	if (p->f.err_rc != 0)
 		return 0;	/* the first error is the one reported */
 	if (*section == '\0') {
-		fail(p, p->lineno, -EINVAL, "%s: key outside any section "
+		fail(p, p->f.lineno, -EINVAL, "%s: key outside any section "
 		    "(expected a [section] line before it)",
-		    shown(name, cut, sizeof(cut)));
+		    ini_shown(name, cut, sizeof(cut)));
 		return 0;
 	}
 	if (!section_known(section)) {
-		fail_section(p, p->section_line ? p->section_line : p->lineno,
+		fail_section(p, p->section_line ? p->section_line : p->f.lineno,
 		    section);
 		return 0;
 	}
@@ -595,12 +538,12 @@ handler(void *user, const char *section, const char *name, const char *value)
 		    strcmp(k->name, name) != 0)
 			continue;
 		if (p->key_line[i] != 0) {
-			fail(p, p->lineno, -EINVAL, "[%s] %s: duplicate key "
+			fail(p, p->f.lineno, -EINVAL, "[%s] %s: duplicate key "
 			    "(expected once; first set on line %d)",
 			    section, name, p->key_line[i]);
 			return 0;
 		}
-		p->key_line[i] = p->lineno;
+		p->key_line[i] = p->f.lineno;
 		return set_value(p, k, value) == 0;
 	}
 	expect[0] = '\0';
@@ -609,78 +552,27 @@ handler(void *user, const char *section, const char *name, const char *value)
 			off += (size_t)snprintf(expect + off,
 			    sizeof(expect) - off, "%s%s", off ? ", " : "",
 			    keys[i].name);
-	fail(p, p->lineno, -EINVAL, "[%s] %s: unknown key (expected one of "
-	    "%s)", section, shown(name, cut, sizeof(cut)), expect);
+	fail(p, p->f.lineno, -EINVAL, "[%s] %s: unknown key (expected one of "
+	    "%s)", section, ini_shown(name, cut, sizeof(cut)), expect);
 	return 0;
 }
 
 /*
- * The line reader inih pulls the file through.  It exists so that errors
- * carry their line: inih's handler gets no line number (Debian builds it
- * without INI_HANDLER_LINENO), but inih reads exactly one line per call
- * here, so the count of calls is the line being handled.  On the way it:
- *  - strips a UTF-8 byte order mark, and leading blanks because inih
- *    reads an indented line as the continuation of the previous value
- *    (Python configparser style): an indented "key = value" silently
- *    joining the key above is a trap;
- *  - refuses NUL bytes and lines longer than inih's buffer, which inih
- *    would otherwise split into two lines with the wrong numbers;
- *  - checks [section] headers, so an unknown section is reported at its
- *    own line even when it holds no keys, and text after "]" is refused.
- * Returning NULL ends the parse, as at end of file.
+ * Each "[section]" line, at its own line (ini_file_reader): an unknown
+ * section is reported there even when it holds no keys.
  */
-static char *
-reader(char *str, int num, void *stream)
+static void
+on_header(void *arg, const char *name, size_t len)
 {
-	struct parse *p = stream;
-	const char *line, *nl, *end;
-	size_t len;
+	struct parse *p = arg;
+	char sec[64];
 
-	if (p->pos >= p->len || p->err_rc != 0)
-		return NULL;	/* end of file, or stop at the first error */
-	line = p->buf + p->pos;
-	nl = memchr(line, '\n', p->len - p->pos);
-	end = nl != NULL ? nl : p->buf + p->len;
-	p->pos = (size_t)(end - p->buf) + (nl != NULL);
-	p->lineno++;
-	if (memchr(line, '\0', (size_t)(end - line)) != NULL) {
-		fail(p, p->lineno, -EINVAL, "NUL byte in line (expected "
-		    "text)");
-		return NULL;
-	}
-	if (p->lineno == 1 && end - line >= 3 &&
-	    memcmp(line, "\xef\xbb\xbf", 3) == 0)
-		line += 3;	/* UTF-8 byte order mark */
-	while (line < end && (*line == ' ' || *line == '\t'))
-		line++;
-	len = (size_t)(end - line);
-	if (num < 2 || len > (size_t)num - 2) {
-		fail(p, p->lineno, -EINVAL, "line too long (expected at most "
-		    "%d characters)", num - 2);
-		return NULL;
-	}
-	memcpy(str, line, len);
-	str[len] = '\n';
-	str[len + 1] = '\0';
-	if (*str == '[') {
-		const char *close = memchr(str, ']', len);
-		const char *rest;
-		char name[64];
-
-		p->section_line = p->lineno;
-		if (close == NULL)
-			return str;	/* inih reports the syntax error */
-		rest = close + 1;
-		rest += strspn(rest, " \t\r\n");
-		if (*rest != '\0' && *rest != ';' && *rest != '#')
-			fail(p, p->lineno, -EINVAL, "text after the section "
-			    "header (expected a comment or nothing)");
-		snprintf(name, sizeof(name), "%.*s", (int)(close - str - 1),
-		    str + 1);
-		if (!section_known(name))
-			fail_section(p, p->lineno, name);
-	}
-	return str;
+	p->section_line = p->f.lineno;
+	if (name == NULL)
+		return;		/* no ']': inih reports the syntax error */
+	snprintf(sec, sizeof(sec), "%.*s", (int)len, name);
+	if (!section_known(sec))
+		fail_section(p, p->f.lineno, sec);
 }
 
 static size_t
@@ -810,9 +702,9 @@ check_config(struct parse *p)
 	if (cfg->min_residence_ms >
 	    (uint64_t)RESIDENCE_TICKS_MAX * cfg->interval_ms) {
 		line = blame(p, "min_residence", "interval", &name);
-		format_duration(cfg->min_residence_ms, a, sizeof(a));
-		format_duration(cfg->interval_ms, b, sizeof(b));
-		format_duration((uint64_t)RESIDENCE_TICKS_MAX *
+		ini_format_duration(cfg->min_residence_ms, a, sizeof(a));
+		ini_format_duration(cfg->interval_ms, b, sizeof(b));
+		ini_format_duration((uint64_t)RESIDENCE_TICKS_MAX *
 		    cfg->interval_ms, c, sizeof(c));
 		return fail(p, line, -EINVAL, "[policy] %s: min_residence %s "
 		    "is more than %d intervals of %s (expected at most %s)",
@@ -828,8 +720,8 @@ config_validate(const struct agent_config *cfg, char *err, size_t errlen)
 
 	memset(&p, 0, sizeof(p));
 	p.cfg = (struct agent_config *)cfg;	/* only read by check_config */
-	p.err = err;
-	p.errlen = errlen;
+	p.f.err = err;
+	p.f.errlen = errlen;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	return check_config(&p);
@@ -837,74 +729,35 @@ config_validate(const struct agent_config *cfg, char *err, size_t errlen)
 
 /*
  * The whole file is read first (bounded: a config is a few KiB), then fed
- * to inih line by line through reader().  inih's own result is the line
- * of its first error, a syntax error when the handler and reader saw
- * nothing wrong there: whichever error comes first in the file wins.
+ * to inih line by line (include/vtier/inifile.h), so every error names
+ * its line; whichever error comes first in the file wins.  Then the rules
+ * between keys (check_config).
  */
 int
 config_load(const char *path, struct agent_config *cfg, char *err,
     size_t errlen)
 {
 	struct parse p;
-	char *buf = NULL;
-	ssize_t n;
 	int rc, saved_max;
 
 	memset(&p, 0, sizeof(p));
-	p.path = path;
+	p.f.path = path;
+	p.f.header = on_header;
+	p.f.arg = &p;
 	p.cfg = cfg;
-	p.err = err;
-	p.errlen = errlen;
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
 	config_defaults(cfg);
-
-	if ((buf = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
-		rc = fail(&p, 0, -ENOMEM, "out of memory");
-		goto err;
-	}
-	if ((n = read_file(path, buf, CONFIG_FILE_MAX + 1)) < 0) {
-		rc = (int)n;
-		if (rc == -EFBIG)
-			fail(&p, 0, rc, "larger than %d bytes (expected a "
-			    "config file)", CONFIG_FILE_MAX);
-		else
-			fail(&p, 0, rc, "%s", strerror(-rc));
-		goto err;
-	}
-	p.buf = buf;
-	p.len = (size_t)n;
-
+	if ((rc = ini_file_open(&p.f, CONFIG_FILE_MAX, err, errlen)) < 0)
+		return rc;
 	/* Debian's inih sizes its line buffer at run time; make room for a
-	 * path.  reader() still checks what it is given. */
+	 * path.  The reader still checks what it is given. */
 	saved_max = ini_max_line;
 	ini_max_line = CONFIG_LINE_MAX;
-	rc = ini_parse_stream(reader, &p, handler, &p);
+	rc = ini_file_close(&p.f, ini_parse_stream(ini_file_reader, &p.f,
+	    handler, &p));
 	ini_max_line = saved_max;
-
-	if (rc > 0 && (p.err_line == 0 || rc < p.err_line)) {
-		p.err_line = 0;
-		p.err_rc = 0;
-		rc = fail(&p, rc, -EINVAL, "syntax error (expected [section], "
-		    "key = value, or a comment starting with # or ;)");
-		goto err;
-	}
-	if (rc < 0) {
-		rc = fail(&p, 0, rc == -2 ? -ENOMEM : -EIO, "inih failed (%d)",
-		    rc);
-		goto err;
-	}
-	if (p.err_rc != 0) {
-		rc = p.err_rc;
-		goto err;
-	}
-	if ((rc = check_config(&p)) < 0)
-		goto err;
-	free(buf);
-	return 0;
-err:
-	free(buf);
-	return rc;
+	if (rc < 0)
+		return rc;
+	return check_config(&p);
 }
 
 /* One key's value as config_load() reads it back. */
