@@ -123,8 +123,11 @@ budget_sync(struct vmtab *t, const struct shim_config *cfg,
 		if (vc->budget != vm->cfg.budget)
 			vm->changed |= VM_BUDGET;
 		if (strcmp(vc->socket, vm->cfg.socket) != 0 ||
-		    vc->serial != vm->cfg.serial)
-			vm->changed |= VM_SOCKET;
+		    vc->serial != vm->cfg.serial ||
+		    vc->socket_uid != vm->cfg.socket_uid ||
+		    vc->socket_gid != vm->cfg.socket_gid ||
+		    vc->socket_mode != vm->cfg.socket_mode)
+			vm->changed |= VM_SOCKET;	/* reopened */
 		if (vc->cid != vm->cfg.cid)
 			vm->changed |= VM_CID;
 		if (!same_backing(vc, &vm->cfg))

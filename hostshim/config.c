@@ -17,10 +17,13 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "vtier/inifile.h"
@@ -34,6 +37,8 @@
 
 static_assert(SHIM_SOCK_MAX == sizeof(((struct sockaddr_un *)0)->sun_path),
     "socket paths must fit sun_path");
+static_assert(sizeof(uid_t) == sizeof(uint32_t) &&
+    sizeof(gid_t) == sizeof(uint32_t), "ids are 32 bits");
 
 enum ktype {
 	K_LOGLEVEL,	/* error|warn|info|debug, int */
@@ -44,6 +49,8 @@ enum ktype {
 	K_DURATION,	/* ms, s, m, h -> ms, u64 */
 	K_U32,		/* decimal, u32 */
 	K_BACKING,	/* PATH:OFFSET@GPA+SIZE, repeatable */
+	K_OWNER,	/* USER[:GROUP], char[SHIM_OWNER_MAX] + socket_uid/gid */
+	K_MODE,		/* octal permission bits, u32 */
 };
 
 enum kind { IN_NONE, IN_SHIM, IN_VM };
@@ -86,6 +93,14 @@ static const struct key keys[] = {
 	{ IN_VM, "socket", K_SOCK, V(socket), 0, 0,
 	    "an absolute path of at most 107 characters" },
 	{ IN_VM, "serial", K_BOOL, V(serial), 0, 1, "yes or no" },
+	{ IN_VM, "socket_owner", K_OWNER, V(socket_owner), 0, 0,
+	    "USER, USER:GROUP or :GROUP, each a name or a number, e.g. "
+	    "libvirt-qemu:kvm" },
+	/* owner rw at least (the VMM must connect); o+w is refused apart
+	 * in set_value: any local user could speak for the VM */
+	{ IN_VM, "socket_mode", K_MODE, V(socket_mode), 0600, 0777,
+	    "an octal mode from 0600 to 0777 without write for others, e.g. "
+	    "0660" },
 	{ IN_VM, "budget", K_BUDGET, V(budget), 0, UINT64_MAX,
 	    "none, or a size above 0 with an optional K, M, G or T suffix, "
 	    "e.g. 4G" },
@@ -130,6 +145,9 @@ static void
 vm_defaults(struct vm_config *vc)
 {
 	memset(vc, 0, sizeof(*vc));
+	vc->socket_uid = (uid_t)-1;
+	vc->socket_gid = (gid_t)-1;
+	vc->socket_mode = SHIM_SOCKET_MODE;
 	vc->prefault_cap = 1 * GiB;
 }
 
@@ -258,6 +276,96 @@ config_parse_backing(const char *s, struct backing *b, char *why,
 	return 0;
 }
 
+/*
+ * One side of socket_owner: digits are the id itself (an id need not
+ * have a name), anything else a name looked up through NSS at load, so
+ * a user re-created with another id is seen at the next reload.
+ * -ENOENT: no such name; -ERANGE: an id past 4294967294 ((uid_t)-1
+ * means "leave" to chown).
+ */
+static int
+lookup_id(const char *name, bool group, uint32_t *id)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	char *buf = NULL, *nb;
+	uint64_t v;
+	int rc = ERANGE;
+
+	if (name[strspn(name, "0123456789")] == '\0') {
+		if (parse_u64(name, &v) < 0 || v > UINT32_MAX - 1)
+			return -ERANGE;
+		*id = (uint32_t)v;
+		return 0;
+	}
+	/* a group with many members needs a large buffer */
+	for (size_t len = 4096; rc == ERANGE && len <= 1 * MiB; len *= 4) {
+		if ((nb = realloc(buf, len)) == NULL) {
+			rc = ENOMEM;
+			break;
+		}
+		buf = nb;
+		rc = group ? getgrnam_r(name, &gr, buf, len, &grp) :
+		    getpwnam_r(name, &pw, buf, len, &pwp);
+	}
+	free(buf);
+	if (rc == ENOENT || rc == ESRCH || (rc == 0 &&
+	    (group ? grp == NULL : pwp == NULL)))
+		return -ENOENT;
+	if (rc != 0)
+		return -rc;
+	*id = group ? gr.gr_gid : pw.pw_uid;
+	return 0;
+}
+
+/*
+ * socket_owner = USER, USER:GROUP or :GROUP, as chown(1) has them
+ * (without its "USER:" for the user's login group).  A user name never
+ * holds ':'.  Resolved here: an unknown name is an error at load, not
+ * a socket that fails to open later.
+ */
+static int
+set_owner(struct parse *p, const struct key *k, const char *value)
+{
+	char buf[SHIM_OWNER_MAX], what[96], *group = NULL, *colon;
+	const char *bad = NULL;
+	uint32_t uid = (uint32_t)-1, gid = (uint32_t)-1;
+	int rc;
+
+	if (strlen(value) >= sizeof(buf))
+		return fail_value(p, k, value, "too long:");
+	strcpy(buf, value);
+	if ((colon = strchr(buf, ':')) != NULL) {
+		*colon = '\0';
+		group = colon + 1;
+	}
+	if (group != NULL && *group == '\0')
+		return fail_value(p, k, value, "no group after ':' in");
+	if (buf[0] == '\0' && group == NULL)
+		return fail_value(p, k, value, "no user or group in");
+	if (buf[0] != '\0' && (rc = lookup_id(buf, false, &uid)) < 0)
+		bad = buf;
+	else if (group != NULL && (rc = lookup_id(group, true, &gid)) < 0)
+		bad = group;
+	if (bad != NULL) {
+		const char *kind = bad == buf ? "user" : "group";
+
+		if (rc == -ENOENT)
+			snprintf(what, sizeof(what), "no such %s", kind);
+		else if (rc == -ERANGE)
+			snprintf(what, sizeof(what), "%s id out of range:",
+			    kind);
+		else
+			snprintf(what, sizeof(what), "%s looking up %s",
+			    strerror(-rc), kind);
+		return fail_value(p, k, bad, what);
+	}
+	p->vm->socket_uid = uid;
+	p->vm->socket_gid = gid;
+	memcpy(p->vm->socket_owner, value, strlen(value) + 1);
+	return 0;
+}
+
 /* Field access through the table: the section kind picks the struct. */
 static void *
 field(struct parse *p, const struct key *k)
@@ -348,6 +456,23 @@ set_value(struct parse *p, const struct key *k, const char *value)
 			return fail_value(p, k, value, why);
 		p->vm->backing[p->vm->nbacking++].line = p->f.lineno;
 		return 0;
+	case K_OWNER:
+		return set_owner(p, k, value);
+	case K_MODE:
+		/* octal digits only, as chmod(1) takes them: 660 or 0660 */
+		if (value[0] == '\0' || strlen(value) > 4 ||
+		    value[strspn(value, "01234567")] != '\0')
+			return fail_value(p, k, value, "bad mode");
+		v = strtoul(value, NULL, 8);
+		if (v >= k->min && v <= k->max && (v & S_IWOTH)) {
+			char cut[SHOWN_MAX + 4];
+
+			return fail(p, p->f.lineno, -EINVAL, "[%s] %s: '%s' lets "
+			    "any local user connect and speak for the VM "
+			    "(expected %s)", section_name(p, sec, sizeof(sec)),
+			    k->name, shown(value, cut, sizeof(cut)), k->help);
+		}
+		break;
 	}
 	if (v < k->min || v > k->max) {
 		char cut[SHOWN_MAX + 4];
@@ -356,7 +481,7 @@ set_value(struct parse *p, const struct key *k, const char *value)
 		    "range (expected %s)", section_name(p, sec, sizeof(sec)),
 		    k->name, shown(value, cut, sizeof(cut)), k->help);
 	}
-	if (k->type == K_U32) {
+	if (k->type == K_U32 || k->type == K_MODE) {
 		uint32_t v32 = (uint32_t)v;
 
 		memcpy(f, &v32, sizeof(v32));
@@ -529,11 +654,18 @@ key_index(enum kind in, const char *name)
 	return 0;
 }
 
+/* Where a VM key was set, 0 if it was not. */
+static int
+vm_key_line(const struct parse *p, size_t vi, const char *key)
+{
+	return p->vm_keys != NULL ? p->vm_keys[vi][key_index(IN_VM, key)] : 0;
+}
+
 /* Where a VM key was set, else its section header. */
 static int
 vm_line(const struct parse *p, size_t vi, const char *key)
 {
-	int l = p->vm_keys != NULL ? p->vm_keys[vi][key_index(IN_VM, key)] : 0;
+	int l = vm_key_line(p, vi, key);
 
 	return l != 0 ? l : p->cfg->vms[vi].line;
 }
@@ -553,6 +685,8 @@ cmp_backing(const void *a, const void *b)
 static int
 check_config(struct parse *p)
 {
+	static const char *const socket_keys[] = { "socket_owner",
+	    "socket_mode" };
 	struct shim_config *cfg = p->cfg;
 	char a[32], b[32];
 
@@ -575,6 +709,15 @@ check_config(struct parse *p)
 			    "[vm %s] serial: yes without a socket (expected "
 			    "socket = PATH the virtio-serial chardev connects "
 			    "to)", vc->name);
+		for (size_t k = 0; k < ARRAY_SIZE(socket_keys); k++) {
+			int l = vm_key_line(p, i, socket_keys[k]);
+
+			if (l != 0 && vc->socket[0] == '\0')
+				return fail(p, l, -EINVAL, "[vm %s] %s: set "
+				    "without a socket (expected socket = PATH "
+				    "for it to apply to)", vc->name,
+				    socket_keys[k]);
+		}
 		if (vc->cid == 2)
 			return fail(p, vm_line(p, i, "cid"), -EINVAL, "[vm %s] "
 			    "cid: 2 is out of range: it is the host (expected a "
@@ -683,8 +826,14 @@ print_key(const struct key *k, const void *base, FILE *out)
 		fprintf(out, "%s = %s\n", k->name, log_level_name(n));
 		return;
 	case K_SOCK:
+	case K_OWNER:
 		if (*f != '\0')
 			fprintf(out, "%s = %s\n", k->name, f);
+		return;
+	case K_MODE:	/* only where it applies: with a socket */
+		memcpy(&v32, f, sizeof(v32));
+		if (((const struct vm_config *)base)->socket[0] != '\0')
+			fprintf(out, "%s = %04o\n", k->name, v32);
 		return;
 	case K_BOOL:
 		memcpy(&n, f, sizeof(n));

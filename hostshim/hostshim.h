@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "vtier/proto.h"
 
@@ -34,6 +35,8 @@
 #define SHIM_MAX_VMS		4096
 #define SHIM_MAX_BACKING	16	/* backing = lines per VM */
 #define SHIM_SOCK_MAX		108	/* sizeof(sockaddr_un.sun_path) */
+#define SHIM_OWNER_MAX		256	/* "USER:GROUP" as written */
+#define SHIM_SOCKET_MODE	0660	/* [vm] socket_mode's default */
 #define SHIM_TICK_MS		50	/* timers are checked this often */
 
 /* ------------------------------------------------------------ config.c */
@@ -52,6 +55,10 @@ struct vm_config {
 	uint32_t cid;			/* AF_VSOCK guest CID, 0 = none */
 	char socket[SHIM_SOCK_MAX];	/* Unix socket we listen on, "" = none */
 	int serial;			/* socket is a QEMU virtio-serial chardev */
+	char socket_owner[SHIM_OWNER_MAX];	/* as written, "" = not set */
+	uid_t socket_uid;		/* its owner, (uid_t)-1: bind()'s (ours) */
+	gid_t socket_gid;		/* its group, (gid_t)-1: bind()'s */
+	uint32_t socket_mode;		/* 0600..0777, never o+w */
 	uint64_t budget;		/* bytes, 0 = not set (the agent decides) */
 	uint64_t prefault_cap;		/* most bytes one PREFAULT may pin */
 	struct backing backing[SHIM_MAX_BACKING];	/* sorted by gpa */
@@ -107,7 +114,7 @@ struct pin {
 /* What changed for a VM on reload (vm.changed). */
 #define VM_NEW		(1u << 0)
 #define VM_BUDGET	(1u << 1)
-#define VM_SOCKET	(1u << 2)	/* socket path or serial mode */
+#define VM_SOCKET	(1u << 2)	/* socket path, serial, owner or mode */
 #define VM_CID		(1u << 3)
 #define VM_BACKING	(1u << 4)	/* backing ranges: pins released */
 #define VM_REMOVED	(1u << 5)

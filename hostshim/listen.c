@@ -11,7 +11,10 @@
  *    is that VM.  QEMU's virtio-serial chardev connects as a client
  *    (server=off,reconnect=1), Firecracker / Cloud Hypervisor hybrid
  *    vsock connects to "<uds_path>_<port>" for a guest-initiated
- *    connection; both land here.
+ *    connection; both land here.  The socket is made with its owner
+ *    ([vm] socket_owner, else the shim's) and mode ([vm] socket_mode,
+ *    0660) in place before it listens (unix_listen_owned), so the VMM's
+ *    user can connect and nobody else ever could.
  * A host without AF_VSOCK (no vsock / vhost-vsock module) is told once
  * and served over Unix sockets only; start-up never fails for it.
  * Connection limits (max_connections, max_connections_per_vm) are
@@ -32,7 +35,6 @@
 #include "hostshim.h"
 
 #define ACCEPT_BATCH	64	/* accepts per wakeup: others get a turn */
-#define VM_SOCKET_MODE	0660	/* the VMM (QEMU, Firecracker) connects */
 
 struct vm *
 listen_vm_by_cid(const struct shim *sh, uint32_t cid)
@@ -174,15 +176,19 @@ unavailable:
 int
 listen_vm_open(struct shim *sh, struct vm *vm)
 {
+	const struct vm_config *vc = &vm->cfg;
 	int fd;
 
-	if (vm->listener != NULL || vm->cfg.socket[0] == '\0')
+	if (vm->listener != NULL || vc->socket[0] == '\0')
 		return 0;
-	if ((fd = unix_listen(vm->cfg.socket, VM_SOCKET_MODE, 128)) < 0) {
-		log_warnx("VM %s: socket %s: %s%s", vm->cfg.name,
-		    vm->cfg.socket, strerror(-fd), fd == -EADDRINUSE ?
+	if ((fd = unix_listen_owned(vc->socket, vc->socket_mode, vc->socket_uid,
+	    vc->socket_gid, 128)) < 0) {
+		log_warnx("VM %s: socket %s: %s%s", vc->name, vc->socket,
+		    strerror(-fd), fd == -EADDRINUSE ?
 		    " (another vtier-hostshim is serving it)" : fd == -EEXIST ?
-		    " (a file that is not a socket is in the way)" : "");
+		    " (a file that is not a socket is in the way)" :
+		    fd == -EPERM && vc->socket_owner[0] != '\0' ?
+		    " (socket_owner needs CAP_CHOWN)" : "");
 		return fd;
 	}
 	return add_listener(sh, fd, vm->cfg.serial ? VIA_SERIAL : VIA_UNIX, vm,

@@ -13,7 +13,9 @@
  * connections closed, listener closed, pins released) or changed (a
  * changed budget is pushed at once; changed backing releases the pins;
  * a changed CID closes the VM's sessions so they come back under the
- * new identity).  control_socket takes effect at restart only; the
+ * new identity; a changed socket, serial, socket_owner or socket_mode
+ * closes the VM's listening socket and makes it anew, while its
+ * connections stay).  control_socket takes effect at restart only; the
  * limits (timeouts, output_max) apply to connections made after.
  * systemd (Type=notify) hears READY=1 once the control socket and the
  * listeners are open, RELOADING=1 and READY=1 around a reload, and

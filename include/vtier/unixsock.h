@@ -6,6 +6,8 @@
 #ifndef VTIER_UNIXSOCK_H
 #define VTIER_UNIXSOCK_H
 
+#include <sys/types.h>
+
 /*
  * Bind path (its directory made if missing, one level), chmod it to mode,
  * listen; the fd is non-blocking and close-on-exec.  A stale socket file
@@ -16,5 +18,13 @@
  * Returns the fd or -errno.
  */
 int unix_listen(const char *path, unsigned mode, int backlog);
+/*
+ * The same, owned by uid:gid ((uid_t)-1 or (gid_t)-1: left as bind()
+ * made it).  The owner is changed before listen(), so nobody connects
+ * while the socket still has its first owner; changing it needs
+ * CAP_CHOWN (-EPERM without).
+ */
+int unix_listen_owned(const char *path, unsigned mode, uid_t uid, gid_t gid,
+    int backlog);
 
 #endif

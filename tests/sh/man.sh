@@ -182,6 +182,7 @@ table "$SRC/hostshim/config.c" keys |
 # a config that sets every key, printed back by the binary
 printf '[vm t]\ncid = 3\nsocket = %s/t.sock\nserial = yes\nbacking = %s\n' \
     "$T" "/dev/shm/t:0@0+4K" >"$T/shim.ini"
+echo "socket_owner = root" >>"$T/shim.ini"	# printed only when set
 "$B/vtier-hostshim" -n -c "$T/shim.ini" | ini_values |
     sed 's/^vm t /vm /' >"$T/shim_all"
 cut -d' ' -f1,2 "$T/shim_all" | sort >"$T/a"

@@ -1,9 +1,10 @@
 /*
  * test_shim_config.c - hostshim.ini: defaults, the shipped file, a full
  * good file, print/load round trips, and every class of bad file
- * reported at its exact FILE:LINE.
+ * reported at its exact FILE:LINE; socket_owner's names and ids.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,8 @@ static const char good[] =
 	"prefault_cap = 256M\n"
 	"[ vm   db_2 ]\n"
 	"socket = /run/x/db2.sock\n"
+	"socket_owner = 65000:65001\n"
+	"socket_mode = 600\n"
 	"budget = none\n"
 	"backing = /dev/shm/w@ird:name:0x1000@0x100000000+0x2000\n";
 
@@ -129,6 +132,15 @@ test_good(void)
 	ASSERT_EQ(a->backing[0].line, 18);
 	ASSERT_STREQ(a->backing[1].path, "/dev/shm/web1-node1");
 	ASSERT_EQ_U(a->backing[1].gpa, 512 * MiB);
+	/* socket_owner unset: the owner bind() gives it; mode 0660 */
+	ASSERT_STREQ(a->socket_owner, "");
+	ASSERT_EQ(a->socket_uid, (uid_t)-1);
+	ASSERT_EQ(a->socket_gid, (gid_t)-1);
+	ASSERT_EQ(a->socket_mode, 0660);
+	ASSERT_STREQ(b->socket_owner, "65000:65001");
+	ASSERT_EQ(b->socket_uid, 65000);
+	ASSERT_EQ(b->socket_gid, 65001);
+	ASSERT_EQ(b->socket_mode, 0600);
 	ASSERT_EQ_U(b->budget, 0);
 	ASSERT_EQ_U(b->prefault_cap, GiB);	/* the default */
 	ASSERT_STREQ(b->backing[0].path, "/dev/shm/w@ird:name");
@@ -162,6 +174,10 @@ test_print_roundtrip(void)
 		ASSERT_STREQ(a.vms[i].socket, b.vms[i].socket);
 		ASSERT_EQ(a.vms[i].cid, b.vms[i].cid);
 		ASSERT_EQ(a.vms[i].serial, b.vms[i].serial);
+		ASSERT_STREQ(a.vms[i].socket_owner, b.vms[i].socket_owner);
+		ASSERT_EQ(a.vms[i].socket_uid, b.vms[i].socket_uid);
+		ASSERT_EQ(a.vms[i].socket_gid, b.vms[i].socket_gid);
+		ASSERT_EQ(a.vms[i].socket_mode, b.vms[i].socket_mode);
 		ASSERT_EQ_U(a.vms[i].budget, b.vms[i].budget);
 		ASSERT_EQ_U(a.vms[i].prefault_cap, b.vms[i].prefault_cap);
 		ASSERT_EQ(a.vms[i].nbacking, b.vms[i].nbacking);
@@ -240,6 +256,36 @@ static const struct bad bads[] = {
 	{ "[shim]\nmax_connections_per_vm = 50\nmax_connections = 10\n", 3,
 	    "above max_connections" },
 	{ "[shim] trailing\n", 1, "text after the section header" },
+	{ "[vm a]\nsocket = /a\nsocket_owner = vtier-no-such-user:root\n", 3,
+	    "[vm a] socket_owner: no such user 'vtier-no-such-user' (expected "
+	    "USER, USER:GROUP or :GROUP, each a name or a number, e.g. "
+	    "libvirt-qemu:kvm)" },
+	{ "[vm a]\nsocket = /a\nsocket_owner = root:vtier-no-such-group\n",
+	    3, "no such group 'vtier-no-such-group'" },
+	{ "[vm a]\nsocket = /a\nsocket_owner = :vtier-no-such-group\n", 3,
+	    "no such group" },
+	{ "[vm a]\nsocket = /a\nsocket_owner = root:\n", 3,
+	    "no group after ':' in 'root:'" },
+	{ "[vm a]\nsocket = /a\nsocket_owner = 4294967295\n", 3,
+	    "user id out of range: '4294967295'" },
+	{ "[vm a]\nsocket = /a\nsocket_owner = 0:99999999999\n", 3,
+	    "group id out of range" },
+	{ "[vm a]\nsocket = /a\nsocket_mode = rw-rw----\n", 3,
+	    "[vm a] socket_mode: bad mode 'rw-rw----' (expected an octal mode "
+	    "from 0600 to 0777 without write for others, e.g. 0660)" },
+	{ "[vm a]\nsocket = /a\nsocket_mode = 0680\n", 3, "bad mode" },
+	{ "[vm a]\nsocket = /a\nsocket_mode = 00660\n", 3, "bad mode" },
+	{ "[vm a]\nsocket = /a\nsocket_mode = 0440\n", 3, "out of range" },
+	{ "[vm a]\nsocket = /a\nsocket_mode = 1660\n", 3, "out of range" },
+	{ "[vm a]\nsocket = /a\nsocket_mode = 0662\n", 3,
+	    "[vm a] socket_mode: '0662' lets any local user connect" },
+	{ "[vm a]\ncid = 9\n\nsocket_owner = root\n", 4,
+	    "[vm a] socket_owner: set without a socket (expected socket = "
+	    "PATH" },
+	{ "[vm a]\nsocket_mode = 0600\ncid = 9\n", 2,
+	    "[vm a] socket_mode: set without a socket" },
+	{ "[vm a]\nsocket = /a\nsocket_mode = 0600\nsocket_mode = 0640\n", 4,
+	    "duplicate key" },
 };
 
 static void
@@ -262,6 +308,62 @@ test_bad_files(void)
 			    want, bads[i].what, errbuf);
 		ASSERT_CONTAINS(errbuf, want);
 		ASSERT_CONTAINS(errbuf, bads[i].what);
+	}
+}
+
+/*
+ * socket_owner: names resolve through the system's user database as
+ * getpwnam() sees it, numbers are taken as they are, either side may
+ * be left out.  -n prints what was written, and only with a socket.
+ */
+static void
+test_socket_owner(void)
+{
+	static const char text[] =
+		"[vm a]\nsocket = /a\nsocket_owner = root\n"
+		"[vm b]\nsocket = /b\nsocket_owner = :root\nsocket_mode = 0750\n"
+		"[vm c]\nsocket = /c\nsocket_owner = 0:65534\n"
+		"[vm d]\ncid = 9\n";
+	struct shim_config cfg;
+	const struct vm_config *vc;
+	struct passwd *pw;
+	char *out = NULL, buf[256];
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_EQ(load_text(text, &cfg), 0);
+	vc = config_find_vm(&cfg, "a");
+	ASSERT_EQ(vc->socket_uid, 0);
+	ASSERT_EQ(vc->socket_gid, (gid_t)-1);
+	vc = config_find_vm(&cfg, "b");
+	ASSERT_EQ(vc->socket_uid, (uid_t)-1);
+	ASSERT_EQ(vc->socket_gid, 0);
+	ASSERT_EQ(vc->socket_mode, 0750);
+	vc = config_find_vm(&cfg, "c");
+	ASSERT_EQ(vc->socket_uid, 0);
+	ASSERT_EQ(vc->socket_gid, 65534);
+	f = open_memstream(&out, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	ASSERT_CONTAINS(out, "[vm a]\nsocket = /a\nserial = no\n"
+	    "socket_owner = root\nsocket_mode = 0660\n");
+	ASSERT_CONTAINS(out, "socket_owner = :root\nsocket_mode = 0750\n");
+	/* no socket: neither key, or the printed file would not load */
+	ASSERT_TRUE(strstr(strstr(out, "[vm d]"), "socket_") == NULL);
+	free(out);
+	config_free(&cfg);
+
+	/* a user that has a name here: the same id as getpwnam says */
+	if ((pw = getpwnam("nobody")) != NULL) {
+		uid_t uid = pw->pw_uid;
+		gid_t gid = pw->pw_gid;
+
+		snprintf(buf, sizeof(buf), "[vm a]\nsocket = /a\n"
+		    "socket_owner = nobody:%u\n", (unsigned)gid);
+		ASSERT_EQ(load_text(buf, &cfg), 0);
+		ASSERT_EQ(cfg.vms[0].socket_uid, uid);
+		ASSERT_EQ(cfg.vms[0].socket_gid, gid);
+		config_free(&cfg);
 	}
 }
 
@@ -347,6 +449,7 @@ main(void)
 	RUN_TEST(test_good);
 	RUN_TEST(test_print_roundtrip);
 	RUN_TEST(test_bad_files);
+	RUN_TEST(test_socket_owner);
 	RUN_TEST(test_nul_and_long_lines);
 	RUN_TEST(test_missing_and_many);
 	RUN_TEST(test_backing_parser);

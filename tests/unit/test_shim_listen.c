@@ -1,7 +1,7 @@
 /*
  * test_shim_listen.c - where connections come in: Unix listeners (mode,
  * a live socket refused, a stale one replaced, a file that is not a
- * socket left alone), a VM identified by its vsock CID (strangers get
+ * socket left alone; an owner given before it listens), a VM identified by its vsock CID (strangers get
  * NULL), and the AF_VSOCK listener opening or saying once that it
  * cannot.
  */
@@ -70,6 +70,43 @@ test_unix_listener(void)
 	rmdir(dir);
 }
 
+/* socket_owner's socket: as root, owned as asked (either side alone
+ * too); without CAP_CHOWN, -EPERM and no socket file left behind. */
+static void
+test_unix_listener_owned(void)
+{
+	char path[128];
+	struct stat st;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/vtier-test-listen.XXXXXX");
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/o.sock", dir);
+	fd = unix_listen_owned(path, 0640, 65000, 65001, 8);
+	if (geteuid() != 0) {
+		ASSERT_EQ(fd, -EPERM);
+		ASSERT_EQ(lstat(path, &st), -1);
+		rmdir(dir);
+		return;
+	}
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT_TRUE(S_ISSOCK(st.st_mode));
+	ASSERT_EQ(st.st_uid, 65000);
+	ASSERT_EQ(st.st_gid, 65001);
+	ASSERT_EQ(st.st_mode & 0777, 0640);
+	close(fd);
+	fd = unix_listen_owned(path, 0660, (uid_t)-1, 65001, 8);	/* stale */
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(stat(path, &st), 0);
+	ASSERT_EQ(st.st_uid, 0);
+	ASSERT_EQ(st.st_gid, 65001);
+	ASSERT_EQ(st.st_mode & 0777, 0660);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 test_cid_and_vsock(void)
 {
@@ -114,6 +151,7 @@ main(void)
 {
 	log_init("test_shim_listen", LOG_LVL_ERR);
 	RUN_TEST(test_unix_listener);
+	RUN_TEST(test_unix_listener_owned);
 	RUN_TEST(test_cid_and_vsock);
 	TEST_EXIT();
 }
