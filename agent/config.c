@@ -162,7 +162,7 @@ config_defaults(struct agent_config *cfg)
 	cfg->sample_period = 10007;
 	cfg->prefault = PREFAULT_AUTO;
 	cfg->heat_capacity = 1048576;
-	cfg->cooling_ms = 8000;
+	cfg->cooling_ms = 2000;
 	cfg->thp = 1;
 	cfg->interval_ms = 500;
 	cfg->hysteresis = 1;

@@ -9,18 +9,12 @@
  * division.  Deletion shifts the rest of the probe run back, so there are
  * no tombstones and lookups never slow down with churn.
  *
- * Epochs: the clock runs in epochs of cooling / 2^HEAT_SUB_SHIFT, and
- * counts halve when the epoch crosses a multiple of 2^HEAT_SUB_SHIFT
- * (every cooling period, at the same instant for every entry, which keeps
- * the histogram exact).  An entry's count refers to its own epoch (mod
- * 2^16, the epoch of its last sample); its value now is count halved once
- * per multiple crossed since, zero from 16 halvings on.  The fine epoch
- * is what tells how long a page has been silent (heat_live).  To keep the
- * differences meaningful across the 2^16 wrap, every entry older than 17
- * cooling periods is rewritten to (count 0, epoch now) whenever the epoch
- * crosses a multiple of 2^14 or jumps that far at once: between two such
- * passes no entry can age past 2^14 + 17 * 2^HEAT_SUB_SHIFT epochs, so no
- * limit on idle time.
+ * Epochs: an entry's count refers to its own epoch (mod 2^16); its value
+ * now is count >> (epoch now - entry epoch), zero from 16 epochs on.  To
+ * keep that difference meaningful across the 2^16 wrap, every entry older
+ * than 16 epochs is rewritten to (count 0, epoch now) whenever the epoch
+ * crosses a multiple of 2^14 or jumps 16 or more at once: between two such
+ * passes no entry can age past 2^14 + 30 epochs, so no limit on idle time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,11 +22,10 @@
 
 #include "heat.h"
 
-/* Entries older than this many epochs (17 halvings) count zero. */
-#define DECAY_LIMIT	(17u << HEAT_SUB_SHIFT)
+/* Entries older than this many epochs count zero. */
+#define DECAY_LIMIT	16
 /* The epoch-normalizing pass runs when the epoch crosses this multiple. */
 #define RENORM_SHIFT	14
-#define SUB_EPOCHS	(1u << HEAT_SUB_SHIFT)
 
 struct heat {
 	struct heat_entry *slots;
@@ -42,8 +35,8 @@ struct heat {
 	size_t hand;		/* eviction clock hand (slot index) */
 
 	uint64_t next_epoch_ns;	/* the epoch moves on at this time (0: unset) */
-	__uint128_t epoch_start;	/* when the current epoch began, in ns / SUB_EPOCHS */
-	uint64_t cooling_ns;	/* an epoch lasts cooling_ns / SUB_EPOCHS */
+	uint64_t epoch_start_ns;	/* when the current epoch began */
+	uint64_t cooling_ns;
 	uint64_t epoch_abs;	/* epochs since the start, not wrapped */
 	bool started;		/* epoch_start_ns is set */
 
@@ -86,15 +79,7 @@ cur_epoch(const struct heat *h)
 uint32_t
 heat_count(const struct heat *h, const struct heat_entry *e)
 {
-	return heat_decay_at(e->count, e->epoch, cur_epoch(h));
-}
-
-uint32_t
-heat_live_count(const struct heat *h, const struct heat_entry *e)
-{
-	uint16_t now = cur_epoch(h);
-
-	return heat_live(heat_decay_at(e->count, e->epoch, now), e->epoch, now);
+	return heat_decay(e->count, (uint16_t)(cur_epoch(h) - e->epoch));
 }
 
 int
@@ -143,26 +128,17 @@ heat_clear(struct heat *h)
 	h->size = 0;
 	h->hand = 0;
 	h->next_epoch_ns = 0;
-	h->epoch_start = 0;
+	h->epoch_start_ns = 0;
 	h->epoch_abs = 0;
 	h->started = false;
 	memset(h->hist, 0, sizeof(h->hist));
 	memset(&h->stats, 0, sizeof(h->stats));
 }
 
-static inline __uint128_t
-MIN_U128(__uint128_t a, __uint128_t b)
-{
-	return a < b ? a : b;
-}
-
-/* The first ns at or after t (in ns / SUB_EPOCHS), saturated. */
 static uint64_t
-ceil_ns(__uint128_t t)
+add_sat(uint64_t a, uint64_t b)
 {
-	__uint128_t ns = (t + SUB_EPOCHS - 1) / SUB_EPOCHS;
-
-	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
+	return a + b < a ? UINT64_MAX : a + b;
 }
 
 void
@@ -171,9 +147,9 @@ heat_set_cooling(struct heat *h, uint64_t cooling_ns)
 	if (cooling_ns == 0)
 		return;
 	h->cooling_ns = cooling_ns;
-	/* The current epoch keeps its start; the new length runs from it. */
+	/* The current epoch keeps its start; the new period runs from it. */
 	if (h->started)
-		h->next_epoch_ns = ceil_ns(h->epoch_start + cooling_ns);
+		h->next_epoch_ns = add_sat(h->epoch_start_ns, cooling_ns);
 }
 
 /* Rewrite entries that count zero so their epochs never wrap (see top). */
@@ -194,7 +170,7 @@ renormalize(struct heat *h, bool all)
 	}
 }
 
-/* Counts halved n times: each bin moves down n. */
+/* n epochs passed: every count halves n times, so each bin moves down n. */
 static void
 shift_hist(struct heat *h, uint64_t n)
 {
@@ -213,26 +189,22 @@ shift_hist(struct heat *h, uint64_t n)
 static void
 advance_epoch(struct heat *h, uint64_t now_ns)
 {
-	__uint128_t now = (__uint128_t)now_ns * SUB_EPOCHS;
-	uint64_t n, old, halvings;
+	uint64_t n, old;
 
 	if (!h->started) {
 		h->started = true;
-		h->epoch_start = now;
-		h->next_epoch_ns = ceil_ns(now + h->cooling_ns);
+		h->epoch_start_ns = now_ns;
+		h->next_epoch_ns = add_sat(now_ns, h->cooling_ns);
 		return;
 	}
-	n = (uint64_t)MIN_U128((now - h->epoch_start) / h->cooling_ns,
-	    (__uint128_t)UINT64_MAX >> 1);
+	n = (now_ns - h->epoch_start_ns) / h->cooling_ns;
 	if (n == 0)		/* only at the saturated end of time */
 		return;
-	h->epoch_start += (__uint128_t)n * h->cooling_ns;
-	h->next_epoch_ns = ceil_ns(h->epoch_start + h->cooling_ns);
+	h->epoch_start_ns += n * h->cooling_ns;
+	h->next_epoch_ns = add_sat(h->epoch_start_ns, h->cooling_ns);
 	old = h->epoch_abs;
 	h->epoch_abs += n;
-	halvings = (h->epoch_abs >> HEAT_SUB_SHIFT) - (old >> HEAT_SUB_SHIFT);
-	if (halvings)
-		shift_hist(h, halvings);
+	shift_hist(h, n);
 	if (n >= DECAY_LIMIT)
 		renormalize(h, true);
 	else if ((old >> RENORM_SHIFT) != (h->epoch_abs >> RENORM_SHIFT))
@@ -373,7 +345,7 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	}
 
 	now = cur_epoch(h);
-	c = heat_decay_at(e->count, e->epoch, now);
+	c = heat_decay(e->count, (uint16_t)(now - e->epoch));
 	nc = c < HEAT_COUNT_MAX ? c + 1 : HEAT_COUNT_MAX;
 	/*
 	 * The histogram already holds the decayed count; c + 1 changes bin

@@ -7,10 +7,7 @@
  * - Keyed (pid, page); a page is 4 KiB, or 2 MiB when the caller says
  *   the address is THP-backed.
  * - Counts halve every cooling period, lazily: an entry stores the epoch
- *   (1/32 of a cooling period) of its last sample, which its count
- *   refers to, and is brought up to date when touched.
- * - A count the page's silence since contradicts is not trusted
- *   (heat_live): how the policy sees a hot set move on.
+ *   its count refers to and is brought up to date when touched.
  * - A log2-binned histogram of (decayed) heat, in 4 KiB-page units, is
  *   kept exact at all times.  Halving moves every count exactly one bin
  *   down, so an epoch change is a shift of the histogram.
@@ -30,8 +27,6 @@
 #define HEAT_COUNT_MAX	UINT16_MAX
 /* bin 0: count 0; bin b >= 1: 2^(b-1) <= count < 2^b */
 #define HEAT_NBINS	17
-/* Epochs per cooling period (counts halve when the epoch crosses a multiple) */
-#define HEAT_SUB_SHIFT	5
 
 /*
  * Key layout: pid in bits 36..57, THP flag in bit 35, virtual page
@@ -51,7 +46,7 @@
 struct heat_entry {
 	uint64_t key;		/* 0 = empty slot */
 	uint16_t count;		/* heat as of epoch */
-	uint16_t epoch;		/* epoch of count (last sample), mod 2^16 */
+	uint16_t epoch;		/* cooling epoch of count, mod 2^16 */
 	int8_t node;		/* NUMA node, -1 = not known yet */
 	uint8_t flags;		/* HEAT_F_* */
 	uint16_t moved;		/* policy tick of the last migration, mod 2^16 */
@@ -142,44 +137,13 @@ struct heat_entry *heat_lookup(struct heat *h, uint64_t key);
 /* The entry's count decayed to the table's current epoch. */
 uint32_t heat_count(const struct heat *h, const struct heat_entry *e);
 /*
- * The same for a count stored at epoch then, at epoch now (both from
- * heat_epoch(), mod 2^16): halved once per multiple of 2^HEAT_SUB_SHIFT
- * crossed in between, 0 from 16 halvings on.  For passes over
- * heat_slots().
+ * The same for a count age epochs old (age = heat_epoch() - e->epoch, mod
+ * 2^16): halved age times, 0 from 16 on.  For passes over heat_slots().
  */
-static inline uint32_t heat_decay_at(uint16_t count, uint16_t then, uint16_t now)
+static inline uint32_t heat_decay(uint16_t count, uint16_t age)
 {
-	uint16_t halvings = (uint16_t)(now - (then &
-	    (uint16_t)~((1u << HEAT_SUB_SHIFT) - 1))) >> HEAT_SUB_SHIFT;
-
-	return (uint32_t)count >> (halvings < 31 ? halvings : 31);
+	return (uint32_t)count >> (age < 31 ? age : 31);
 }
-
-/*
- * Silence test.  A page whose decayed count is c has been sampled about
- * c ln2 / P times per second over the last cooling periods (P the cooling
- * period).  Silent since its last sample, at epoch then, for at least
- * (now - then - 1) epochs of P / 32, it would have shown about
- * c ln2 (now - then - 1) / 32 samples at that rate; more than
- * HEAT_STALE_SAMPLES expected and none seen (chance e^-6 at 6) means the
- * rate has dropped: the hot set has moved on.  heat_live returns 0 for
- * such a count and c otherwise.  A long cooling period then costs no
- * agility: the counts of pages still in use keep a long memory, those of
- * pages left behind stop counting within a few of their own inter-sample
- * gaps.
- */
-#define HEAT_STALE_SAMPLES	6
-/* c * (age - 1) above this: ceil(32 * 6 / ln 2) */
-#define HEAT_STALE_K		277
-static inline uint32_t heat_live(uint32_t c, uint16_t then, uint16_t now)
-{
-	uint16_t age = (uint16_t)(now - then);
-
-	return age > 1 && (uint64_t)c * (age - 1u) > HEAT_STALE_K ? 0 : c;
-}
-
-/* heat_count with the silence test: the heat the policy plans with. */
-uint32_t heat_live_count(const struct heat *h, const struct heat_entry *e);
 
 /* Remove one entry (ENOENT/EFAULT from the migrator). 0 or -ENOENT. */
 int heat_drop(struct heat *h, uint64_t key);

@@ -11,10 +11,9 @@
  *   gives the bin where the cumulative size crosses C, and that boundary
  *   bin is resolved exactly by selecting on decayed counts; the count of
  *   the coldest page admitted is the threshold T;
- * - hysteresis: a promotion of a page of heat c may displace only fast
- *   pages colder than c >> hysteresis (and than min_count), so a swap
- *   needs the page coming in 2^hysteresis times as hot as the one going
- *   out;
+ * - hysteresis: a fast page is a demotion candidate only when its heat is
+ *   below T >> hysteresis (hysteresis in log2 bins; T = 0 means anything
+ *   cold qualifies);
  * - a page moved less than min_residence ticks ago is not moved again,
  *   except to get back under the budget;
  * - over budget (fast_used > budget): demote the coldest fast pages down
@@ -43,7 +42,7 @@ struct policy_params {
 	uint64_t fast_used;	/* bytes in use on the fast nodes now */
 	uint64_t fast_mask;	/* which heat_entry.node values are fast */
 	uint64_t slow_mask;	/* which are slow (others are ignored) */
-	unsigned hysteresis;	/* a swap needs heat in > heat out << this */
+	unsigned hysteresis;	/* log2 bins between promote and demote */
 	uint32_t min_count;	/* decayed count a hot page needs (0 = 1) */
 	uint16_t now_tick;	/* policy tick, mod 2^16, never 0 (see below) */
 	uint16_t min_residence;	/* ticks a moved page stays put */
@@ -104,7 +103,6 @@ int policy_plan(const struct heat *h, const struct policy_params *pp,
     struct plan *p);
 
 struct agent_config;
-struct heat_entry;
 
 /*
  * The parameters of one round as the agent runs it, from its settings:

@@ -104,7 +104,7 @@ test_defaults(void)
 	ASSERT_STREQ(c.replay, "");
 	ASSERT_EQ(c.prefault, PREFAULT_AUTO);
 	ASSERT_EQ_U(c.heat_capacity, 1048576);
-	ASSERT_EQ_U(c.cooling_ms, 8000);
+	ASSERT_EQ_U(c.cooling_ms, 2000);
 	ASSERT_EQ(c.thp, 1);
 	ASSERT_EQ_U(c.interval_ms, 500);
 	ASSERT_EQ_U(c.hysteresis, 1);
@@ -521,7 +521,7 @@ test_print_round_trip(void)
 	ASSERT_STREQ(diff ? diff : "", "");
 	ASSERT_CONTAINS(text, "\n[budget]\ndram = auto\nheadroom = 64M\n");
 	ASSERT_CONTAINS(text, "\n[nodes]\nfast = auto\nslow = auto\n");
-	ASSERT_CONTAINS(text, "cooling = 8s\n");
+	ASSERT_CONTAINS(text, "cooling = 2s\n");
 	ASSERT_CONTAINS(text, "interval = 500ms\n");
 
 	fixture("good-full.ini", path, sizeof(path));
