@@ -17,11 +17,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vtier/log.h"
 #include "vtier/sdnotify.h"
+#include "vtier/util.h"
 
 static int
 notify_addr(const char *name, struct sockaddr_un *sun, socklen_t *len)
@@ -82,13 +82,10 @@ sdnotify_ready(void)
 int
 sdnotify_reloading(void)
 {
-	struct timespec ts;
 	char buf[64];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu\n",
-	    (unsigned long long)ts.tv_sec * 1000000ULL +
-	    (unsigned long long)ts.tv_nsec / 1000ULL);
+	    (unsigned long long)(now_ns() / 1000));
 	return sdnotify_send(buf);
 }
 
