@@ -38,6 +38,7 @@ enum ktype {
 	K_SIZE,		/* bytes with K/M/G/T */
 	K_SIZE_AUTO,	/* "auto" = 0, else a size > 0 */
 	K_DURATION,	/* milliseconds from ms/s/m */
+	K_DURATION_AUTO,	/* "auto" = 0, else a duration */
 	K_COUNT,	/* plain decimal */
 	K_BOOL,		/* yes/no, stored in an int */
 	K_ENUM,		/* one of names[], stored in an enum */
@@ -101,7 +102,7 @@ static const struct key keys[] = {
 	    0, PREFAULT_NEVER, prefault_names },
 	{ "heat", "pages", K_COUNT, FIELD(heat_capacity), 0,
 	    1024, 1u << 26, NULL },
-	{ "heat", "cooling", K_DURATION, FIELD(cooling_ms), 0,
+	{ "heat", "cooling", K_DURATION_AUTO, FIELD(cooling_ms), 0,
 	    10, 3600 * 1000, NULL },
 	{ "heat", "thp", K_BOOL, FIELD(thp), 0, 0, 1, NULL },
 	{ "policy", "interval", K_DURATION, FIELD(interval_ms), 0,
@@ -162,12 +163,12 @@ config_defaults(struct agent_config *cfg)
 	cfg->sample_period = 10007;
 	cfg->prefault = PREFAULT_AUTO;
 	cfg->heat_capacity = 1048576;
-	cfg->cooling_ms = 2000;
+	cfg->cooling_ms = 2000;	/* 0 = auto: the sample clock */
 	cfg->thp = 1;
-	cfg->interval_ms = 500;
+	cfg->interval_ms = 50;
 	cfg->hysteresis = 1;
 	cfg->promote_min = 2;
-	cfg->min_residence_ms = 5000;
+	cfg->min_residence_ms = 0;
 	cfg->backend = BACKEND_MOVE_PAGES;
 	cfg->rate_bytes = 256 * MiB;
 	cfg->pages_per_call = 1024;
@@ -259,7 +260,7 @@ load_int(const struct agent_config *cfg, size_t off)
 static void
 format_number(const struct key *k, uint64_t v, char *buf, size_t len)
 {
-	if (k->type == K_DURATION)
+	if (k->type == K_DURATION || k->type == K_DURATION_AUTO)
 		ini_format_duration(v, buf, len);
 	else if (k->type == K_SIZE || k->type == K_SIZE_AUTO)
 		format_size(v, buf, len);
@@ -293,9 +294,13 @@ describe(const struct key *k, char *buf, size_t len)
 		    "or T suffix, e.g. 64M");
 		return;
 	case K_DURATION:
+	case K_DURATION_AUTO:
 		ini_format_duration(k->min, lo, sizeof(lo));
 		ini_format_duration(k->max, hi, sizeof(hi));
-		if (k->max == UINT64_MAX)
+		if (k->type == K_DURATION_AUTO)
+			snprintf(buf, len, "auto or a duration from %s to %s "
+			    "with an ms, s, m or h suffix, e.g. 2s", lo, hi);
+		else if (k->max == UINT64_MAX)
 			snprintf(buf, len, "a duration with an ms, s, m or h "
 			    "suffix, e.g. 500ms or 5s");
 		else
@@ -352,7 +357,8 @@ fail_range(struct parse *p, const struct key *k, int line, uint64_t v)
 	format_number(k, k->min, lo, sizeof(lo));
 	format_number(k, k->max, hi, sizeof(hi));
 	return fail(p, line, -EINVAL, "[%s] %s: %s is out of range "
-	    "(expected %s to %s)", k->section, k->name, val, lo, hi);
+	    "(expected %s%s to %s)", k->section, k->name, val,
+	    k->type == K_DURATION_AUTO ? "auto, or " : "", lo, hi);
 }
 
 /*
@@ -452,10 +458,16 @@ set_value(struct parse *p, const struct key *k, const char *value)
 			return fail_value(p, k, value, rc == -ERANGE ?
 			    "too large:" : "bad size");
 		break;
+	case K_DURATION_AUTO:
+		if (strcmp(value, "auto") == 0)
+			break;
+		/* FALLTHROUGH */
 	case K_DURATION:
 		if ((rc = parse_duration_ms(value, &v)) < 0)
 			return fail_value(p, k, value, rc == -ERANGE ?
 			    "too large:" : "bad duration");
+		if (v < k->min || v > k->max)	/* 0ms is not auto */
+			return fail_range(p, k, p->f.lineno, v);
 		break;
 	case K_COUNT:
 		if ((rc = parse_u64(value, &v)) < 0)
@@ -485,7 +497,8 @@ set_value(struct parse *p, const struct key *k, const char *value)
 	case K_PROCS:
 		return parse_procs(p, k, value);
 	}
-	if (k->type != K_NODES && (v < k->min || v > k->max))
+	if (k->type != K_NODES && !(v == 0 && k->type == K_DURATION_AUTO) &&
+	    (v < k->min || v > k->max))
 		return fail_range(p, k, p->f.lineno, v);
 	store_uint(p->cfg, k->off, k->size, v);
 	return 0;
@@ -641,8 +654,11 @@ check_config(struct parse *p)
 		case K_SIZE:
 		case K_SIZE_AUTO:
 		case K_DURATION:
+		case K_DURATION_AUTO:
 		case K_COUNT:
 			v = load_uint(cfg, k->off, k->size);
+			if (v == 0 && k->type == K_DURATION_AUTO)
+				break;
 			if (v < k->min || v > k->max)
 				return fail_range(p, k, p->key_line[i], v);
 			break;
@@ -779,9 +795,12 @@ format_value(const struct agent_config *cfg, const struct key *k, char *buf,
 		snprintf(buf, len, "%.*s", (int)strnlen(field, k->size), field);
 		return;
 	case K_SIZE_AUTO:
+	case K_DURATION_AUTO:
 	case K_NODES:
 		if ((v = load_uint(cfg, k->off, k->size)) == 0)
 			snprintf(buf, len, "auto");
+		else if (k->type == K_DURATION_AUTO)
+			ini_format_duration(v, buf, len);
 		else if (k->type == K_NODES)
 			format_nodelist(v, buf, len);
 		else

@@ -60,14 +60,14 @@ struct agent_config {
 
 	/* [heat] */
 	uint32_t heat_capacity;			/* pages = 1048576 (tracked entries) */
-	uint64_t cooling_ms;			/* cooling = 2s */
+	uint64_t cooling_ms;			/* cooling = 2s (0: auto, the sample clock) */
 	int thp;				/* thp = yes */
 
 	/* [policy] */
-	uint64_t interval_ms;			/* interval = 500ms */
+	uint64_t interval_ms;			/* interval = 50ms */
 	uint32_t hysteresis;			/* hysteresis = 1 (factors of 2) */
 	uint32_t promote_min;			/* promote_min = 2 (samples) */
-	uint64_t min_residence_ms;		/* min_residence = 5s */
+	uint64_t min_residence_ms;		/* min_residence = 0 */
 
 	/* [migrate] */
 	enum migrate_backend backend;		/* backend = move_pages */

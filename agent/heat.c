@@ -9,12 +9,18 @@
  * division.  Deletion shifts the rest of the probe run back, so there are
  * no tombstones and lookups never slow down with churn.
  *
- * Epochs: an entry's count refers to its own epoch (mod 2^16); its value
- * now is count >> (epoch now - entry epoch), zero from 16 epochs on.  To
- * keep that difference meaningful across the 2^16 wrap, every entry older
- * than 16 epochs is rewritten to (count 0, epoch now) whenever the epoch
- * crosses a multiple of 2^14 or jumps 16 or more at once: between two such
- * passes no entry can age past 2^14 + 30 epochs, so no limit on idle time.
+ * Epochs: the clock runs in epochs of cooling / 2^HEAT_SUB_SHIFT, and
+ * counts halve when the epoch crosses a multiple of 2^HEAT_SUB_SHIFT
+ * (every cooling period, at the same instant for every entry, which keeps
+ * the histogram exact).  An entry's count refers to its own epoch (mod
+ * 2^16, the epoch of its last sample); its value now is count halved once
+ * per multiple crossed since, zero from 16 halvings on.  The fine epoch
+ * is what tells how long a page has been silent (heat_live_at).  To keep the
+ * differences meaningful across the 2^16 wrap, every entry older than 17
+ * cooling periods is rewritten to (count 0, epoch now) whenever the epoch
+ * crosses a multiple of 2^14 or jumps that far at once: between two such
+ * passes no entry can age past 2^14 + 17 * 2^HEAT_SUB_SHIFT epochs, so no
+ * limit on idle time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,10 +28,11 @@
 
 #include "heat.h"
 
-/* Entries older than this many epochs count zero. */
-#define DECAY_LIMIT	16
+/* Entries older than this many epochs (17 halvings) count zero. */
+#define DECAY_LIMIT	(17u << HEAT_SUB_SHIFT)
 /* The epoch-normalizing pass runs when the epoch crosses this multiple. */
 #define RENORM_SHIFT	14
+#define SUB_EPOCHS	(1u << HEAT_SUB_SHIFT)
 
 struct heat {
 	struct heat_entry *slots;
@@ -35,10 +42,12 @@ struct heat {
 	size_t hand;		/* eviction clock hand (slot index) */
 
 	uint64_t next_epoch_ns;	/* the epoch moves on at this time (0: unset) */
-	uint64_t epoch_start_ns;	/* when the current epoch began */
-	uint64_t cooling_ns;
+	__uint128_t epoch_start;	/* when the current epoch began, in ns / SUB_EPOCHS */
+	uint64_t cooling_ns;	/* an epoch lasts cooling_ns / SUB_EPOCHS */
 	uint64_t epoch_abs;	/* epochs since the start, not wrapped */
 	bool started;		/* epoch_start_ns is set */
+	uint64_t sub_samples;	/* sample clock: samples per epoch (0: time) */
+	uint64_t since;		/* samples recorded in the current epoch */
 
 	uint64_t hist[HEAT_NBINS];	/* 4 KiB pages per bin of decayed heat */
 	struct heat_stats stats;
@@ -79,7 +88,15 @@ cur_epoch(const struct heat *h)
 uint32_t
 heat_count(const struct heat *h, const struct heat_entry *e)
 {
-	return heat_decay(e->count, (uint16_t)(cur_epoch(h) - e->epoch));
+	return heat_decay_at(e->count, e->epoch, cur_epoch(h));
+}
+
+uint32_t
+heat_live_count(const struct heat *h, const struct heat_entry *e)
+{
+	uint16_t now = cur_epoch(h);
+
+	return heat_live_at(e->count, e->epoch, now);
 }
 
 int
@@ -128,17 +145,26 @@ heat_clear(struct heat *h)
 	h->size = 0;
 	h->hand = 0;
 	h->next_epoch_ns = 0;
-	h->epoch_start_ns = 0;
+	h->epoch_start = 0;
 	h->epoch_abs = 0;
 	h->started = false;
 	memset(h->hist, 0, sizeof(h->hist));
 	memset(&h->stats, 0, sizeof(h->stats));
 }
 
-static uint64_t
-add_sat(uint64_t a, uint64_t b)
+static inline __uint128_t
+MIN_U128(__uint128_t a, __uint128_t b)
 {
-	return a + b < a ? UINT64_MAX : a + b;
+	return a < b ? a : b;
+}
+
+/* The first ns at or after t (in ns / SUB_EPOCHS), saturated. */
+static uint64_t
+ceil_ns(__uint128_t t)
+{
+	__uint128_t ns = (t + SUB_EPOCHS - 1) / SUB_EPOCHS;
+
+	return ns > UINT64_MAX ? UINT64_MAX : (uint64_t)ns;
 }
 
 void
@@ -147,9 +173,11 @@ heat_set_cooling(struct heat *h, uint64_t cooling_ns)
 	if (cooling_ns == 0)
 		return;
 	h->cooling_ns = cooling_ns;
-	/* The current epoch keeps its start; the new period runs from it. */
+	if (h->sub_samples != 0)
+		return;
+	/* The current epoch keeps its start; the new length runs from it. */
 	if (h->started)
-		h->next_epoch_ns = add_sat(h->epoch_start_ns, cooling_ns);
+		h->next_epoch_ns = ceil_ns(h->epoch_start + cooling_ns);
 }
 
 /* Rewrite entries that count zero so their epochs never wrap (see top). */
@@ -170,7 +198,7 @@ renormalize(struct heat *h, bool all)
 	}
 }
 
-/* n epochs passed: every count halves n times, so each bin moves down n. */
+/* Counts halved n times: each bin moves down n. */
 static void
 shift_hist(struct heat *h, uint64_t n)
 {
@@ -189,26 +217,66 @@ shift_hist(struct heat *h, uint64_t n)
 static void
 advance_epoch(struct heat *h, uint64_t now_ns)
 {
-	uint64_t n, old;
+	__uint128_t now = (__uint128_t)now_ns * SUB_EPOCHS;
+	uint64_t n, old, halvings;
 
-	if (!h->started) {
-		h->started = true;
-		h->epoch_start_ns = now_ns;
-		h->next_epoch_ns = add_sat(now_ns, h->cooling_ns);
+	if (h->sub_samples != 0) {	/* the sample clock runs the epochs */
+		h->next_epoch_ns = UINT64_MAX;
 		return;
 	}
-	n = (now_ns - h->epoch_start_ns) / h->cooling_ns;
+	if (!h->started) {
+		h->started = true;
+		h->epoch_start = now;
+		h->next_epoch_ns = ceil_ns(now + h->cooling_ns);
+		return;
+	}
+	n = (uint64_t)MIN_U128((now - h->epoch_start) / h->cooling_ns,
+	    (__uint128_t)UINT64_MAX >> 1);
 	if (n == 0)		/* only at the saturated end of time */
 		return;
-	h->epoch_start_ns += n * h->cooling_ns;
-	h->next_epoch_ns = add_sat(h->epoch_start_ns, h->cooling_ns);
+	h->epoch_start += (__uint128_t)n * h->cooling_ns;
+	h->next_epoch_ns = ceil_ns(h->epoch_start + h->cooling_ns);
 	old = h->epoch_abs;
 	h->epoch_abs += n;
-	shift_hist(h, n);
+	halvings = (h->epoch_abs >> HEAT_SUB_SHIFT) - (old >> HEAT_SUB_SHIFT);
+	if (halvings)
+		shift_hist(h, halvings);
 	if (n >= DECAY_LIMIT)
 		renormalize(h, true);
 	else if ((old >> RENORM_SHIFT) != (h->epoch_abs >> RENORM_SHIFT))
 		renormalize(h, false);
+}
+
+/* The sample clock's epoch is over: one epoch on. */
+static __attribute__((noinline)) void
+sample_epoch(struct heat *h)
+{
+	uint64_t old = h->epoch_abs;
+
+	h->since = 0;
+	h->epoch_abs++;
+	if ((h->epoch_abs >> HEAT_SUB_SHIFT) != (old >> HEAT_SUB_SHIFT))
+		shift_hist(h, 1);
+	if ((old >> RENORM_SHIFT) != (h->epoch_abs >> RENORM_SHIFT))
+		renormalize(h, false);
+}
+
+void
+heat_set_cooling_samples(struct heat *h, uint64_t n)
+{
+	if (n == 0) {
+		if (h->sub_samples == 0)
+			return;
+		/* back to the time clock, which starts again at the next call */
+		h->sub_samples = 0;
+		h->started = false;
+		h->next_epoch_ns = 0;
+		return;
+	}
+	h->sub_samples = n >> HEAT_SUB_SHIFT ? n >> HEAT_SUB_SHIFT : 1;
+	h->next_epoch_ns = UINT64_MAX;
+	if (h->since >= h->sub_samples)
+		sample_epoch(h);
 }
 
 void
@@ -334,6 +402,8 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	uint16_t now;
 
 	h->stats.records++;
+	if (h->sub_samples != 0 && ++h->since >= h->sub_samples)
+		sample_epoch(h);
 	for (;;) {
 		e = &h->slots[i];
 		if (e->key == key)
@@ -345,13 +415,18 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	}
 
 	now = cur_epoch(h);
-	c = heat_decay(e->count, (uint16_t)(now - e->epoch));
-	nc = c < HEAT_COUNT_MAX ? c + 1 : HEAT_COUNT_MAX;
+	c = heat_decay_at(e->count, e->epoch, now);
+	/*
+	 * A count the silence test rejects is not revived by one new sample:
+	 * the page starts again from that sample.
+	 */
+	nc = heat_live_at(e->count, e->epoch, now);
+	nc = nc < HEAT_COUNT_MAX ? nc + 1 : HEAT_COUNT_MAX;
 	/*
 	 * The histogram already holds the decayed count; c + 1 changes bin
 	 * only when it is a power of two.
 	 */
-	if ((nc & (nc - 1)) == 0 && nc != c) {
+	if (heat_bin(nc) != heat_bin(c)) {
 		np = heat_key_npages(key);
 		h->hist[heat_bin(c)] -= np;
 		h->hist[heat_bin(nc)] += np;

@@ -7,7 +7,10 @@
  * - Keyed (pid, page); a page is 4 KiB, or 2 MiB when the caller says
  *   the address is THP-backed.
  * - Counts halve every cooling period, lazily: an entry stores the epoch
- *   its count refers to and is brought up to date when touched.
+ *   (1/32 of a cooling period) of its last sample, which its count
+ *   refers to, and is brought up to date when touched.
+ * - A count the page's silence since contradicts is not trusted
+ *   (heat_live_at): how the policy sees a hot set move on.
  * - A log2-binned histogram of (decayed) heat, in 4 KiB-page units, is
  *   kept exact at all times.  Halving moves every count exactly one bin
  *   down, so an epoch change is a shift of the histogram.
@@ -27,6 +30,8 @@
 #define HEAT_COUNT_MAX	UINT16_MAX
 /* bin 0: count 0; bin b >= 1: 2^(b-1) <= count < 2^b */
 #define HEAT_NBINS	17
+/* Epochs per cooling period (counts halve when the epoch crosses a multiple) */
+#define HEAT_SUB_SHIFT	5
 
 /*
  * Key layout: pid in bits 36..57, THP flag in bit 35, virtual page
@@ -46,7 +51,7 @@
 struct heat_entry {
 	uint64_t key;		/* 0 = empty slot */
 	uint16_t count;		/* heat as of epoch */
-	uint16_t epoch;		/* cooling epoch of count, mod 2^16 */
+	uint16_t epoch;		/* epoch of count (last sample), mod 2^16 */
 	int8_t node;		/* NUMA node, -1 = not known yet */
 	uint8_t flags;		/* HEAT_F_* */
 	uint16_t moved;		/* policy tick of the last migration, mod 2^16 */
@@ -92,6 +97,7 @@ void heat_destroy(struct heat *h);
 void heat_clear(struct heat *h);
 /* Change the cooling period (on reload); counts are kept. */
 void heat_set_cooling(struct heat *h, uint64_t cooling_ns);
+void heat_set_cooling_samples(struct heat *h, uint64_t n);
 
 /*
  * Advance the table's clock to now_ns: if one or more cooling periods
@@ -137,13 +143,48 @@ struct heat_entry *heat_lookup(struct heat *h, uint64_t key);
 /* The entry's count decayed to the table's current epoch. */
 uint32_t heat_count(const struct heat *h, const struct heat_entry *e);
 /*
- * The same for a count age epochs old (age = heat_epoch() - e->epoch, mod
- * 2^16): halved age times, 0 from 16 on.  For passes over heat_slots().
+ * The same for a count stored at epoch then, at epoch now (both from
+ * heat_epoch(), mod 2^16): halved once per multiple of 2^HEAT_SUB_SHIFT
+ * crossed in between, 0 from 16 halvings on.  For passes over
+ * heat_slots().
  */
-static inline uint32_t heat_decay(uint16_t count, uint16_t age)
+static inline uint32_t heat_decay_at(uint16_t count, uint16_t then, uint16_t now)
 {
-	return (uint32_t)count >> (age < 31 ? age : 31);
+	uint16_t halvings = (uint16_t)(now - (then &
+	    (uint16_t)~((1u << HEAT_SUB_SHIFT) - 1))) >> HEAT_SUB_SHIFT;
+
+	return (uint32_t)count >> (halvings < 31 ? halvings : 31);
 }
+
+/*
+ * Silence test.  A page whose count was c at its last sample, at epoch
+ * then, was being sampled about c ln2 / P times per cooling period P
+ * (a count decays to c ln2 / P per unit of time at a steady rate).
+ * Silent since for at least (now - then - 1) epochs of P / 32, it would
+ * have shown about c ln2 (now - then - 1) / 32 samples at that rate;
+ * more than HEAT_STALE_SAMPLES expected and none seen (chance e^-6 at 6)
+ * means the rate has dropped: the hot set has moved on.  heat_live_at
+ * returns 0 for such a count and its decayed value otherwise.  The test
+ * uses the count as it was at the last sample, not the decayed one: a
+ * halving in between does not make the evidence of the silence weaker.
+ * A long cooling period then costs no agility: the counts of pages still
+ * in use keep a long memory, those of pages left behind stop counting
+ * within a few of their own inter-sample gaps.
+ */
+#define HEAT_STALE_SAMPLES	6
+/* c * (age - 1) above this: ceil(32 * 6 / ln 2) */
+#define HEAT_STALE_K		277
+static inline uint32_t heat_live_at(uint16_t count, uint16_t then, uint16_t now)
+{
+	uint16_t age = (uint16_t)(now - then);
+
+	if (age > 1 && (uint64_t)count * (age - 1u) > HEAT_STALE_K)
+		return 0;
+	return heat_decay_at(count, then, now);
+}
+
+/* heat_count with the silence test: the heat the policy plans with. */
+uint32_t heat_live_count(const struct heat *h, const struct heat_entry *e);
 
 /* Remove one entry (ENOENT/EFAULT from the migrator). 0 or -ENOENT. */
 int heat_drop(struct heat *h, uint64_t key);

@@ -369,6 +369,10 @@ on_tick(void *arg, int fd)
 			enable_hw(a, "without the pre-fault step (no shim)");
 		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
 	}
+	if (!policy_round_due(&a->cfg, a->round_ns, now, heat_size(a->heat)))
+		return true;
+	a->round_ns = now;
+	policy_heat_clock(a->heat, &a->cfg, a->budget);
 	if ((rc = read_fast_used(a, &used)) < 0) {
 		log_warnx("fast-node usage unknown (%s): skipping this round",
 		    strerror(-rc));
@@ -467,7 +471,7 @@ reload(struct agent *a)
 #undef KEEP
 	a->cfg = fresh;
 	log_set_level(a->debug ? LOG_LVL_DEBUG : a->cfg.log_level);
-	heat_set_cooling(a->heat, a->cfg.cooling_ms * 1000000ULL);
+	policy_heat_clock(a->heat, &a->cfg, a->budget);
 	migrate_set_limits(a->mig, a->cfg.pages_per_call, a->cfg.rate_bytes);
 	loop_timer_set(a->loop, a->tick_timer, a->cfg.interval_ms * 1000000ULL);
 	if (a->procs)
@@ -637,12 +641,14 @@ start(struct agent *a, const char *sysfs)
 		log_warnx("no slow (memory-only) node: nothing to tier, the "
 		    "agent only watches the budget");
 	update_budget(a);
+	/* a time period is needed even when the sample clock runs it */
 	if ((rc = heat_create(&a->heat, a->cfg.heat_capacity,
-	    a->cfg.cooling_ms * 1000000ULL)) < 0) {
+	    (a->cfg.cooling_ms ? a->cfg.cooling_ms : 2000) * 1000000ULL)) < 0) {
 		log_err("heat table of %u pages: %s", a->cfg.heat_capacity,
 		    strerror(-rc));
 		return rc;
 	}
+	policy_heat_clock(a->heat, &a->cfg, a->budget);
 	/* a round moves at most rate * interval bytes; twice that in items */
 	cap = (size_t)MIN(a->cfg.rate_bytes / 4096 * a->cfg.interval_ms / 500,
 	    1ULL << 20);

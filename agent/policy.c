@@ -31,15 +31,24 @@
  *    (budget - headroom)) unless U alone exceeds the target; if U alone
  *    exceeds the budget, the budget is unattainable.
  *  - promote candidates hottest first into the room left below budget -
- *    headroom; when a page does not fit, demote the next candidates that
- *    are past min_residence and colder than T >> hysteresis (count 0 when
- *    that is 0) to make room.  Those are colder than every page in H, so
- *    a promotion never displaces a hotter page, and fast pages between
- *    T >> hysteresis and T stay put (hysteresis).
+ *    headroom; when a page of count c does not fit, demote the next
+ *    candidates that are past min_residence and colder than
+ *    swap_limit(c) to make room: c >> hysteresis, and far enough below c
+ *    that the difference is more than sampling noise (see swap_limit).
+ *    Those are colder than every page in H, so a promotion never
+ *    displaces a hotter page, and a swap needs the page coming in to be
+ *    clearly hotter than the one going out.  The test is per pair, not
+ *    against T: right after the hot set moves, T is still low and a
+ *    threshold T >> h would protect the leftovers of the old hot set
+ *    from pages many times hotter.  As promotions go hottest first and
+ *    demotions coldest first, the first pair that fails ends the swaps.
+ *  - counts are live counts (heat_live_at): a page silent for much longer
+ *    than its count says is normal has count 0 here.
  *  - demotions and promotions together stay within max_bytes, demotions
  *    first; a 2 MiB page that does not fit is skipped for smaller ones.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -381,7 +390,7 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 	for (size_t i = 0; i < nslots; i++) {
 		const struct heat_entry *e = &slots[i];
 		enum side sd = side_of(e, side);
-		uint32_t c = heat_decay(e->count, (uint16_t)(epoch - e->epoch));
+		uint32_t c = heat_live_at(e->count, e->epoch, epoch);
 		uint32_t n = heat_key_npages(e->key);
 
 		fast_pages += sd == FAST ? n : 0;
@@ -416,7 +425,7 @@ collect_pass(struct round *r, struct boundary *bd)
 
 		if (sd == OTHER)
 			continue;
-		c = heat_decay(e->count, (uint16_t)(epoch - e->epoch));
+		c = heat_live_at(e->count, e->epoch, epoch);
 		n = heat_key_npages(e->key);
 		hot = in_hot_set(&b, c, sd, n);
 		rec = recent(e, now, min_res);
@@ -442,7 +451,7 @@ add_demotion(struct round *r, const struct heat_entry *e)
 	struct plan *p = r->p;
 	uint64_t b = key_bytes(e->key);
 
-	add_item(&p->demote[p->ndemote++], e, heat_count(r->h, e));
+	add_item(&p->demote[p->ndemote++], e, heat_live_count(r->h, e));
 	p->demote_bytes += b;
 	r->moved += b;
 	r->fast_now = r->fast_now > b ? r->fast_now - b : 0;
@@ -467,26 +476,56 @@ demote_forced(struct round *r)
 
 /*
  * Promote hottest first into the room below budget - headroom, swapping
- * out the next demotion candidates that are settled and colder than dthr.
- * prefix[k] is the size of the first k of those.
+ * out the next demotion candidates that are settled and colder than the
+ * page coming in by the hysteresis factor (see the top).  prefix[k] is
+ * the size of the first k settled candidates.
  */
+/*
+ * The heat below which a fast page may make room for a page of heat c:
+ * c >> hysteresis, and also low enough that c - x > SWAP_Z sqrt(c + x),
+ * the difference of two Poisson counts at SWAP_Z standard deviations.
+ * Solving (c - x)^2 = z^2 (c + x) for its smaller root x0 gives the
+ * bound: x < x0.  Few samples prove little (2 against 1 is noise, 20
+ * against 10 is not), so the hysteresis factor alone would let sampling
+ * noise churn pages whose true rates are alike.
+ */
+#define SWAP_Z	1.5
+
+static inline uint32_t
+swap_limit(const struct round *r, uint32_t c)
+{
+	double b = 2.0 * c + SWAP_Z * SWAP_Z;
+	double x0 = (b - sqrt(b * b - 4.0 * ((double)c * c -
+	    SWAP_Z * SWAP_Z * c))) / 2;
+	uint32_t lim = c >> MIN(r->pp->hysteresis, 31u);
+
+	return x0 <= 0 ? 0 : MIN(lim, (uint32_t)ceil(x0));
+}
+
 static void
-promote(struct round *r, uint32_t dthr)
+promote(struct round *r)
 {
 	struct plan *p = r->p;
 	const uint64_t *dem = r->s->demote + r->di;
 	uint64_t *prefix = r->s->promote + p->cap;	/* free upper half */
 	size_t nswap = 0, si = 0;
+	uint32_t lim;
 
-	prefix[0] = 0;
+	if (r->np == 0)
+		return;
 	/* Settled candidates come first and have bit 16 clear. */
-	while (r->di + nswap < r->nd && dem[nswap] >> KEY_SLOT_BITS < dthr) {
+	lim = swap_limit(r, HEAT_COUNT_MAX - (uint32_t)(r->s->promote[0] >>
+	    KEY_SLOT_BITS));
+	prefix[0] = 0;
+	while (r->di + nswap < r->nd && dem[nswap] >> KEY_SLOT_BITS < lim) {
 		prefix[nswap + 1] = prefix[nswap] + key_bytes(slot_of(r, dem[nswap])->key);
 		nswap++;
 	}
 
 	for (size_t j = 0; j < r->np && p->npromote < p->cap; j++) {
 		const struct heat_entry *e = slot_of(r, r->s->promote[j]);
+		uint32_t c = HEAT_COUNT_MAX - (uint32_t)(r->s->promote[j] >>
+		    KEY_SLOT_BITS);
 		uint64_t b = key_bytes(e->key), need;
 		size_t k = si, lo, hi;
 
@@ -503,12 +542,15 @@ promote(struct round *r, uint32_t dthr)
 				lo = mid + 1;
 		}
 		k = lo;
+		/* The hottest page it displaces must be colder by the factor. */
+		if (k > si && dem[k - 1] >> KEY_SLOT_BITS >= swap_limit(r, c))
+			break;
 		/* No cap check: there are at most cap demotion candidates. */
 		if (r->moved + (prefix[k] - prefix[si]) + b > r->limit)
 			goto no_fit;
 		for (; si < k; si++)
 			add_demotion(r, slot_of(r, dem[si]));
-		add_item(&p->promote[p->npromote++], e, heat_count(r->h, e));
+		add_item(&p->promote[p->npromote++], e, heat_live_count(r->h, e));
 		p->promote_bytes += b;
 		r->moved += b;
 		r->fast_now += b;
@@ -528,7 +570,6 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	uint64_t bins[3][HEAT_NBINS] = { { 0 } };
 	uint64_t managed_fast, unmanaged, end;
 	struct boundary bd;
-	uint32_t dthr;
 
 	if (r.s == NULL || p->cap == 0 || (pp->fast_mask & pp->slow_mask) ||
 	    pp->now_tick == 0 || pp->min_residence >= 32768)
@@ -559,13 +600,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 		/* Even with every managed fast page gone it would stay over. */
 		p->unattainable = unmanaged > pp->budget;
 	}
-	dthr = pp->hysteresis >= 32 ? 0 : p->threshold >> pp->hysteresis;
-	/*
-	 * A page below min_count can never be hot, so it yields its place to
-	 * one that is: hysteresis only protects pages that could be promoted.
-	 */
-	dthr = MAX(dthr, MAX(pp->min_count, 1));
-	promote(&r, dthr);
+	promote(&r);
 
 	end = pp->fast_used + p->promote_bytes;
 	end = end > p->demote_bytes ? end - p->demote_bytes : 0;
@@ -603,6 +638,29 @@ policy_params_for_round(struct policy_params *pp,
 	 * plan no migration at all, and 1 byte fits no page.
 	 */
 	pp->max_bytes = tokens == UINT64_MAX ? 0 : MAX(tokens, 1);
+}
+
+void
+policy_heat_clock(struct heat *h, const struct agent_config *cfg,
+    uint64_t budget)
+{
+	if (cfg->cooling_ms != 0) {
+		heat_set_cooling_samples(h, 0);
+		heat_set_cooling(h, cfg->cooling_ms * 1000000ULL);
+		return;
+	}
+	heat_set_cooling_samples(h, POLICY_COOLING_SAMPLES *
+	    MAX(budget / PAGE_BYTES, 1));
+}
+
+bool
+policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
+    uint64_t now_ns, size_t tracked)
+{
+	uint64_t iv = cfg->interval_ms * 1000000ULL;
+	uint64_t gap = MAX(iv, (uint64_t)tracked * POLICY_ROUND_NS_PER_ENTRY);
+
+	return last_ns == 0 || now_ns - last_ns >= gap - iv / 2;
 }
 
 int64_t

@@ -11,9 +11,10 @@
  *   gives the bin where the cumulative size crosses C, and that boundary
  *   bin is resolved exactly by selecting on decayed counts; the count of
  *   the coldest page admitted is the threshold T;
- * - hysteresis: a fast page is a demotion candidate only when its heat is
- *   below T >> hysteresis (hysteresis in log2 bins; T = 0 means anything
- *   cold qualifies);
+ * - hysteresis: a promotion of a page of heat c may displace only fast
+ *   pages colder than c >> hysteresis (and than min_count), so a swap
+ *   needs the page coming in 2^hysteresis times as hot as the one going
+ *   out;
  * - a page moved less than min_residence ticks ago is not moved again,
  *   except to get back under the budget;
  * - over budget (fast_used > budget): demote the coldest fast pages down
@@ -42,7 +43,7 @@ struct policy_params {
 	uint64_t fast_used;	/* bytes in use on the fast nodes now */
 	uint64_t fast_mask;	/* which heat_entry.node values are fast */
 	uint64_t slow_mask;	/* which are slow (others are ignored) */
-	unsigned hysteresis;	/* log2 bins between promote and demote */
+	unsigned hysteresis;	/* a swap needs heat in > heat out << this */
 	uint32_t min_count;	/* decayed count a hot page needs (0 = 1) */
 	uint16_t now_tick;	/* policy tick, mod 2^16, never 0 (see below) */
 	uint16_t min_residence;	/* ticks a moved page stays put */
@@ -103,6 +104,7 @@ int policy_plan(const struct heat *h, const struct policy_params *pp,
     struct plan *p);
 
 struct agent_config;
+struct heat_entry;
 
 /*
  * The parameters of one round as the agent runs it, from its settings:
@@ -124,5 +126,35 @@ void policy_params_for_round(struct policy_params *pp,
 /* Bytes a round may add to the fast nodes: budget - headroom - fast_used. */
 int64_t policy_room(const struct agent_config *cfg, uint64_t budget,
     uint64_t fast_used);
+
+/*
+ * The heat clock (cooling = auto): counts halve every
+ * POLICY_COOLING_SAMPLES samples per 4 KiB page of the budget, not on a
+ * wall clock.  How many samples it takes to tell a page in the hot set
+ * from one just outside grows with the number of pages competing for the
+ * budget, and a clock of samples does not age anything while the sample
+ * stream stalls (a starved workload, a throttled sampler), so silence is
+ * measured in samples the page missed, not in seconds.  The price: with
+ * pages sampled less than about once a second that memory is tens of
+ * seconds long, and a hot set that moves is followed slowly (the TCG
+ * guest's restart scenario), so the default is a duration (the wall
+ * clock).  Called every round (the budget can change) and after a
+ * reload.
+ */
+#define POLICY_COOLING_SAMPLES	12
+void policy_heat_clock(struct heat *h, const struct agent_config *cfg,
+    uint64_t budget);
+
+/*
+ * Whether a round is due at now_ns, the last one at last_ns (0: none
+ * yet).  Rounds come every interval, but planning reads the whole heat
+ * table, so they are spaced at least POLICY_ROUND_NS_PER_ENTRY per
+ * tracked entry apart (1M tracked pages: ~0.5 s, about 5% of one CPU at
+ * the planning cost make bench measures).  Half an interval of timer
+ * jitter is allowed for.
+ */
+#define POLICY_ROUND_NS_PER_ENTRY	500
+bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
+    uint64_t now_ns, size_t tracked);
 
 #endif

@@ -106,9 +106,9 @@ test_defaults(void)
 	ASSERT_EQ_U(c.heat_capacity, 1048576);
 	ASSERT_EQ_U(c.cooling_ms, 2000);
 	ASSERT_EQ(c.thp, 1);
-	ASSERT_EQ_U(c.interval_ms, 500);
+	ASSERT_EQ_U(c.interval_ms, 50);
 	ASSERT_EQ_U(c.hysteresis, 1);
-	ASSERT_EQ_U(c.min_residence_ms, 5000);
+	ASSERT_EQ_U(c.min_residence_ms, 0);
 	ASSERT_EQ(c.backend, BACKEND_MOVE_PAGES);
 	ASSERT_EQ_U(c.rate_bytes, 256 * MiB);
 	ASSERT_EQ_U(c.pages_per_call, 1024);
@@ -313,7 +313,7 @@ test_bad_values(void)
 		    "67108864)" },
 		{ "[heat]\npages = 67108865\n", 2, "out of range" },
 		{ "[heat]\ncooling = 0\n", 2,
-		    "[heat] cooling: 0ms is out of range (expected 10ms to "
+		    "[heat] cooling: 0ms is out of range (expected auto, or 10ms to "
 		    "1h)" },
 		{ "[heat]\nthp = maybe\n", 2,
 		    "[heat] thp: bad boolean 'maybe' (expected yes or no)" },
@@ -522,7 +522,7 @@ test_print_round_trip(void)
 	ASSERT_CONTAINS(text, "\n[budget]\ndram = auto\nheadroom = 64M\n");
 	ASSERT_CONTAINS(text, "\n[nodes]\nfast = auto\nslow = auto\n");
 	ASSERT_CONTAINS(text, "cooling = 2s\n");
-	ASSERT_CONTAINS(text, "interval = 500ms\n");
+	ASSERT_CONTAINS(text, "interval = 50ms\n");
 
 	fixture("good-full.ini", path, sizeof(path));
 	ASSERT_EQ(config_load(path, &a, errbuf, sizeof(errbuf)), 0);

@@ -155,6 +155,8 @@ test_record_counts(void)
 	heat_destroy(h);
 }
 
+#define SUB	(1u << HEAT_SUB_SHIFT)	/* epochs per cooling period */
+
 static void
 test_decay(void)
 {
@@ -171,10 +173,10 @@ test_decay(void)
 	ASSERT_EQ(heat_epoch(h), 0);
 
 	heat_advance(h, t + 999);		/* not yet a period */
-	ASSERT_EQ(heat_epoch(h), 0);
+	ASSERT_EQ(heat_epoch(h), SUB - 1);	/* 999 * 32 / 1000 */
 	ASSERT_EQ(heat_count(h, e), 40);
 	heat_advance(h, t + 1000);
-	ASSERT_EQ(heat_epoch(h), 1);
+	ASSERT_EQ(heat_epoch(h), SUB);
 	ASSERT_EQ(heat_count(h, e), 20);
 	ASSERT_EQ(heat_count(h, f), 0);	/* 1 halves to 0 */
 	ASSERT_EQ(heat_hist(h)[0], 1);
@@ -182,17 +184,21 @@ test_decay(void)
 	ASSERT_EQ(check_table(h), 0);
 
 	heat_advance(h, t + 500);		/* time going back is ignored */
-	ASSERT_EQ(heat_epoch(h), 1);
+	ASSERT_EQ(heat_epoch(h), SUB);
 
 	heat_advance(h, t + 3500);		/* two more periods at once */
-	ASSERT_EQ(heat_epoch(h), 3);
+	ASSERT_EQ(heat_epoch(h), 3 * SUB + SUB / 2);
 	ASSERT_EQ(heat_count(h, e), 5);
 	ASSERT_EQ(check_table(h), 0);
 
-	/* Lazy catch-up on touch: 5 -> 6, stored relative to epoch 3. */
+	/*
+	 * Touched again at 3.6 periods, stored there.  Silent for 115
+	 * epochs with a count of 40 (the silence test: 40 * 114 > 277), the
+	 * old count is not caught up but dropped: it starts again at 1.
+	 */
 	heat_record(h, 1, 0x1000, false, t + 3600);
-	ASSERT_EQ(e->epoch, 3);
-	ASSERT_EQ(heat_count(h, e), 6);
+	ASSERT_EQ(e->epoch, 3600 * SUB / 1000);
+	ASSERT_EQ(heat_count(h, e), 1);
 	ASSERT_EQ(check_table(h), 0);
 
 	/* Many epochs at once: everything reaches bin 0. */
@@ -207,6 +213,87 @@ test_decay(void)
 	/* Cooling period change on reload keeps counts. */
 	heat_set_cooling(h, 100);
 	ASSERT_EQ(heat_count(h, e), 1);
+	heat_destroy(h);
+}
+
+/* The silence test: a busy page that stops goes to 0, a rare one does not. */
+static void
+test_live(void)
+{
+	struct heat *h;
+	struct heat_entry *busy, *rare;
+	uint64_t t = 0;
+
+	ASSERT_EQ(heat_create(&h, 64, 3200), 0);	/* epochs of 100 ns */
+	for (int i = 0; i < 100; i++)
+		busy = heat_record(h, 1, 0x1000, false, t);
+	for (int i = 0; i < 3; i++)
+		rare = heat_record(h, 1, 0x2000, false, t);
+	ASSERT_EQ(heat_live_count(h, busy), 100);
+	/* 100 * (age - 1) > 277 from age 4 on: 3 epochs is still normal */
+	heat_advance(h, t + 3 * 100);
+	ASSERT_EQ(heat_epoch(h), 3);
+	ASSERT_EQ(heat_live_count(h, busy), 100);
+	heat_advance(h, t + 4 * 100);
+	ASSERT_EQ(heat_count(h, busy), 100);	/* the count itself stays */
+	ASSERT_EQ(heat_live_count(h, busy), 0);
+	ASSERT_EQ(heat_live_count(h, rare), 3);
+	/* a halving in between does not make the silence count for less */
+	heat_advance(h, t + 40 * 100);
+	ASSERT_EQ(heat_count(h, busy), 50);
+	ASSERT_EQ(heat_live_count(h, busy), 0);
+	/* one sample does not revive the old count: it starts from there */
+	busy = heat_record(h, 1, 0x1000, false, t + 40 * 100);
+	ASSERT_EQ(heat_live_count(h, busy), 1);
+	ASSERT_EQ(check_table(h), 0);
+	/* 3 * (age - 1) never passes 277 before the count has halved away */
+	for (uint64_t ep = 41; ep < 32 * 20; ep++) {
+		heat_advance(h, t + ep * 100);
+		ASSERT_EQ(heat_live_count(h, rare), heat_count(h, rare));
+	}
+	ASSERT_EQ(heat_count(h, rare), 0);
+	ASSERT_EQ(heat_live_at(HEAT_COUNT_MAX, 0, 65535), 0);	/* no overflow */
+	ASSERT_EQ(heat_live_at(7, 10, 10), 7);
+	ASSERT_EQ(heat_live_at(7, 10, 11), 7);
+	heat_destroy(h);
+}
+
+/* cooling = auto: epochs counted in samples, the wall clock ignored. */
+static void
+test_sample_clock(void)
+{
+	struct heat *h;
+	struct heat_entry *e = NULL;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	heat_set_cooling_samples(h, 64);	/* 2 samples per epoch */
+	heat_advance(h, 1000000);		/* time does nothing now */
+	ASSERT_EQ(heat_epoch(h), 0);
+	for (int i = 0; i < 63; i++)
+		e = heat_record(h, 1, 0x1000, false, 5000000 + i);
+	ASSERT_EQ(heat_epoch(h), 31);
+	ASSERT_EQ(heat_count(h, e), 63);
+	e = heat_record(h, 1, 0x1000, false, 0);	/* the 64th: halved */
+	ASSERT_EQ(heat_epoch(h), 32);
+	ASSERT_EQ(heat_count(h, e), 32);		/* 63 >> 1, + 1 */
+	ASSERT_EQ(check_table(h), 0);
+	/* a smaller period takes effect at once: 1 sample per epoch */
+	heat_set_cooling_samples(h, 32);
+	e = heat_record(h, 1, 0x1000, false, 0);
+	ASSERT_EQ(heat_epoch(h), 33);
+	ASSERT_EQ(check_table(h), 0);
+	/* a silent page is stale after as many samples as its count says */
+	for (int i = 0; i < 2 * 40; i++)
+		heat_record(h, 1, 0x2000, false, 0);
+	ASSERT_EQ(heat_live_count(h, e), 0);
+	ASSERT_NE(heat_count(h, e), 0);
+	/* back to the wall clock, which starts again at the next call */
+	heat_set_cooling_samples(h, 0);
+	heat_advance(h, 10000000);
+	ASSERT_EQ(heat_epoch(h), 113);
+	heat_advance(h, 10000000 + 1000);
+	ASSERT_EQ(heat_epoch(h), 113 + 32);
+	ASSERT_EQ(check_table(h), 0);
 	heat_destroy(h);
 }
 
@@ -446,7 +533,8 @@ struct model {
 static uint32_t
 model_count(const struct model *m, const struct model_entry *me)
 {
-	uint64_t age = m->epoch - me->epoch;
+	/* counts halve as the epoch crosses multiples of 2^HEAT_SUB_SHIFT */
+	uint64_t age = (m->epoch >> HEAT_SUB_SHIFT) - (me->epoch >> HEAT_SUB_SHIFT);
 
 	return age >= 16 ? 0 : me->count >> age;
 }
@@ -547,6 +635,7 @@ test_hist_random(void)
 				ASSERT_EQ(heat_stats(h)->evictions, 0);
 				ev = 0;
 				m.n = 0;
+				m.epoch = 0;	/* halvings are aligned to the table's epochs */
 				heat_advance(h, t);
 				last_epoch = heat_epoch(h);
 			}
@@ -709,6 +798,8 @@ main(void)
 	RUN_TEST(test_create);
 	RUN_TEST(test_record_counts);
 	RUN_TEST(test_decay);
+	RUN_TEST(test_live);
+	RUN_TEST(test_sample_clock);
 	RUN_TEST(test_epoch_wrap);
 	RUN_TEST(test_saturation);
 	RUN_TEST(test_drop_clear);

@@ -296,7 +296,7 @@ test_promote_room(void)
 	heat_destroy(h);
 }
 
-/* A fast page between T >> hysteresis and T stays. */
+/* A swap needs the page coming in 2^h times as hot as the one going out. */
 static void
 test_hysteresis(void)
 {
@@ -306,57 +306,81 @@ test_hysteresis(void)
 
 	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
 	ASSERT_EQ(policy_plan_init(&p, 64), 0);
-	put(h, 0 * PG, false, 5, FASTN, 0, 0);
-	put(h, 1 * PG, false, 5, FASTN, 0, 0);
-	put(h, 2 * PG, false, 9, SLOWN, 0, 0);
-	put(h, 3 * PG, false, 8, SLOWN, 0, 0);
+	put(h, 0 * PG, false, 60, FASTN, 0, 0);
+	put(h, 1 * PG, false, 60, FASTN, 0, 0);
+	put(h, 2 * PG, false, 100, SLOWN, 0, 0);
+	put(h, 3 * PG, false, 70, SLOWN, 0, 0);
 	pp = params(2, 0, 2);
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.threshold, 8);
-	ASSERT_EQ(p.ndemote, 0);	/* 5 >= 8 >> 1 */
+	ASSERT_EQ(p.threshold, 70);
+	ASSERT_EQ(p.ndemote, 0);	/* 60 >= 100 >> 1 */
 	ASSERT_EQ(p.npromote, 0);	/* so no room either */
 
+	/*
+	 * Without the factor, the noise test still applies (SWAP_Z = 1.5):
+	 * 100 - 60 > 1.5 sqrt(160) but 70 - 60 <= 1.5 sqrt(130), so 100
+	 * comes in and 70 does not.
+	 */
 	pp.hysteresis = 0;
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.ndemote, 2);
-	ASSERT_EQ(p.npromote, 2);
-	ASSERT_EQ(p.promote[0].heat, 9);
-	ASSERT_EQ(p.promote[1].heat, 8);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 100);
+	ASSERT_EQ(p.demote[0].heat, 60);
+
+	pp.hysteresis = 40;		/* c >> h = 0: only count 0 qualifies */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ(p.npromote, 0);
+	heat_destroy(h);
+
+	/* One or two samples against none are noise: nothing moves. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	put(h, 0 * PG, false, 1, FASTN, 0, 0);
+	heat_advance(h, 1000);		/* halved to 0, not stale */
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	pp = params(1, 0, 1);
+	pp.hysteresis = 0;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 1);
+	ASSERT_EQ(p.ndemote, 0);
+	ASSERT_EQ(p.npromote, 0);
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 0);	/* 2 - 0 <= 1.5 sqrt(2) */
+	/* Three against none are not. */
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.demote[0].heat, 0);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 3);
+	heat_destroy(h);
+
+	/*
+	 * The test is per pair: a page far hotter than T displaces one that
+	 * T >> h would protect, and exactly c >> h is not below it.
+	 */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	put(h, 0 * PG, false, 10, FASTN, 0, 0);
+	put(h, 1 * PG, false, 5, FASTN, 0, 0);
+	put(h, 2 * PG, false, 40, SLOWN, 0, 0);
+	pp = params(2, 0, 2);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	/* H = {40 slow, 10 fast}, T = 10; 5 is not below 10 >> 1 but below 40 >> 1. */
+	ASSERT_EQ(p.threshold, 10);
+	ASSERT_EQ(p.ndemote, 1);
 	ASSERT_EQ(p.demote[0].heat, 5);
-
-	pp.hysteresis = 40;		/* T >> h = 0: only count 0 qualifies */
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 40);
+	pp.hysteresis = 3;		/* 40 >> 3 = 5: exactly, not below */
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
 	ASSERT_EQ(p.ndemote, 0);
 	ASSERT_EQ(p.npromote, 0);
-
-	/* T >> h = 0 still lets a page with no heat at all go. */
-	{
-		struct heat *h2;
-
-		ASSERT_EQ(heat_create(&h2, 64, 1000), 0);
-		put(h2, 0 * PG, false, 1, FASTN, 0, 0);
-		heat_advance(h2, 1000);
-		put(h2, 1 * PG, false, 1, SLOWN, 0, 0);
-		pp = params(1, 0, 1);
-		ASSERT_EQ(policy_plan(h2, &pp, &p), 0);
-		ASSERT_EQ(p.threshold, 1);
-		ASSERT_EQ(p.ndemote, 1);
-		ASSERT_EQ(p.demote[0].heat, 0);
-		ASSERT_EQ(p.npromote, 1);
-		heat_destroy(h2);
-		pp = params(2, 0, 2);
-	}
-
-	/* Exactly T >> h is not below it. */
-	put(h, 0 * PG, false, 3, FASTN, 0, 0);	/* 5 + 3 = 8 */
-	heat_advance(h, 1000);		/* halve: 8->4, 5->2, 9->4, 8->4 */
-	put(h, 2 * PG, false, 6, SLOWN, 0, 0);	/* 4 + 6 = 10 */
-	pp.hysteresis = 1;
+	pp.hysteresis = 2;		/* 40 >> 2 = 10 */
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	/* H = {10 slow, 4 fast (tie, fast first)}, T = 4: 2 stays. */
-	ASSERT_EQ(p.threshold, 4);
-	ASSERT_EQ(p.ndemote, 0);
-	ASSERT_EQ(p.npromote, 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.npromote, 1);
 	policy_plan_free(&p);
 	heat_destroy(h);
 }
@@ -775,9 +799,9 @@ test_random_plans(void)
 				continue;
 			if (f)
 				fast_bytes += heat_key_npages(s[i].key) * PG;
-			if (heat_count(h, &s[i]) == 0)
+			if (heat_live_count(h, &s[i]) == 0)
 				continue;
-			all[na++] = (struct bf){ heat_count(h, &s[i]), f, i,
+			all[na++] = (struct bf){ heat_live_count(h, &s[i]), f, i,
 			    heat_key_npages(s[i].key) };
 		}
 		qsort(all, na, sizeof(*all), bf_cmp);
@@ -836,7 +860,11 @@ test_random_plans(void)
 		ASSERT_LE(p.hot_bytes, p.capacity);
 		ASSERT_EQ_U(p.hot_on_fast_bytes, hot_fast * PG);
 		ASSERT_EQ(p.threshold, hot_pages ? tmin : HEAT_COUNT_MAX + 1);
-		dthr = pp.hysteresis >= 32 ? 0 : p.threshold >> pp.hysteresis;
+		/* A swap needs the hottest page coming in >> h (or min_count). */
+		dthr = p.npromote == 0 ? 0 : pp.hysteresis >= 32 ? 0 :
+		    p.promote[0].heat >> pp.hysteresis;
+		if (dthr < pp.min_count)
+			dthr = pp.min_count;
 		if (dthr == 0)
 			dthr = 1;
 
@@ -853,7 +881,7 @@ test_random_plans(void)
 				bool rec;
 
 				ASSERT_TRUE(e != NULL);
-				ASSERT_EQ(it->heat, heat_count(h, e));
+				ASSERT_EQ(it->heat, heat_live_count(h, e));
 				ASSERT_EQ(it->npages, heat_key_npages(it->key));
 				ASSERT_TRUE(is_fast(pp.fast_mask, e->node));
 				ASSERT_TRUE(!(e->flags & HEAT_F_PINNED));
@@ -863,7 +891,7 @@ test_random_plans(void)
 				rec = e->moved != HEAT_MOVED_NEVER &&
 				    (uint16_t)(NOW - e->moved) < pp.min_residence;
 				if (!p.over_budget) {
-					/* Swaps only: settled pages colder than T >> h. */
+					/* Swaps only: settled pages colder than c >> h. */
 					ASSERT_TRUE(!rec);
 					ASSERT_TRUE(it->heat < dthr);
 				}
@@ -876,7 +904,7 @@ test_random_plans(void)
 				struct heat_entry *e = heat_lookup(h, it->key);
 
 				ASSERT_TRUE(e != NULL);
-				ASSERT_EQ(it->heat, heat_count(h, e));
+				ASSERT_EQ(it->heat, heat_live_count(h, e));
 				ASSERT_TRUE(is_fast(pp.slow_mask, e->node));
 				ASSERT_TRUE(!(e->flags & HEAT_F_PINNED));
 				ASSERT_TRUE(hot[e - s]);
@@ -903,7 +931,7 @@ test_random_plans(void)
 				const struct heat_entry *e = &s[i];
 				bool rec = e->moved != HEAT_MOVED_NEVER &&
 				    (uint16_t)(NOW - e->moved) < pp.min_residence;
-				uint32_t c = heat_count(h, e);
+				uint32_t c = heat_live_count(h, e);
 
 				if (e->key == 0 || heat_key_thp(e->key) ||
 				    (e->flags & HEAT_F_PINNED))
