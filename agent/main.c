@@ -369,9 +369,6 @@ on_tick(void *arg, int fd)
 			enable_hw(a, "without the pre-fault step (no shim)");
 		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
 	}
-	if (!policy_round_due(&a->cfg, a->round_ns, now, heat_size(a->heat)))
-		return true;
-	a->round_ns = now;
 	policy_heat_clock(a->heat, &a->cfg, a->budget);
 	if ((rc = read_fast_used(a, &used)) < 0) {
 		log_warnx("fast-node usage unknown (%s): skipping this round",

@@ -145,16 +145,5 @@ int64_t policy_room(const struct agent_config *cfg, uint64_t budget,
 void policy_heat_clock(struct heat *h, const struct agent_config *cfg,
     uint64_t budget);
 
-/*
- * Whether a round is due at now_ns, the last one at last_ns (0: none
- * yet).  Rounds come every interval, but planning reads the whole heat
- * table, so they are spaced at least POLICY_ROUND_NS_PER_ENTRY per
- * tracked entry apart (1M tracked pages: ~0.5 s, about 5% of one CPU at
- * the planning cost make bench measures).  Half an interval of timer
- * jitter is allowed for.
- */
-#define POLICY_ROUND_NS_PER_ENTRY	500
-bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
-    uint64_t now_ns, size_t tracked);
 
 #endif
