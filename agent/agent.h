@@ -71,6 +71,7 @@ struct agent {
 	uint64_t shortfall;
 	uint64_t start_ns;
 	uint64_t rate_ns, rate_samples;	/* samples/s window */
+	uint64_t round_ns;		/* when the last policy round ran (0: none) */
 	struct agent_counters ctr;
 
 	/* --exit-on-eof: end once a replayed file is done and plans are empty */

@@ -165,7 +165,7 @@ config_defaults(struct agent_config *cfg)
 	cfg->heat_capacity = 1048576;
 	cfg->cooling_ms = 2000;	/* 0 = auto: the sample clock */
 	cfg->thp = 1;
-	cfg->interval_ms = 500;
+	cfg->interval_ms = 50;
 	cfg->hysteresis = 1;
 	cfg->promote_min = 2;
 	cfg->min_residence_ms = 0;

@@ -64,7 +64,7 @@ struct agent_config {
 	int thp;				/* thp = yes */
 
 	/* [policy] */
-	uint64_t interval_ms;			/* interval = 500ms */
+	uint64_t interval_ms;			/* interval = 50ms */
 	uint32_t hysteresis;			/* hysteresis = 1 (factors of 2) */
 	uint32_t promote_min;			/* promote_min = 2 (samples) */
 	uint64_t min_residence_ms;		/* min_residence = 0 */

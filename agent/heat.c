@@ -34,9 +34,13 @@
 #define RENORM_SHIFT	14
 #define SUB_EPOCHS	(1u << HEAT_SUB_SHIFT)
 
+/* Slots a table starts with; it doubles up to its full size as it fills. */
+#define INITIAL_SLOTS	64
+
 struct heat {
 	struct heat_entry *slots;
 	size_t nslots;
+	size_t max_slots;	/* capacity * 4/3: the size it grows to */
 	size_t capacity;
 	size_t size;
 	size_t hand;		/* eviction clock hand (slot index) */
@@ -115,7 +119,8 @@ heat_create(struct heat **hp, uint32_t capacity, uint64_t cooling_ns)
 	}
 	h->capacity = capacity;
 	/* Rounded up; always at least capacity + 1, so a probe ends. */
-	h->nslots = ((size_t)capacity * 4 + 2) / 3;
+	h->max_slots = ((size_t)capacity * 4 + 2) / 3;
+	h->nslots = h->max_slots < INITIAL_SLOTS ? h->max_slots : INITIAL_SLOTS;
 	h->slots = calloc(h->nslots, sizeof(*h->slots));
 	if (h->slots == NULL) {
 		rc = -ENOMEM;
@@ -144,6 +149,7 @@ heat_clear(struct heat *h)
 	memset(h->slots, 0, h->nslots * sizeof(*h->slots));
 	h->size = 0;
 	h->hand = 0;
+	h->since = 0;
 	h->next_epoch_ns = 0;
 	h->epoch_start = 0;
 	h->epoch_abs = 0;
@@ -363,19 +369,63 @@ evict_one(struct heat *h)
 	h->stats.evictions++;
 }
 
+/*
+ * Double the slot array (up to max_slots) and put every entry back from
+ * its new home.  Entries, counts, epochs and the histogram are unchanged;
+ * slot indices are not.  -ENOMEM leaves the table as it was.
+ */
+static int
+grow(struct heat *h)
+{
+	size_t n = h->nslots * 2 < h->max_slots ? h->nslots * 2 : h->max_slots;
+	struct heat_entry *ns = calloc(n, sizeof(*ns)), *old = h->slots;
+	size_t on = h->nslots;
+
+	if (ns == NULL)
+		return -ENOMEM;
+	h->slots = ns;
+	h->nslots = n;
+	for (size_t j = 0; j < on; j++) {
+		size_t i;
+
+		if (old[j].key == 0)
+			continue;
+		for (i = home(h, old[j].key); ns[i].key != 0;)
+			if (++i == n)
+				i = 0;
+		ns[i] = old[j];
+	}
+	free(old);
+	h->hand = 0;
+	h->stats.grows++;
+	return 0;
+}
+
 /* A new key whose probe ended at empty slot i. Kept out of the hit path. */
 static __attribute__((noinline)) struct heat_entry *
 insert_new(struct heat *h, uint64_t key, size_t i)
 {
 	struct heat_entry *e;
+	bool reprobe = false;
 
+	/* The new key is not in the table yet, so it cannot be the victim. */
 	if (h->size == h->capacity) {
-		/* The new key is not in the table yet, so it cannot be the victim. */
 		evict_one(h);
+		reprobe = true;
+	} else if (h->nslots < h->max_slots && (h->size + 1) * 4 > h->nslots * 3) {
+		/* load at most 3/4 while the array can still grow */
+		if (grow(h) == 0)
+			reprobe = true;
+		else if (h->size + 2 > h->nslots) {
+			/* no memory to grow: one slot must stay empty */
+			evict_one(h);
+			reprobe = true;
+		}
+	}
+	if (reprobe)
 		for (i = home(h, key); h->slots[i].key != 0;)
 			if (++i == h->nslots)
 				i = 0;
-	}
 	e = &h->slots[i];
 	e->key = key;
 	e->count = 1;
@@ -483,7 +533,7 @@ heat_record_batch(struct heat *h, const struct heat_sample *s, size_t n,
     uint64_t now_ns)
 {
 	uint64_t keys[BATCH_AHEAD];
-	size_t slots[BATCH_AHEAD], recorded = 0, k;
+	size_t slots[BATCH_AHEAD], recorded = 0, k, ns;
 
 	if (n == 0)
 		return 0;
@@ -496,9 +546,14 @@ heat_record_batch(struct heat *h, const struct heat_sample *s, size_t n,
 		advance_epoch(h, now_ns);
 	for (k = 0; k < n && k < BATCH_AHEAD; k++)
 		look_ahead(h, &s[k], &keys[k], &slots[k]);
+	ns = h->nslots;
 	for (k = 0; k < n; k++) {
 		size_t r = k & (BATCH_AHEAD - 1), i = slots[r];
 		uint64_t key = keys[r];
+
+		/* The array grew: home slots worked out before are stale. */
+		if (__builtin_expect(h->nslots != ns, 0) && key != 0)
+			i = home(h, key);
 
 		if (k + BATCH_AHEAD < n)
 			look_ahead(h, &s[k + BATCH_AHEAD], &keys[r], &slots[r]);

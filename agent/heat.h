@@ -3,7 +3,12 @@
  * decayed over time.  Pure code: no syscalls, no clocks (time is passed
  * in), so it is unit-tested directly and reused verbatim by vtier-sim.
  *
- * - Fixed capacity, chosen at creation; no allocation after that.
+ * - Fixed capacity, chosen at creation.  The slot array starts small and
+ *   doubles as entries come, up to capacity * 4/3 slots (load at most
+ *   3/4), so memory and the policy's passes over the slots follow the
+ *   pages actually tracked; it never shrinks.  Growing moves entries to
+ *   other slots (heat_slots() indices are only valid until the next
+ *   heat_record).
  * - Keyed (pid, page); a page is 4 KiB, or 2 MiB when the caller says
  *   the address is THP-backed.
  * - Counts halve every cooling period, lazily: an entry stores the epoch
@@ -66,6 +71,7 @@ struct heat_stats {
 	uint64_t evictions;	/* entries evicted to make room */
 	uint64_t rejected;	/* samples with an address or pid out of range */
 	uint64_t dropped;	/* entries removed by heat_drop* */
+	uint64_t grows;		/* times the slot array doubled */
 };
 
 struct heat;

@@ -352,6 +352,7 @@ on_tick(void *arg, int fd)
 	struct migrate_round r;
 	uint64_t now = now_ns(), used = 0;
 	int64_t room;
+	size_t nslots;
 	int rc;
 
 	(void)fd;
@@ -369,6 +370,10 @@ on_tick(void *arg, int fd)
 			enable_hw(a, "without the pre-fault step (no shim)");
 		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
 	}
+	(void)heat_slots(a->heat, &nslots);
+	if (!policy_round_due(&a->cfg, a->round_ns, now, nslots))
+		return true;
+	a->round_ns = now;
 	policy_heat_clock(a->heat, &a->cfg, a->budget);
 	if ((rc = read_fast_used(a, &used)) < 0) {
 		log_warnx("fast-node usage unknown (%s): skipping this round",

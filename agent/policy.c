@@ -653,6 +653,16 @@ policy_heat_clock(struct heat *h, const struct agent_config *cfg,
 	    MAX(budget / PAGE_BYTES, 1));
 }
 
+bool
+policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
+    uint64_t now_ns, size_t nslots)
+{
+	uint64_t iv = cfg->interval_ms * 1000000ULL;
+	uint64_t gap = MAX(iv, (uint64_t)nslots * POLICY_ROUND_NS_PER_SLOT);
+
+	return last_ns == 0 || now_ns - last_ns >= gap - iv / 2;
+}
+
 int64_t
 policy_room(const struct agent_config *cfg, uint64_t budget,
     uint64_t fast_used)

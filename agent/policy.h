@@ -145,5 +145,19 @@ int64_t policy_room(const struct agent_config *cfg, uint64_t budget,
 void policy_heat_clock(struct heat *h, const struct agent_config *cfg,
     uint64_t budget);
 
+/*
+ * Whether a round is due at now_ns, the last one at last_ns (0: none
+ * yet), for a heat table of nslots slots.  Rounds come every interval,
+ * but a round passes over every slot (the table grows with the pages
+ * tracked: 4/3 to 8/3 slots per page), so rounds are also spaced at
+ * least POLICY_ROUND_NS_PER_SLOT per slot apart: 1M tracked pages plan
+ * about every 0.7 s, a few thousand every interval.  At the ~20 ns per
+ * slot a round costs (make bench) that keeps planning near 5% of one
+ * CPU.  Half an interval of timer jitter is allowed for.
+ */
+#define POLICY_ROUND_NS_PER_SLOT	500
+bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
+    uint64_t now_ns, size_t nslots);
+
 
 #endif

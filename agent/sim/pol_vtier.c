@@ -4,9 +4,9 @@
  * way agent/main.c's on_sample and on_tick wire them (the round's
  * parameters and watermarks from policy_params_for_round), with the
  * agent's default settings (config_defaults: cooling 2 s, interval
- * 500 ms, hysteresis 1, promote_min 2, min_residence 0, rate 256 MiB/s,
+ * 50 ms, hysteresis 1, promote_min 2, min_residence 0, rate 256 MiB/s,
  * 1024 pages per call, 1M tracked pages; vtier-sim --config changes
- * them).
+ * them), rounds spaced by policy_round_due as the agent spaces them.
  *
  * The one setting that cannot be taken as is: the 64 MiB headroom is
  * more than a whole budget on most test traces, and the agent refuses a
@@ -43,6 +43,7 @@ struct vtier {
 	struct migrator *mig;
 	uint16_t tick;
 	uint64_t budget;	/* bytes */
+	uint64_t round_ns;	/* the last round (0: none) */
 };
 
 /* Two nodes, as a guest with a CXL node sees them. */
@@ -166,11 +167,16 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	struct migrate_round r;
 	uint64_t used = 0;
 	int64_t room;
+	size_t nslots;
 	int rc;
 
 	if (++v->tick == 0)
 		v->tick = 1;
 	heat_advance(v->heat, now);
+	(void)heat_slots(v->heat, &nslots);
+	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots))
+		return 0;
+	v->round_ns = now;
 	policy_heat_clock(v->heat, &v->cfg, v->budget);
 	if ((rc = migrate_fast_used(v->mig, &used)) < 0)
 		return rc;

@@ -106,7 +106,7 @@ test_defaults(void)
 	ASSERT_EQ_U(c.heat_capacity, 1048576);
 	ASSERT_EQ_U(c.cooling_ms, 2000);
 	ASSERT_EQ(c.thp, 1);
-	ASSERT_EQ_U(c.interval_ms, 500);
+	ASSERT_EQ_U(c.interval_ms, 50);
 	ASSERT_EQ_U(c.hysteresis, 1);
 	ASSERT_EQ_U(c.min_residence_ms, 0);
 	ASSERT_EQ(c.backend, BACKEND_MOVE_PAGES);
@@ -522,7 +522,7 @@ test_print_round_trip(void)
 	ASSERT_CONTAINS(text, "\n[budget]\ndram = auto\nheadroom = 64M\n");
 	ASSERT_CONTAINS(text, "\n[nodes]\nfast = auto\nslow = auto\n");
 	ASSERT_CONTAINS(text, "cooling = 2s\n");
-	ASSERT_CONTAINS(text, "interval = 500ms\n");
+	ASSERT_CONTAINS(text, "interval = 50ms\n");
 
 	fixture("good-full.ini", path, sizeof(path));
 	ASSERT_EQ(config_load(path, &a, errbuf, sizeof(errbuf)), 0);

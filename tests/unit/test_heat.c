@@ -118,10 +118,55 @@ test_create(void)
 	ASSERT_EQ(heat_create(&h, 10, 0), -EINVAL);
 	ASSERT_EQ(heat_create(&h, 1 << 20, 1000), 0);
 	ASSERT_EQ(heat_capacity(h), 1 << 20);
+	/* the slot array starts small and grows with the pages tracked */
+	ASSERT_LE(heat_mem_bytes(h), 4096);
+	for (uint32_t i = 0; i < (1u << 20); i++)
+		heat_record(h, 1, (uint64_t)i << 12, false, 0);
+	ASSERT_EQ(heat_size(h), 1u << 20);
+	ASSERT_EQ(heat_stats(h)->evictions, 0);
 	ASSERT_LE(heat_mem_bytes(h), 32 * heat_capacity(h));
 	ASSERT_GE(heat_mem_bytes(h), 16 * (((1 << 20) * 4 + 2) / 3));
+	ASSERT_EQ(check_table(h), 0);
+	heat_record(h, 1, 1ULL << 40, false, 0);	/* full: evicts, no growth */
+	ASSERT_EQ(heat_stats(h)->evictions, 1);
+	ASSERT_EQ(heat_size(h), 1u << 20);
 	heat_destroy(h);
 	heat_destroy(NULL);
+}
+
+/* Growing keeps every entry findable, counts and histogram exact. */
+static void
+test_grow(void)
+{
+	struct heat *h;
+	size_t n, used;
+	const struct heat_entry *s;
+
+	ASSERT_EQ(heat_create(&h, 5000, 1000), 0);
+	for (int round = 0; round < 3; round++) {
+		for (uint32_t i = 0; i < 5000; i++)
+			for (uint32_t j = 0; j <= i % 3; j++)
+				heat_record(h, 1 + i % 7, (uint64_t)i << 12, false,
+				    0);
+		ASSERT_EQ(check_table(h), 0);
+		ASSERT_EQ(heat_size(h), 5000);
+	}
+	s = heat_slots(h, &n);
+	ASSERT_EQ(n, (5000 * 4 + 2) / 3);
+	used = 0;
+	for (size_t i = 0; i < n; i++)
+		used += s[i].key != 0;
+	ASSERT_EQ(used, 5000);
+	for (uint32_t i = 0; i < 5000; i++)
+		ASSERT_EQ(heat_count(h, heat_lookup(h, heat_key(1 + i % 7,
+		    (uint64_t)i << 12, false))), 3 * (i % 3 + 1));
+	ASSERT_GE(heat_stats(h)->grows, 6);	/* 64 -> 6667 slots */
+	ASSERT_EQ(heat_stats(h)->evictions, 0);
+	/* clear keeps the grown array */
+	heat_clear(h);
+	ASSERT_EQ(heat_size(h), 0);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
 }
 
 static void
@@ -796,6 +841,7 @@ main(void)
 {
 	RUN_TEST(test_key);
 	RUN_TEST(test_create);
+	RUN_TEST(test_grow);
 	RUN_TEST(test_record_counts);
 	RUN_TEST(test_decay);
 	RUN_TEST(test_live);
