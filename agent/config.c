@@ -420,6 +420,7 @@ set_value(struct parse *p, const struct key *k, const char *value)
 	char *field = (char *)p->cfg + k->off;
 	uint64_t v = 0;
 	int rc = 0, b, lvl;
+	bool is_auto = false;	/* "auto" stored as 0, outside the range */
 
 	switch (k->type) {
 	case K_LOGLEVEL:
@@ -459,15 +460,13 @@ set_value(struct parse *p, const struct key *k, const char *value)
 			    "too large:" : "bad size");
 		break;
 	case K_DURATION_AUTO:
-		if (strcmp(value, "auto") == 0)
+		if ((is_auto = strcmp(value, "auto") == 0))
 			break;
 		/* FALLTHROUGH */
 	case K_DURATION:
 		if ((rc = parse_duration_ms(value, &v)) < 0)
 			return fail_value(p, k, value, rc == -ERANGE ?
 			    "too large:" : "bad duration");
-		if (v < k->min || v > k->max)	/* 0ms is not auto */
-			return fail_range(p, k, p->f.lineno, v);
 		break;
 	case K_COUNT:
 		if ((rc = parse_u64(value, &v)) < 0)
@@ -497,8 +496,8 @@ set_value(struct parse *p, const struct key *k, const char *value)
 	case K_PROCS:
 		return parse_procs(p, k, value);
 	}
-	if (k->type != K_NODES && !(v == 0 && k->type == K_DURATION_AUTO) &&
-	    (v < k->min || v > k->max))
+	/* 0ms is not auto: only the word is */
+	if (k->type != K_NODES && !is_auto && (v < k->min || v > k->max))
 		return fail_range(p, k, p->f.lineno, v);
 	store_uint(p->cfg, k->off, k->size, v);
 	return 0;

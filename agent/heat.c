@@ -219,12 +219,28 @@ shift_hist(struct heat *h, uint64_t n)
 		h->hist[b] = b + n < HEAT_NBINS ? h->hist[b + n] : 0;
 }
 
+/* n epochs on, by either clock: halve what crossed a period, keep epochs sane. */
+static void
+move_epochs(struct heat *h, uint64_t n)
+{
+	uint64_t old = h->epoch_abs, halvings;
+
+	h->epoch_abs += n;
+	halvings = (h->epoch_abs >> HEAT_SUB_SHIFT) - (old >> HEAT_SUB_SHIFT);
+	if (halvings)
+		shift_hist(h, halvings);
+	if (n >= DECAY_LIMIT)
+		renormalize(h, true);
+	else if ((old >> RENORM_SHIFT) != (h->epoch_abs >> RENORM_SHIFT))
+		renormalize(h, false);
+}
+
 /* The rare part of heat_advance: the first call, or an epoch change. */
 static void
 advance_epoch(struct heat *h, uint64_t now_ns)
 {
 	__uint128_t now = (__uint128_t)now_ns * SUB_EPOCHS;
-	uint64_t n, old, halvings;
+	uint64_t n;
 
 	if (h->sub_samples != 0) {	/* the sample clock runs the epochs */
 		h->next_epoch_ns = UINT64_MAX;
@@ -242,29 +258,15 @@ advance_epoch(struct heat *h, uint64_t now_ns)
 		return;
 	h->epoch_start += (__uint128_t)n * h->cooling_ns;
 	h->next_epoch_ns = ceil_ns(h->epoch_start + h->cooling_ns);
-	old = h->epoch_abs;
-	h->epoch_abs += n;
-	halvings = (h->epoch_abs >> HEAT_SUB_SHIFT) - (old >> HEAT_SUB_SHIFT);
-	if (halvings)
-		shift_hist(h, halvings);
-	if (n >= DECAY_LIMIT)
-		renormalize(h, true);
-	else if ((old >> RENORM_SHIFT) != (h->epoch_abs >> RENORM_SHIFT))
-		renormalize(h, false);
+	move_epochs(h, n);
 }
 
 /* The sample clock's epoch is over: one epoch on. */
 static __attribute__((noinline)) void
 sample_epoch(struct heat *h)
 {
-	uint64_t old = h->epoch_abs;
-
 	h->since = 0;
-	h->epoch_abs++;
-	if ((h->epoch_abs >> HEAT_SUB_SHIFT) != (old >> HEAT_SUB_SHIFT))
-		shift_hist(h, 1);
-	if ((old >> RENORM_SHIFT) != (h->epoch_abs >> RENORM_SHIFT))
-		renormalize(h, false);
+	move_epochs(h, 1);
 }
 
 void
@@ -472,10 +474,7 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	 */
 	nc = heat_live_at(e->count, e->epoch, now);
 	nc = nc < HEAT_COUNT_MAX ? nc + 1 : HEAT_COUNT_MAX;
-	/*
-	 * The histogram already holds the decayed count; c + 1 changes bin
-	 * only when it is a power of two.
-	 */
+	/* The histogram already holds the decayed count c. */
 	if (heat_bin(nc) != heat_bin(c)) {
 		np = heat_key_npages(key);
 		h->hist[heat_bin(c)] -= np;

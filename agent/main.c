@@ -643,14 +643,11 @@ start(struct agent *a, const char *sysfs)
 		log_warnx("no slow (memory-only) node: nothing to tier, the "
 		    "agent only watches the budget");
 	update_budget(a);
-	/* a time period is needed even when the sample clock runs it */
-	if ((rc = heat_create(&a->heat, a->cfg.heat_capacity,
-	    (a->cfg.cooling_ms ? a->cfg.cooling_ms : 2000) * 1000000ULL)) < 0) {
+	if ((rc = policy_heat_create(&a->heat, &a->cfg, a->budget)) < 0) {
 		log_err("heat table of %u pages: %s", a->cfg.heat_capacity,
 		    strerror(-rc));
 		return rc;
 	}
-	policy_heat_clock(a->heat, &a->cfg, a->budget);
 	/* a round moves at most rate * interval bytes; twice that in items */
 	cap = (size_t)MIN(a->cfg.rate_bytes / 4096 * a->cfg.interval_ms / 500,
 	    1ULL << 20);

@@ -653,6 +653,19 @@ policy_heat_clock(struct heat *h, const struct agent_config *cfg,
 	    MAX(budget / PAGE_BYTES, 1));
 }
 
+int
+policy_heat_create(struct heat **hp, const struct agent_config *cfg,
+    uint64_t budget)
+{
+	/* heat_create wants a period even when the sample clock runs it */
+	uint64_t ms = cfg->cooling_ms ? cfg->cooling_ms : 2000;
+	int rc;
+
+	if ((rc = heat_create(hp, cfg->heat_capacity, ms * 1000000ULL)) == 0)
+		policy_heat_clock(*hp, cfg, budget);
+	return rc;
+}
+
 bool
 policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots)

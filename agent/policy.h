@@ -12,9 +12,9 @@
  *   bin is resolved exactly by selecting on decayed counts; the count of
  *   the coldest page admitted is the threshold T;
  * - hysteresis: a promotion of a page of heat c may displace only fast
- *   pages colder than c >> hysteresis (and than min_count), so a swap
- *   needs the page coming in 2^hysteresis times as hot as the one going
- *   out;
+ *   pages colder than c >> hysteresis and by more than sampling noise
+ *   (see swap_limit in policy.c), so a swap needs the page coming in
+ *   2^hysteresis times as hot as the one going out;
  * - a page moved less than min_residence ticks ago is not moved again,
  *   except to get back under the budget;
  * - over budget (fast_used > budget): demote the coldest fast pages down
@@ -104,7 +104,6 @@ int policy_plan(const struct heat *h, const struct policy_params *pp,
     struct plan *p);
 
 struct agent_config;
-struct heat_entry;
 
 /*
  * The parameters of one round as the agent runs it, from its settings:
@@ -138,11 +137,14 @@ int64_t policy_room(const struct agent_config *cfg, uint64_t budget,
  * pages sampled less than about once a second that memory is tens of
  * seconds long, and a hot set that moves is followed slowly (the TCG
  * guest's restart scenario), so the default is a duration (the wall
- * clock).  Called every round (the budget can change) and after a
- * reload.
+ * clock).  Called every round: the budget and, after a reload, the
+ * setting can change.
  */
 #define POLICY_COOLING_SAMPLES	12
 void policy_heat_clock(struct heat *h, const struct agent_config *cfg,
+    uint64_t budget);
+/* heat_create for these settings, its clock set (0 or -errno). */
+int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
     uint64_t budget);
 
 /*
@@ -158,6 +160,5 @@ void policy_heat_clock(struct heat *h, const struct agent_config *cfg,
 #define POLICY_ROUND_NS_PER_SLOT	500
 bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots);
-
 
 #endif

@@ -88,10 +88,8 @@ vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 	v->cfg.headroom = run->par->headroom;
 	v->budget = run->par->budget_pages * SIM_PAGE_SIZE;
 	make_topo(&v->topo, (uint64_t)run->tr->npages * SIM_PAGE_SIZE);
-	if ((rc = heat_create(&v->heat, v->cfg.heat_capacity,
-	    (v->cfg.cooling_ms ? v->cfg.cooling_ms : 2000) * 1000000ULL)) < 0)
+	if ((rc = policy_heat_create(&v->heat, &v->cfg, v->budget)) < 0)
 		goto err;
-	policy_heat_clock(v->heat, &v->cfg, v->budget);
 	/* main.c's sizing: a round moves at most rate * interval bytes */
 	cap = (size_t)MIN(v->cfg.rate_bytes / 4096 * v->cfg.interval_ms / 500,
 	    1ULL << 20);
