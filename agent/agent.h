@@ -28,7 +28,8 @@ enum budget_source {
 };
 
 struct agent_counters {
-	uint64_t ticks;
+	uint64_t ticks;			/* policy rounds */
+	uint64_t early_rounds;		/* of which samples started (on_sampler_fd) */
 	uint64_t samples_ignored;	/* pid not managed */
 	uint64_t over_budget_ticks;	/* ticks that started over budget */
 	uint64_t fast_used_max;		/* highest fast usage seen after a round */
@@ -72,6 +73,8 @@ struct agent {
 	uint64_t start_ns;
 	uint64_t rate_ns, rate_samples;	/* samples/s window */
 	uint64_t round_ns;		/* when the last policy round ran (0: none) */
+	uint64_t round_cost_ns;		/* how long it took (migration included) */
+	uint64_t watched;		/* heat stats.watched after that round */
 	struct agent_counters ctr;
 
 	/* --exit-on-eof: end once a replayed file is done and plans are empty */

@@ -52,6 +52,8 @@ struct heat {
 	bool started;		/* epoch_start_ns is set */
 	uint64_t sub_samples;	/* sample clock: samples per epoch (0: time) */
 	uint64_t since;		/* samples recorded in the current epoch */
+	uint64_t watch_fast;	/* heat_set_watch: nodes not watched */
+	uint32_t watch_min;	/* count that makes a sample watched */
 
 	uint64_t hist[HEAT_NBINS];	/* 4 KiB pages per bin of decayed heat */
 	struct heat_stats stats;
@@ -127,6 +129,7 @@ heat_create(struct heat **hp, uint32_t capacity, uint64_t cooling_ns)
 		goto err;
 	}
 	h->cooling_ns = cooling_ns;
+	h->watch_min = UINT32_MAX;	/* counts stop at HEAT_COUNT_MAX: off */
 	*hp = h;
 	return 0;
 err:
@@ -288,6 +291,13 @@ heat_set_cooling_samples(struct heat *h, uint64_t n)
 }
 
 void
+heat_set_watch(struct heat *h, uint64_t fast_mask, uint32_t min_count)
+{
+	h->watch_fast = fast_mask;
+	h->watch_min = min_count ? min_count : 1;
+}
+
+void
 heat_advance(struct heat *h, uint64_t now_ns)
 {
 	/* An earlier time than the current epoch's end changes nothing. */
@@ -437,8 +447,19 @@ insert_new(struct heat *h, uint64_t key, size_t i)
 	e->moved = HEAT_MOVED_NEVER;
 	h->size++;
 	h->stats.inserts++;
+	h->stats.watched += 1 >= h->watch_min;	/* node not known yet */
 	h->hist[1] += heat_key_npages(key);
 	return e;
+}
+
+/* Off a fast node (or not known yet, node -1) and movable. */
+static inline bool
+watched_node(const struct heat *h, const struct heat_entry *e)
+{
+	uint8_t n = (uint8_t)e->node;
+
+	return !(e->flags & HEAT_F_PINNED) &&
+	    (n >= 64 || !(h->watch_fast >> n & 1));
 }
 
 /*
@@ -482,6 +503,7 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	}
 	e->count = (uint16_t)nc;
 	e->epoch = now;
+	h->stats.watched += nc >= h->watch_min && watched_node(h, e);
 	return e;
 }
 

@@ -72,6 +72,8 @@ struct heat_stats {
 	uint64_t rejected;	/* samples with an address or pid out of range */
 	uint64_t dropped;	/* entries removed by heat_drop* */
 	uint64_t grows;		/* times the slot array doubled */
+	uint64_t watched;	/* samples that left a page off the fast
+				   nodes at the watch count (heat_set_watch) */
 };
 
 struct heat;
@@ -104,6 +106,16 @@ void heat_clear(struct heat *h);
 /* Change the cooling period (on reload); counts are kept. */
 void heat_set_cooling(struct heat *h, uint64_t cooling_ns);
 void heat_set_cooling_samples(struct heat *h, uint64_t n);
+
+/*
+ * Watch for pages worth promoting: from now on every sample that leaves
+ * an entry at min_count or more (0 counts as 1) while its node is not in
+ * fast_mask (a node not known yet, -1, included) and it is not pinned
+ * adds one to stats.watched.  The policy sets the count a page needs to
+ * be promoted, and the caller runs a round early when it moves.  Off
+ * (min_count above HEAT_COUNT_MAX) until called; heat_clear keeps it.
+ */
+void heat_set_watch(struct heat *h, uint64_t fast_mask, uint32_t min_count);
 
 /*
  * Advance the table's clock to now_ns: if one or more cooling periods

@@ -130,6 +130,8 @@ on_exit_pid(void *arg, uint32_t pid)
 	thp_forget(a->thp, pid);
 }
 
+static void run_round(struct agent *a, uint64_t now);
+
 static bool
 on_sampler_fd(void *arg, int fd)
 {
@@ -154,6 +156,18 @@ on_sampler_fd(void *arg, int fd)
 			    (unsigned long long)a->sampler.stats.samples,
 			    (unsigned long long)a->sampler.stats.bad_lines);
 			return false;
+		}
+	}
+	/* a page the last plan would now promote: do not wait for the timer */
+	if (heat_stats(a->heat)->watched != a->watched) {
+		size_t nslots;
+		uint64_t now = now_ns();
+
+		(void)heat_slots(a->heat, &nslots);
+		if (policy_round_due(&a->cfg, a->round_ns, now, nslots,
+		    MAX(a->round_cost_ns, 1))) {
+			a->ctr.early_rounds++;
+			run_round(a, now);
 		}
 	}
 	return true;
@@ -343,42 +357,26 @@ chan_run_tick(struct agent *a, uint64_t now)
 	chan_rewatch(a);
 }
 
-/* One policy round: measure, plan, migrate. */
-static bool
-on_tick(void *arg, int fd)
+/*
+ * One policy round: measure, plan, migrate; then watch for the pages
+ * the next plan would promote (an early round, see on_sampler_fd).
+ */
+static void
+run_round(struct agent *a, uint64_t now)
 {
-	struct agent *a = arg;
 	struct policy_params pp;
 	struct migrate_round r;
-	uint64_t now = now_ns(), used = 0;
+	uint64_t used = 0;
 	int64_t room;
-	size_t nslots;
 	int rc;
 
-	(void)fd;
-	if (++a->tick == 0)
-		a->tick = 1;
-	a->ctr.ticks++;
-	heat_advance(a->heat, now);
-	if (a->procs != NULL)
-		proc_reap(a->procs, on_exit_pid, a);
-	chan_run_tick(a, now);
-	if (sample_hw_is(&a->sampler)) {
-		/* a shim that never answers must not keep PEBS off for good */
-		if (sample_hw_waiting(&a->sampler) && now - a->start_ns >
-		    3 * a->cfg.shim_timeout_ms * 1000000ULL)
-			enable_hw(a, "without the pre-fault step (no shim)");
-		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
-	}
-	(void)heat_slots(a->heat, &nslots);
-	if (!policy_round_due(&a->cfg, a->round_ns, now, nslots))
-		return true;
 	a->round_ns = now;
+	a->ctr.ticks++;
 	policy_heat_clock(a->heat, &a->cfg, a->budget);
 	if ((rc = read_fast_used(a, &used)) < 0) {
 		log_warnx("fast-node usage unknown (%s): skipping this round",
 		    strerror(-rc));
-		return true;
+		return;
 	}
 	a->fast_used = used;
 	if ((rc = migrate_query(a->mig, a->heat, QUERY_BATCH)) < 0)
@@ -389,7 +387,7 @@ on_tick(void *arg, int fd)
 	    migrate_budget_bytes(a->mig, now));
 	if ((rc = policy_plan(a->heat, &pp, &a->plan)) < 0) {
 		log_warnx("policy: %s", strerror(-rc));
-		return true;
+		return;
 	}
 	if (a->plan.over_budget)
 		a->ctr.over_budget_ticks++;
@@ -400,6 +398,9 @@ on_tick(void *arg, int fd)
 	if ((rc = migrate_execute(a->mig, a->heat, &a->plan, &a->topo, room,
 	    a->tick, now, &r)) < 0)
 		log_warnx("migrate: %s", strerror(-rc));
+	heat_set_watch(a->heat, a->topo.fast_mask, a->plan.promote_bar);
+	a->watched = heat_stats(a->heat)->watched;
+	a->round_cost_ns = now_ns() - now;
 
 	/* usage after the round: exact for sim, estimated for the kernel */
 	if (migrate_fast_used(a->mig, &used) < 0)
@@ -430,6 +431,33 @@ on_tick(void *arg, int fd)
 			loop_stop(a->loop);
 		}
 	}
+}
+
+/* The timer: housekeeping, and a policy round when one is due. */
+static bool
+on_tick(void *arg, int fd)
+{
+	struct agent *a = arg;
+	uint64_t now = now_ns();
+	size_t nslots;
+
+	(void)fd;
+	if (++a->tick == 0)
+		a->tick = 1;
+	heat_advance(a->heat, now);
+	if (a->procs != NULL)
+		proc_reap(a->procs, on_exit_pid, a);
+	chan_run_tick(a, now);
+	if (sample_hw_is(&a->sampler)) {
+		/* a shim that never answers must not keep PEBS off for good */
+		if (sample_hw_waiting(&a->sampler) && now - a->start_ns >
+		    3 * a->cfg.shim_timeout_ms * 1000000ULL)
+			enable_hw(a, "without the pre-fault step (no shim)");
+		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
+	}
+	(void)heat_slots(a->heat, &nslots);
+	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, 0))
+		run_round(a, now);
 	return true;
 }
 

@@ -46,6 +46,9 @@
  *    than its count says is normal has count 0 here.
  *  - demotions and promotions together stay within max_bytes, demotions
  *    first; a 2 MiB page that does not fit is skipped for smaller ones.
+ *  - last, the promotion bar: the count at which a page off the fast
+ *    nodes would be promoted by the next plan (promote_bar), which the
+ *    caller hands to heat_set_watch to run that plan early.
  */
 #include <errno.h>
 #include <math.h>
@@ -363,6 +366,7 @@ struct round {
 	uint64_t fast_now;	/* fast usage after the planned demotions */
 	size_t nd, np;		/* candidates found of each kind */
 	size_t di;		/* demotion candidates used so far */
+	bool pending;		/* promotions left for a later round */
 };
 
 static inline const struct heat_entry *
@@ -502,7 +506,8 @@ swap_limit(const struct round *r, uint32_t c)
 	return x0 <= 0 ? 0 : MIN(lim, (uint32_t)ceil(x0));
 }
 
-static void
+/* Returns how many of the settled demotion candidates it used. */
+static size_t
 promote(struct round *r)
 {
 	struct plan *p = r->p;
@@ -512,7 +517,7 @@ promote(struct round *r)
 	uint32_t lim;
 
 	if (r->np == 0)
-		return;
+		return 0;
 	/* Settled candidates come first and have bit 16 clear. */
 	lim = swap_limit(r, HEAT_COUNT_MAX - (uint32_t)(r->s->promote[0] >>
 	    KEY_SLOT_BITS));
@@ -522,7 +527,7 @@ promote(struct round *r)
 		nswap++;
 	}
 
-	for (size_t j = 0; j < r->np && p->npromote < p->cap; j++) {
+	for (size_t j = 0; j < r->np; j++) {
 		const struct heat_entry *e = slot_of(r, r->s->promote[j]);
 		uint32_t c = HEAT_COUNT_MAX - (uint32_t)(r->s->promote[j] >>
 		    KEY_SLOT_BITS);
@@ -546,8 +551,10 @@ promote(struct round *r)
 		if (k > si && dem[k - 1] >> KEY_SLOT_BITS >= swap_limit(r, c))
 			break;
 		/* No cap check: there are at most cap demotion candidates. */
-		if (r->moved + (prefix[k] - prefix[si]) + b > r->limit)
+		if (r->moved + (prefix[k] - prefix[si]) + b > r->limit) {
+			r->pending = true;
 			goto no_fit;
+		}
 		for (; si < k; si++)
 			add_demotion(r, slot_of(r, dem[si]));
 		add_item(&p->promote[p->npromote++], e, heat_live_count(r->h, e));
@@ -560,6 +567,58 @@ no_fit:
 		if (b == PAGE_BYTES)
 			break;
 	}
+	/* a full plan: the top-k may have dropped more candidates */
+	r->pending |= p->npromote == p->cap;
+	return si;
+}
+
+/*
+ * The count a page off the fast nodes needs for the next round to
+ * promote it, had that round the same table (heat_set_watch watches for
+ * it): above T when the hot set fills the capacity, at least min_count,
+ * and, with no room left, hot enough to displace the next settled
+ * demotion candidate (swap_limit).  Promotions this plan had to leave
+ * for later (rate limit, plan size) make min_count enough.  None
+ * (HEAT_COUNT_MAX + 1) when nothing could make room.  An estimate: a
+ * round it starts may still move nothing (the counts it saw have aged),
+ * which costs that round and no more.
+ */
+static uint32_t
+promote_bar(const struct round *r, const struct boundary *bd, size_t used)
+{
+	const struct plan *p = r->p;
+	uint32_t lo = MAX(r->pp->min_count, 1u), x, hi;
+	size_t i = r->di + used;
+
+	if (bd->count != 0 && p->threshold <= HEAT_COUNT_MAX)
+		lo = MAX(lo, p->threshold + 1);
+	if (lo > HEAT_COUNT_MAX)
+		return HEAT_COUNT_MAX + 1;
+	if (r->pending || r->fast_now + PAGE_BYTES <= r->target)
+		return lo;
+	/*
+	 * The page it would displace: the next settled candidate (bit 16 of
+	 * its order clear), else, once hot enough to push the coldest page
+	 * out of H, that page, of count T or more.
+	 */
+	if (i < r->nd && r->s->demote[i] >> KEY_SLOT_BITS <= 0xffff)
+		x = (uint32_t)(r->s->demote[i] >> KEY_SLOT_BITS);
+	else if (p->threshold <= HEAT_COUNT_MAX)
+		x = p->threshold;
+	else
+		return HEAT_COUNT_MAX + 1;	/* H empty: no capacity */
+	if (swap_limit(r, HEAT_COUNT_MAX) <= x)
+		return HEAT_COUNT_MAX + 1;
+	/* swap_limit grows with c: the least c with swap_limit(c) > x */
+	for (hi = HEAT_COUNT_MAX; lo < hi;) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (swap_limit(r, mid) > x)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
 }
 
 int
@@ -600,7 +659,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 		/* Even with every managed fast page gone it would stay over. */
 		p->unattainable = unmanaged > pp->budget;
 	}
-	promote(&r);
+	p->promote_bar = promote_bar(&r, &bd, promote(&r));
 
 	end = pp->fast_used + p->promote_bytes;
 	end = end > p->demote_bytes ? end - p->demote_bytes : 0;
@@ -668,12 +727,26 @@ policy_heat_create(struct heat **hp, const struct agent_config *cfg,
 
 bool
 policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
-    uint64_t now_ns, size_t nslots)
+    uint64_t now_ns, size_t nslots, uint64_t early_cost_ns)
 {
 	uint64_t iv = cfg->interval_ms * 1000000ULL;
-	uint64_t gap = MAX(iv, (uint64_t)nslots * POLICY_ROUND_NS_PER_SLOT);
+	uint64_t floor = early_cost_ns ? iv / POLICY_EARLY_DIV : iv - iv / 2;
+	uint64_t slots = (uint64_t)nslots * POLICY_ROUND_NS_PER_SLOT;
 
-	return last_ns == 0 || now_ns - last_ns >= gap - iv / 2;
+	if (last_ns == 0)
+		return true;
+	if (early_cost_ns == 0) {
+		/* the timer's rounds allow half an interval of jitter */
+		if (slots > iv)
+			slots -= iv / 2;
+	} else if (slots < iv / 2 &&
+	    early_cost_ns < UINT64_MAX / POLICY_EARLY_COST_X) {
+		floor = MAX(floor, early_cost_ns * POLICY_EARLY_COST_X);
+	} else {
+		/* the per-slot spacing sets the pace: the timer keeps it */
+		return false;
+	}
+	return now_ns - last_ns >= MAX(floor, slots);
 }
 
 int64_t

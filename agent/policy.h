@@ -82,6 +82,8 @@ struct plan {
 	bool over_budget;	/* fast_used > budget at planning time */
 	bool unattainable;	/* over budget and nothing movable remains */
 	uint64_t shortfall;	/* bytes still over budget after the plan */
+	uint32_t promote_bar;	/* count a page off the fast nodes needs to
+				   be promoted next round (policy_watch) */
 
 	struct policy_scratch *scratch;	/* policy.c's work space, sized by cap */
 };
@@ -156,9 +158,24 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
  * about every 0.7 s, a few thousand every interval.  At the ~20 ns per
  * slot a round costs (make bench) that keeps planning near 5% of one
  * CPU.  Half an interval of timer jitter is allowed for.
+ *
+ * early_cost_ns: 0 for the timer's rounds.  Otherwise samples just
+ * showed a page the last plan would now promote (plan.promote_bar,
+ * watched by heat_set_watch), and early_cost_ns is what the last round
+ * took (at least 1 ns).  Such an early round may come as soon as
+ * interval / POLICY_EARLY_DIV after the last one, but no sooner than the
+ * per-slot spacing and POLICY_EARLY_COST_X times the last round's cost
+ * (a slow or busy machine spends at most about 1/20 of its time on them):
+ * a page that turns hot waits for the next batch of samples, not for the
+ * timer, and the sampler's own wake-ups carry it.  Only while the
+ * per-slot spacing is below half an interval: beyond, the timer's rounds
+ * already come as often as the CPU bound allows, and early ones would
+ * only add planning.
  */
 #define POLICY_ROUND_NS_PER_SLOT	500
+#define POLICY_EARLY_DIV		5
+#define POLICY_EARLY_COST_X		20
 bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
-    uint64_t now_ns, size_t nslots);
+    uint64_t now_ns, size_t nslots, uint64_t early_cost_ns);
 
 #endif

@@ -152,6 +152,7 @@ status_format(const struct agent *a, char *buf, size_t len)
 	    (unsigned long long)ms->err_perm, (unsigned long long)ms->err_other);
 	ju(&j, "ticks", a->ctr.ticks);
 	ju(&j, "over_budget_ticks", a->ctr.over_budget_ticks);
+	ju(&j, "early_rounds", a->ctr.early_rounds);
 	jkey(&j, "budget_unattainable");
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);

@@ -382,6 +382,10 @@ static const struct metric agent_metrics[] = {
 	    "Size of the hot set the policy chose."),
 	GAUGE("vtier_agent_hot_on_fast_bytes", "hot_on_fast_bytes",
 	    "Bytes of the hot set already on the fast nodes."),
+	COUNTER("vtier_agent_rounds_total", "ticks",
+	    "Policy rounds run."),
+	COUNTER("vtier_agent_early_rounds_total", "early_rounds",
+	    "Policy rounds samples started before the timer."),
 	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
 	    "Pages in the heat table."),
 	GAUGE("vtier_agent_managed_processes", "managed_processes",
@@ -646,8 +650,8 @@ print_status(const struct doc *d)
 	    get(d, "migration_errors.acces"), get(d, "migration_errors.srch"),
 	    get(d, "migration_errors.perm"), get(d, "migration_errors.other"));
 	printf("  managed processes  %s\n", get(d, "managed_processes"));
-	printf("  policy rounds      %s (%s started over budget)\n",
-	    get(d, "ticks"), get(d, "over_budget_ticks"));
+	printf("  policy rounds      %s (%s started over budget, %s early)\n",
+	    get(d, "ticks"), get(d, "over_budget_ticks"), get(d, "early_rounds"));
 }
 
 enum output { OUT_TABLE, OUT_JSON, OUT_METRICS };

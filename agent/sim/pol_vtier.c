@@ -44,6 +44,9 @@ struct vtier {
 	uint16_t tick;
 	uint64_t budget;	/* bytes */
 	uint64_t round_ns;	/* the last round (0: none) */
+	uint64_t watched;	/* heat stats.watched at the last look */
+	unsigned since_wake;	/* samples since the sampler's last wake-up */
+	int err;		/* a round run from vt_access failed */
 };
 
 /* Two nodes, as a guest with a CXL node sees them. */
@@ -128,16 +131,6 @@ vt_touch(void *state, struct sim_run *run, uint32_t page)
 	migrate_sim_node(v->mig, key_pid(run, page), key_addr(run, page));
 }
 
-/* on_sample without THP detection (the sim backend has none) */
-static void
-vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
-{
-	struct vtier *v = state;
-
-	heat_record(v->heat, key_pid(run, r->page), key_addr(run, r->page),
-	    false, r->time_ns);
-}
-
 /* Make the engine's placement agree with the migrator's for plan items. */
 static void
 mirror(struct vtier *v, struct sim_run *run, const struct plan_item *it,
@@ -156,24 +149,16 @@ mirror(struct vtier *v, struct sim_run *run, const struct plan_item *it,
 	}
 }
 
-/* agent/main.c on_tick, minus what has no meaning here (shim, procs). */
+/* agent/main.c round(), minus what has no meaning here (shim, procs). */
 static int
-vt_tick(void *state, struct sim_run *run, uint64_t now)
+vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 {
-	struct vtier *v = state;
 	struct policy_params pp;
 	struct migrate_round r;
 	uint64_t used = 0;
 	int64_t room;
-	size_t nslots;
 	int rc;
 
-	if (++v->tick == 0)
-		v->tick = 1;
-	heat_advance(v->heat, now);
-	(void)heat_slots(v->heat, &nslots);
-	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots))
-		return 0;
 	v->round_ns = now;
 	policy_heat_clock(v->heat, &v->cfg, v->budget);
 	if ((rc = migrate_fast_used(v->mig, &used)) < 0)
@@ -192,9 +177,56 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	if ((rc = migrate_execute(v->mig, v->heat, &v->plan, &v->topo, room,
 	    v->tick, now, &r)) < 0)
 		return rc;
+	heat_set_watch(v->heat, v->topo.fast_mask, v->plan.promote_bar);
+	v->watched = heat_stats(v->heat)->watched;
 	mirror(v, run, v->plan.demote, v->plan.ndemote);
 	mirror(v, run, v->plan.promote, v->plan.npromote);
 	return 0;
+}
+
+/*
+ * on_sample without THP detection (the sim backend has none), and
+ * on_sampler_fd's early round: the PEBS sampler wakes the agent every
+ * SIM_WAKEUP samples (sample_pebs.c's HW_WAKEUP, one CPU).  The agent
+ * also spaces early rounds by 20 times the last round's wall time; the
+ * simulator has no wall clock, and models a round's cost by the per-slot
+ * spacing alone (a cost of 1 ns).
+ */
+#define SIM_WAKEUP	64
+
+static void
+vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
+{
+	struct vtier *v = state;
+	size_t nslots;
+
+	heat_record(v->heat, key_pid(run, r->page), key_addr(run, r->page),
+	    false, r->time_ns);
+	if (++v->since_wake < SIM_WAKEUP || v->err < 0)
+		return;
+	v->since_wake = 0;
+	(void)heat_slots(v->heat, &nslots);
+	if (heat_stats(v->heat)->watched != v->watched &&
+	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots, 1))
+		v->err = vt_round(v, run, r->time_ns);
+}
+
+/* agent/main.c on_tick: a round when one is due. */
+static int
+vt_tick(void *state, struct sim_run *run, uint64_t now)
+{
+	struct vtier *v = state;
+	size_t nslots;
+
+	if (v->err < 0)
+		return v->err;
+	if (++v->tick == 0)
+		v->tick = 1;
+	heat_advance(v->heat, now);
+	(void)heat_slots(v->heat, &nslots);
+	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots, 0))
+		return 0;
+	return vt_round(v, run, now);
 }
 
 const struct sim_policy sim_policy_vtier = {

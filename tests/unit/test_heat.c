@@ -342,6 +342,57 @@ test_sample_clock(void)
 	heat_destroy(h);
 }
 
+/*
+ * heat_set_watch: samples that leave a page off the fast nodes (or of
+ * unknown node) at the watch count, pinned pages excepted; batch and
+ * one-by-one count alike; off until set.
+ */
+static void
+test_watch(void)
+{
+	struct heat *h;
+	struct heat_entry *e;
+	struct heat_sample s[4] = {
+		{ .pid = 1, .addr = 0x1000 }, { .pid = 1, .addr = 0x2000 },
+		{ .pid = 1, .addr = 0x1000 }, { .pid = 1, .addr = 0x3000 },
+	};
+
+	ASSERT_EQ(heat_create(&h, 64, 1000000000ULL), 0);
+	for (int i = 0; i < 5; i++)
+		heat_record(h, 1, 0x1000, false, 0);
+	ASSERT_EQ(heat_stats(h)->watched, 0);		/* off */
+	heat_set_watch(h, 1u << 0, 3);			/* node 0 fast */
+	e = heat_record(h, 1, 0x1000, false, 0);	/* 6, node -1 */
+	ASSERT_EQ(heat_stats(h)->watched, 1);
+	e->node = 0;
+	heat_record(h, 1, 0x1000, false, 0);		/* on fast: no */
+	ASSERT_EQ(heat_stats(h)->watched, 1);
+	e->node = 1;
+	heat_record(h, 1, 0x1000, false, 0);		/* slow: yes */
+	ASSERT_EQ(heat_stats(h)->watched, 2);
+	e->flags |= HEAT_F_PINNED;
+	heat_record(h, 1, 0x1000, false, 0);		/* pinned: no */
+	ASSERT_EQ(heat_stats(h)->watched, 2);
+	e->flags = 0;
+	heat_record(h, 1, 0x2000, false, 0);		/* new, count 1 < 3 */
+	heat_record(h, 1, 0x2000, false, 0);		/* 2 < 3 */
+	ASSERT_EQ(heat_stats(h)->watched, 2);
+	heat_record(h, 1, 0x2000, false, 0);		/* 3 */
+	ASSERT_EQ(heat_stats(h)->watched, 3);
+	/* the batch path counts the same: 0x1000 twice, 0x2000; not 0x3000 */
+	ASSERT_EQ(heat_record_batch(h, s, 4, 0), 4);
+	ASSERT_EQ(heat_stats(h)->watched, 6);
+	/* min 1 (0 means 1): a new page's first sample counts */
+	heat_set_watch(h, 1u << 0, 0);
+	heat_record(h, 1, 0x4000, false, 0);
+	ASSERT_EQ(heat_stats(h)->watched, 7);
+	heat_set_watch(h, 1u << 0, HEAT_COUNT_MAX + 1);	/* off again */
+	heat_record(h, 1, 0x4000, false, 0);
+	ASSERT_EQ(heat_stats(h)->watched, 7);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
 /* An entry left alone for more than 2^16 epochs must not come back hot. */
 static void
 test_epoch_wrap(void)
@@ -846,6 +897,7 @@ main(void)
 	RUN_TEST(test_decay);
 	RUN_TEST(test_live);
 	RUN_TEST(test_sample_clock);
+	RUN_TEST(test_watch);
 	RUN_TEST(test_epoch_wrap);
 	RUN_TEST(test_saturation);
 	RUN_TEST(test_drop_clear);

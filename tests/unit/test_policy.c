@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 
+#include "config.h"
 #include "heat.h"
 #include "policy.h"
 #include "../test.h"
@@ -1008,6 +1009,117 @@ test_min_count(void)
 	heat_destroy(h);
 }
 
+/*
+ * promote_bar: the count a slow page needs for the next plan to promote
+ * it.  At that count it is promoted, one below it is not, and the heat
+ * table's watch sees the sample that gets it there.
+ */
+static void
+test_promote_bar(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+	struct heat_entry *c;
+
+	ASSERT_EQ(heat_create(&h, 64, 1000000000ULL), 0);
+	ASSERT_EQ(policy_plan_init(&p, 16), 0);
+	put(h, 0 * PG, false, 10, FASTN, 0, 0);
+	put(h, 1 * PG, false, 3, FASTN, 0, 0);
+	c = put(h, 2 * PG, false, 4, SLOWN, 0, 0);
+	pp = params(2, 0, 2);
+	pp.min_count = 2;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	/*
+	 * H = {10, 4}, T = 4; 3 is not below swap_limit(4) = 1.  It is below
+	 * swap_limit(8) = 4 (8 - 3 > 1.5 sqrt(11), 3 < 8 >> 1) and not below
+	 * swap_limit(7) = 3.
+	 */
+	ASSERT_EQ(p.threshold, 4);
+	ASSERT_EQ(p.ndemote + p.npromote, 0);
+	ASSERT_EQ(p.promote_bar, 8);
+	heat_set_watch(h, pp.fast_mask, p.promote_bar);
+	for (int i = 0; i < 3; i++)
+		put(h, 2 * PG, false, 1, SLOWN, 0, 0);	/* 7 */
+	ASSERT_EQ(heat_stats(h)->watched, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 0);
+	put(h, 2 * PG, false, 1, SLOWN, 0, 0);		/* 8 */
+	ASSERT_EQ(heat_stats(h)->watched, 1);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 8);
+	ASSERT_EQ(p.demote[0].heat, 3);
+
+	/* Room left after the plan: min_count is enough. */
+	c->node = FASTN;			/* as if the plan ran */
+	pp = params(4, 0, 2);
+	pp.min_count = 2;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	ASSERT_EQ(p.promote_bar, 2);
+
+	/*
+	 * No candidate off H on fast: a page must first push the coldest
+	 * hot page (count T = 8) out; swap_limit(c) > 8 needs c >= 18
+	 * (18 >> 1 = 9, and 18 - 8 > 1.5 sqrt(26)).
+	 */
+	pp = params(2, 0, 2);
+	pp.min_count = 2;
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);	/* 3 + 1, now slow */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 8);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	ASSERT_EQ(p.promote_bar, 18);
+
+	/* A plan cut short by the rate limit: min_count again. */
+	pp = params(3, 0, 2);
+	pp.min_count = 2;
+	pp.max_bytes = 1;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 0);
+	ASSERT_EQ(p.promote_bar, 2);
+
+	/* Capacity 0: nothing can come in. */
+	pp = params(0, 0, 2);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.promote_bar, HEAT_COUNT_MAX + 1);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/*
+ * policy_round_due: every interval (half of it allowed as jitter), no
+ * sooner than 0.5 us per slot; early rounds from interval / 5, and no
+ * sooner than 20 times the last round's cost, while the slots space
+ * rounds less than half an interval.
+ */
+static void
+test_round_due(void)
+{
+	struct agent_config cfg;
+	const uint64_t ms = 1000000;
+
+	config_defaults(&cfg);
+	cfg.interval_ms = 50;
+	ASSERT_TRUE(policy_round_due(&cfg, 0, 1, 64, 0));	/* first */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 124 * ms, 64, 0));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 64, 0));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 109 * ms, 64, 1));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 110 * ms, 64, 1));
+	/* 1M slots: 524 ms apart, 499 ms with the timer's jitter */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 598 * ms, 1 << 20, 0));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 600 * ms, 1 << 20, 0));
+	/* early rounds only while the slots space rounds < interval / 2 */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 1 << 20, 1));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 49000, 1));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 50000, 1));
+	/* early rounds: 20 times the last one's cost apart */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 139 * ms, 64, 2 * ms));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 140 * ms, 64, 2 * ms));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, UINT64_MAX, 64, UINT64_MAX));
+}
+
 int
 main(void)
 {
@@ -1024,5 +1136,7 @@ main(void)
 	RUN_TEST(test_thp);
 	RUN_TEST(test_unknown_nodes);
 	RUN_TEST(test_random_plans);
+	RUN_TEST(test_promote_bar);
+	RUN_TEST(test_round_due);
 	TEST_EXIT();
 }

@@ -12,7 +12,8 @@
  *           gap; 2% of the fast tier kept free by demoting the least
  *           recently sampled page
  *   vtier   hot slow pages promoted by the agent's own code, under the
- *           budget minus headroom and within the agent's rate limit
+ *           budget minus headroom and within the agent's rate limit;
+ *           early rounds at the sampler's wake-ups
  *   first-touch never moves a page
  */
 #include <errno.h>
@@ -252,6 +253,33 @@ test_vtier(void)
 	ASSERT_TRUE(res.promoted > 0);
 }
 
+/*
+ * Early rounds: with the timer every 5 s, the first round (at 5 s) leaves
+ * the pages touched once where they are and asks a slow page for heat 5
+ * (enough to displace a fast page of heat 1).  A slow page sampled every
+ * ms from 6.1 s has it at its 5th sample and is promoted at the sampler's
+ * next wake-up (every 64 samples; 1 s = interval / 5 after the last
+ * round has passed), long before the timer's second round.
+ */
+static void
+test_vtier_early(void)
+{
+	uint64_t t;
+
+	reset(256);
+	par.cfg.interval_ms = 5000;
+	touch_all(0, 1024);			/* 1024 samples: 16 wake-ups */
+	t = 6100 * MS;
+	for (uint32_t k = 1; k <= 128; k++)
+		add(t + k * MS, 900);
+	ASSERT_EQ(run(&sim_policy_vtier), 0);
+	ASSERT_EQ(hit_at(t + 5 * MS), 0);
+	ASSERT_EQ(hit_at(t + 64 * MS), 0);	/* the wake-up's last sample */
+	ASSERT_EQ(hit_at(t + 65 * MS), 1);
+	ASSERT_EQ(hit_at(t + 128 * MS), 1);
+	ASSERT_EQ(res.promoted, 1);
+}
+
 static void
 test_first_touch(void)
 {
@@ -280,6 +308,7 @@ main(void)
 	RUN_TEST(test_memtis_fit);
 	RUN_TEST(test_tpp);
 	RUN_TEST(test_vtier);
+	RUN_TEST(test_vtier_early);
 	RUN_TEST(test_first_touch);
 	RUN_TEST(test_policy_names);
 	sim_trace_free(&tr);
