@@ -132,6 +132,26 @@ on_exit_pid(void *arg, uint32_t pid)
 
 static void run_round(struct agent *a, uint64_t now);
 
+/*
+ * Read what waits in the sampler's buffers (at most a batch per fd).
+ * Before a timer round: after the agent was held up (a busy or starved
+ * guest), the timer and the sampler's fds come due together, and a round
+ * planned before the samples are read would take every page for silent
+ * over the time the agent was away.  Errors and the end of a trace are
+ * the fd watcher's to report.
+ */
+static void
+drain_samplers(struct agent *a)
+{
+	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler) &&
+	    !a->sampler.eof; i++) {
+		batch_now = now_ns();
+		(void)a->sampler.ops->read(&a->sampler, i, on_sample, a,
+		    SAMPLE_BATCH);
+		flush_batch(a);
+	}
+}
+
 static bool
 on_sampler_fd(void *arg, int fd)
 {
@@ -456,8 +476,10 @@ on_tick(void *arg, int fd)
 		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
 	}
 	(void)heat_slots(a->heat, &nslots);
-	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, 0))
-		run_round(a, now);
+	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, 0)) {
+		drain_samplers(a);
+		run_round(a, now_ns());
+	}
 	return true;
 }
 
