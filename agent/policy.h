@@ -83,7 +83,7 @@ struct plan {
 	bool unattainable;	/* over budget and nothing movable remains */
 	uint64_t shortfall;	/* bytes still over budget after the plan */
 	uint32_t promote_bar;	/* count a page off the fast nodes needs to
-				   be promoted next round (policy_watch) */
+				   be promoted next round (for heat_set_watch) */
 
 	struct policy_scratch *scratch;	/* policy.c's work space, sized by cap */
 };

@@ -149,7 +149,7 @@ mirror(struct vtier *v, struct sim_run *run, const struct plan_item *it,
 	}
 }
 
-/* agent/main.c round(), minus what has no meaning here (shim, procs). */
+/* agent/main.c run_round(), minus what has no meaning here (shim, procs). */
 static int
 vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 {
