@@ -241,13 +241,20 @@ with open(os.path.join(out, "plot.dat"), "w") as f:
             for b in budgets:
                 f.write("%s %s\n" % (b, rows[(t, b, p)]["ratio"]))
             f.write("\n\n")
+    # then each trace's rate ideal / oracle (NaN where there is none)
+    for t in traces:
+        f.write("# %s rate-ideal\n" % t)
+        for b in budgets:
+            f.write("%s %s\n" % (b, "%.4f" % (ideal[(t, b)] /
+                    float(rows[(t, b, "oracle")]["hit"])) if (t, b) in ideal else "NaN"))
+        f.write("\n\n")
 PY
 np=5
 nt=$(echo $TRACES | wc -w)
 {
 	echo "set terminal pngcairo size 1500,1000 font ',10'"
 	echo "set output '$OUT/hit_ratio.png'"
-	echo "set multiplot layout 2,4 title 'vtier-sim: fast-tier hit ratio / per-epoch oracle'"
+	echo "set multiplot layout 2,4 title 'vtier-sim: fast-tier hit ratio / per-epoch oracle (dashed: rate ideal, synthetic traces)'"
 	echo "set xrange [10:52]; set yrange [0:1.25]; set xtics (12.5, 25, 50)"
 	echo "set xlabel 'budget (% of footprint)'; set ylabel 'hit / oracle'; set key bottom right"
 	echo "set title 'geometric mean over $nt traces'"
@@ -260,15 +267,17 @@ nt=$(echo $TRACES | wc -w)
 	echo
 	echo "set key off"
 	k=$np
+	ki=$((np + nt * np))
 	for t in $TRACES; do
 		echo "set title '$t'"
 		printf "plot "
-		j=0
 		for p in vtier hemem memtis tpp first-touch; do
-			printf "'%s' index %d with linespoints lw 2 title '%s'" "$OUT/plot.dat" $k $p
-			k=$((k + 1)); j=$((j + 1)); [ $j -lt $np ] && printf ", "
+			printf "'%s' index %d with linespoints lw 2 title '%s', " "$OUT/plot.dat" $k $p
+			k=$((k + 1))
 		done
-		echo
+		printf "'%s' index %d with lines dt 2 lw 2 lc rgb 'black' title 'rate ideal'\n" \
+			"$OUT/plot.dat" $ki
+		ki=$((ki + 1))
 	done
 	echo "unset multiplot"
 } >"$OUT/plot.gp"
