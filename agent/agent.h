@@ -74,7 +74,6 @@ struct agent {
 	uint64_t rate_ns, rate_samples;	/* samples/s window */
 	uint64_t round_ns;		/* when the last policy round ran (0: none) */
 	uint64_t round_cost_ns;		/* how long it took (migration included) */
-	uint64_t watched;		/* heat stats.watched after that round */
 	struct agent_counters ctr;
 
 	/* --exit-on-eof: end once a replayed file is done and plans are empty */

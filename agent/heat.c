@@ -54,6 +54,7 @@ struct heat {
 	uint64_t since;		/* samples recorded in the current epoch */
 	uint64_t watch_fast;	/* heat_set_watch: nodes not watched */
 	uint32_t watch_min;	/* count that makes a sample watched */
+	uint64_t watch_base;	/* stats.watched when the watch was set */
 
 	uint64_t hist[HEAT_NBINS];	/* 4 KiB pages per bin of decayed heat */
 	struct heat_stats stats;
@@ -295,6 +296,13 @@ heat_set_watch(struct heat *h, uint64_t fast_mask, uint32_t min_count)
 {
 	h->watch_fast = fast_mask;
 	h->watch_min = min_count ? min_count : 1;
+	h->watch_base = h->stats.watched;
+}
+
+bool
+heat_watch_seen(const struct heat *h)
+{
+	return h->stats.watched != h->watch_base;
 }
 
 void
@@ -381,6 +389,18 @@ evict_one(struct heat *h)
 	h->stats.evictions++;
 }
 
+/* The first empty slot of key's probe run (the table has one). */
+static size_t
+free_slot(const struct heat *h, uint64_t key)
+{
+	size_t i;
+
+	for (i = home(h, key); h->slots[i].key != 0;)
+		if (++i == h->nslots)
+			i = 0;
+	return i;
+}
+
 /*
  * Double the slot array (up to max_slots) and put every entry back from
  * its new home.  Entries, counts, epochs and the histogram are unchanged;
@@ -397,20 +417,28 @@ grow(struct heat *h)
 		return -ENOMEM;
 	h->slots = ns;
 	h->nslots = n;
-	for (size_t j = 0; j < on; j++) {
-		size_t i;
-
-		if (old[j].key == 0)
-			continue;
-		for (i = home(h, old[j].key); ns[i].key != 0;)
-			if (++i == n)
-				i = 0;
-		ns[i] = old[j];
-	}
+	for (size_t j = 0; j < on; j++)
+		if (old[j].key != 0)
+			ns[free_slot(h, old[j].key)] = old[j];
 	free(old);
 	h->hand = 0;
 	h->stats.grows++;
 	return 0;
+}
+
+/*
+ * A sample left e at its count: count it in stats.watched if that is the
+ * watch count or more, e is off a fast node (or its node is not known
+ * yet, -1) and it is movable.
+ */
+static inline void
+note_watch(struct heat *h, const struct heat_entry *e)
+{
+	uint8_t n = (uint8_t)e->node;
+
+	h->stats.watched += e->count >= h->watch_min &&
+	    !(e->flags & HEAT_F_PINNED) &&
+	    (n >= 64 || !(h->watch_fast >> n & 1));
 }
 
 /* A new key whose probe ended at empty slot i. Kept out of the hit path. */
@@ -435,9 +463,7 @@ insert_new(struct heat *h, uint64_t key, size_t i)
 		}
 	}
 	if (reprobe)
-		for (i = home(h, key); h->slots[i].key != 0;)
-			if (++i == h->nslots)
-				i = 0;
+		i = free_slot(h, key);
 	e = &h->slots[i];
 	e->key = key;
 	e->count = 1;
@@ -447,19 +473,9 @@ insert_new(struct heat *h, uint64_t key, size_t i)
 	e->moved = HEAT_MOVED_NEVER;
 	h->size++;
 	h->stats.inserts++;
-	h->stats.watched += 1 >= h->watch_min;	/* node not known yet */
 	h->hist[1] += heat_key_npages(key);
+	note_watch(h, e);
 	return e;
-}
-
-/* Off a fast node (or not known yet, node -1) and movable. */
-static inline bool
-watched_node(const struct heat *h, const struct heat_entry *e)
-{
-	uint8_t n = (uint8_t)e->node;
-
-	return !(e->flags & HEAT_F_PINNED) &&
-	    (n >= 64 || !(h->watch_fast >> n & 1));
 }
 
 /*
@@ -503,7 +519,7 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	}
 	e->count = (uint16_t)nc;
 	e->epoch = now;
-	h->stats.watched += nc >= h->watch_min && watched_node(h, e);
+	note_watch(h, e);
 	return e;
 }
 

@@ -114,8 +114,10 @@ void heat_set_cooling_samples(struct heat *h, uint64_t n);
  * adds one to stats.watched.  The policy sets the count a page needs to
  * be promoted, and the caller runs a round early when it moves.  Off
  * (min_count above HEAT_COUNT_MAX) until called; heat_clear keeps it.
+ * heat_watch_seen: such a sample came since the last heat_set_watch.
  */
 void heat_set_watch(struct heat *h, uint64_t fast_mask, uint32_t min_count);
+bool heat_watch_seen(const struct heat *h);
 
 /*
  * Advance the table's clock to now_ns: if one or more cooling periods

@@ -132,6 +132,18 @@ on_exit_pid(void *arg, uint32_t pid)
 
 static void run_round(struct agent *a, uint64_t now);
 
+/* A batch of samples from the sampler's fd i into the heat table. */
+static int
+read_samples(struct agent *a, int i)
+{
+	int rc;
+
+	batch_now = now_ns();
+	rc = a->sampler.ops->read(&a->sampler, i, on_sample, a, SAMPLE_BATCH);
+	flush_batch(a);
+	return rc;
+}
+
 /*
  * Read what waits in the sampler's buffers (at most a batch per fd).
  * Before a timer round: after the agent was held up (a busy or starved
@@ -144,12 +156,8 @@ static void
 drain_samplers(struct agent *a)
 {
 	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler) &&
-	    !a->sampler.eof; i++) {
-		batch_now = now_ns();
-		(void)a->sampler.ops->read(&a->sampler, i, on_sample, a,
-		    SAMPLE_BATCH);
-		flush_batch(a);
-	}
+	    !a->sampler.eof; i++)
+		(void)read_samples(a, i);
 }
 
 static bool
@@ -161,11 +169,7 @@ on_sampler_fd(void *arg, int fd)
 	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler); i++) {
 		if (a->sampler.ops->fd(&a->sampler, i) != fd)
 			continue;
-		batch_now = now_ns();
-		rc = a->sampler.ops->read(&a->sampler, i, on_sample, a,
-		    SAMPLE_BATCH);
-		flush_batch(a);
-		if (rc < 0) {
+		if ((rc = read_samples(a, i)) < 0) {
 			log_warnx("sampler %s: read: %s", a->sampler.ops->name,
 			    strerror(-rc));
 			return false;
@@ -179,7 +183,7 @@ on_sampler_fd(void *arg, int fd)
 		}
 	}
 	/* a page the last plan would now promote: do not wait for the timer */
-	if (heat_stats(a->heat)->watched != a->watched) {
+	if (heat_watch_seen(a->heat)) {
 		size_t nslots;
 		uint64_t now = now_ns();
 
@@ -419,7 +423,6 @@ run_round(struct agent *a, uint64_t now)
 	    a->tick, now, &r)) < 0)
 		log_warnx("migrate: %s", strerror(-rc));
 	heat_set_watch(a->heat, a->topo.fast_mask, a->plan.promote_bar);
-	a->watched = heat_stats(a->heat)->watched;
 	a->round_cost_ns = now_ns() - now;
 
 	/* usage after the round: exact for sim, estimated for the kernel */

@@ -44,7 +44,6 @@ struct vtier {
 	uint16_t tick;
 	uint64_t budget;	/* bytes */
 	uint64_t round_ns;	/* the last round (0: none) */
-	uint64_t watched;	/* heat stats.watched at the last look */
 	unsigned since_wake;	/* samples since the sampler's last wake-up */
 	int err;		/* a round run from vt_access failed */
 };
@@ -178,7 +177,6 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 	    v->tick, now, &r)) < 0)
 		return rc;
 	heat_set_watch(v->heat, v->topo.fast_mask, v->plan.promote_bar);
-	v->watched = heat_stats(v->heat)->watched;
 	mirror(v, run, v->plan.demote, v->plan.ndemote);
 	mirror(v, run, v->plan.promote, v->plan.npromote);
 	return 0;
@@ -206,7 +204,7 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 		return;
 	v->since_wake = 0;
 	(void)heat_slots(v->heat, &nslots);
-	if (heat_stats(v->heat)->watched != v->watched &&
+	if (heat_watch_seen(v->heat) &&
 	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots, 1))
 		v->err = vt_round(v, run, r->time_ns);
 }
