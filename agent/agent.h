@@ -20,6 +20,7 @@ struct migrator;
 struct procs;
 struct chan;
 struct thp;
+struct adopter;
 
 enum budget_source {
 	BUDGET_FROM_CONFIG = 0,	/* [budget] dram = SIZE */
@@ -47,6 +48,7 @@ struct agent {
 	struct sampler sampler;
 	struct procs *procs;		/* real backend only */
 	struct thp *thp;		/* THP detection, real backend only */
+	struct adopter *adopt;		/* untracked fast pages, real backend only */
 	struct loop *loop;
 	struct chan *chan;		/* NULL: [shim] transport = none */
 	int chan_watch;			/* loop watcher of the channel's fd */

@@ -105,6 +105,7 @@ static const struct key keys[] = {
 	{ "heat", "cooling", K_DURATION_AUTO, FIELD(cooling_ms), 0,
 	    10, 3600 * 1000, NULL },
 	{ "heat", "thp", K_BOOL, FIELD(thp), 0, 0, 1, NULL },
+	{ "heat", "adopt", K_BOOL, FIELD(adopt), 0, 0, 1, NULL },
 	{ "policy", "interval", K_DURATION, FIELD(interval_ms), 0,
 	    10, 60 * 1000, NULL },
 	{ "policy", "hysteresis", K_COUNT, FIELD(hysteresis), 0,
@@ -165,6 +166,7 @@ config_defaults(struct agent_config *cfg)
 	cfg->heat_capacity = 1048576;
 	cfg->cooling_ms = 2000;	/* 0 = auto: the sample clock */
 	cfg->thp = 1;
+	cfg->adopt = 1;
 	cfg->interval_ms = 50;
 	cfg->hysteresis = 1;
 	cfg->promote_min = 2;

@@ -62,6 +62,7 @@ struct agent_config {
 	uint32_t heat_capacity;			/* pages = 1048576 (tracked entries) */
 	uint64_t cooling_ms;			/* cooling = 2s (0: auto, the sample clock) */
 	int thp;				/* thp = yes */
+	int adopt;				/* adopt = yes */
 
 	/* [policy] */
 	uint64_t interval_ms;			/* interval = 50ms */

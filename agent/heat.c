@@ -441,39 +441,59 @@ note_watch(struct heat *h, const struct heat_entry *e)
 	    (n >= 64 || !(h->watch_fast >> n & 1));
 }
 
+/*
+ * Room for one more entry: grow the slot array while it may (load at most
+ * 3/4), and evict when the table is full (or no memory to grow leaves a
+ * single empty slot).  evict false: -ENOSPC instead of evicting.  Returns
+ * 1 when entries moved (probe again), 0 when nothing moved, or -ENOSPC.
+ */
+static int
+make_room(struct heat *h, bool evict)
+{
+	if (h->size == h->capacity)
+		goto full;
+	if (h->nslots < h->max_slots && (h->size + 1) * 4 > h->nslots * 3) {
+		if (grow(h) == 0)
+			return 1;
+		if (h->size + 2 > h->nslots)
+			goto full;	/* one slot must stay empty */
+	}
+	return 0;
+full:
+	if (!evict)
+		return -ENOSPC;
+	evict_one(h);
+	return 1;
+}
+
+/* Fill empty slot i with a new entry of count c (at the current epoch). */
+static struct heat_entry *
+fill_slot(struct heat *h, size_t i, uint64_t key, uint16_t c, int8_t node)
+{
+	struct heat_entry *e = &h->slots[i];
+
+	e->key = key;
+	e->count = c;
+	e->epoch = cur_epoch(h);
+	e->node = node;
+	e->flags = 0;
+	e->moved = HEAT_MOVED_NEVER;
+	h->size++;
+	h->hist[heat_bin(c)] += heat_key_npages(key);
+	return e;
+}
+
 /* A new key whose probe ended at empty slot i. Kept out of the hit path. */
 static __attribute__((noinline)) struct heat_entry *
 insert_new(struct heat *h, uint64_t key, size_t i)
 {
 	struct heat_entry *e;
-	bool reprobe = false;
 
 	/* The new key is not in the table yet, so it cannot be the victim. */
-	if (h->size == h->capacity) {
-		evict_one(h);
-		reprobe = true;
-	} else if (h->nslots < h->max_slots && (h->size + 1) * 4 > h->nslots * 3) {
-		/* load at most 3/4 while the array can still grow */
-		if (grow(h) == 0)
-			reprobe = true;
-		else if (h->size + 2 > h->nslots) {
-			/* no memory to grow: one slot must stay empty */
-			evict_one(h);
-			reprobe = true;
-		}
-	}
-	if (reprobe)
+	if (make_room(h, true) > 0)
 		i = free_slot(h, key);
-	e = &h->slots[i];
-	e->key = key;
-	e->count = 1;
-	e->epoch = cur_epoch(h);
-	e->node = -1;
-	e->flags = 0;
-	e->moved = HEAT_MOVED_NEVER;
-	h->size++;
+	e = fill_slot(h, i, key, 1, -1);
 	h->stats.inserts++;
-	h->hist[1] += heat_key_npages(key);
 	note_watch(h, e);
 	return e;
 }
@@ -626,6 +646,22 @@ heat_lookup(struct heat *h, uint64_t key)
 	size_t i = find_slot(h, key);
 
 	return i == SIZE_MAX ? NULL : &h->slots[i];
+}
+
+int
+heat_adopt(struct heat *h, uint64_t key, int node)
+{
+	int rc;
+
+	if (key == 0 || node < 0 || node > INT8_MAX)
+		return -EINVAL;
+	if (find_slot(h, key) != SIZE_MAX)
+		return 0;
+	if ((rc = make_room(h, false)) < 0)
+		return rc;
+	fill_slot(h, free_slot(h, key), key, 0, (int8_t)node);
+	h->stats.adopted += heat_key_npages(key);
+	return 1;
 }
 
 int

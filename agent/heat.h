@@ -74,6 +74,7 @@ struct heat_stats {
 	uint64_t grows;		/* times the slot array doubled */
 	uint64_t watched;	/* samples that left a page off the fast
 				   nodes at the watch count (heat_set_watch) */
+	uint64_t adopted;	/* 4 KiB pages entered by heat_adopt */
 };
 
 struct heat;
@@ -205,6 +206,16 @@ static inline uint32_t heat_live_at(uint16_t count, uint16_t then, uint16_t now)
 
 /* heat_count with the silence test: the heat the policy plans with. */
 uint32_t heat_live_count(const struct heat *h, const struct heat_entry *e);
+
+/*
+ * Enter a page that was never sampled, known to sit on node, with count
+ * 0: the coldest a page can be, so the policy moves it off the fast nodes
+ * first when it needs room (agent/adopt.c finds such pages).  A sample
+ * later makes it an ordinary entry.  Never evicts: -ENOSPC when the
+ * table is full.  1 entered, 0 already tracked, -EINVAL (key 0, node
+ * out of range) or -ENOSPC.
+ */
+int heat_adopt(struct heat *h, uint64_t key, int node);
 
 /* Remove one entry (ENOENT/EFAULT from the migrator). 0 or -ENOENT. */
 int heat_drop(struct heat *h, uint64_t key);

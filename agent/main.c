@@ -23,6 +23,7 @@
 #include "vtier/unixsock.h"
 #include "vtier/util.h"
 #include "vtier/version.h"
+#include "adopt.h"
 #include "agent.h"
 #include "chan.h"
 #include "heat.h"
@@ -403,6 +404,8 @@ run_round(struct agent *a, uint64_t now)
 		return;
 	}
 	a->fast_used = used;
+	if (a->adopt != NULL && a->cfg.adopt)
+		(void)adopt_step(a->adopt, a->heat, a->topo.fast_mask, now);
 	if ((rc = migrate_query(a->mig, a->heat, QUERY_BATCH)) < 0)
 		log_warnx("placement query: %s", strerror(-rc));
 
@@ -722,6 +725,11 @@ start(struct agent *a, const char *sysfs)
 		if (a->cfg.thp && (rc = thp_open(&a->thp, "/proc")) < 0)
 			log_warnx("THP detection unavailable (/proc/kpageflags: "
 			    "%s): pages are tracked at 4 KiB", strerror(-rc));
+		/* the first pass a cooling period in: hot pages are sampled by then */
+		if ((rc = adopt_create(&a->adopt, "/proc", a->procs, a->thp,
+		    ADOPT_PAGES_PER_S, now_ns() + (a->cfg.cooling_ms ?
+		    a->cfg.cooling_ms : 2000) * 1000000ULL)) < 0)
+			return rc;
 	}
 	/* a stale socket of a killed agent is replaced, a live one refused */
 	if ((a->statusfd = unix_listen(a->cfg.status_socket, 0660, 16)) < 0) {
@@ -787,6 +795,7 @@ stop(struct agent *a)
 		close(a->statusfd);
 		unlink(a->cfg.status_socket);
 	}
+	adopt_destroy(a->adopt);
 	thp_close(a->thp);
 	proc_destroy(a->procs);
 	if (a->sampler.ops)

@@ -282,3 +282,18 @@ proc_count_managed(const struct procs *p)
 {
 	return p->managed;
 }
+
+uint32_t
+proc_next_managed(const struct procs *p, uint32_t after)
+{
+	uint32_t best = 0;
+
+	for (size_t i = 0; i < PROC_TABLE_SLOTS; i++) {
+		const struct pslot *s = &p->slot[i];
+
+		if (s->state == SLOT_USED && s->managed && s->pid > after &&
+		    (best == 0 || s->pid < best))
+			best = s->pid;
+	}
+	return best;
+}

@@ -42,4 +42,7 @@ void proc_forget(struct procs *p, uint32_t pid);
 
 size_t proc_count_managed(const struct procs *p);
 
+/* The lowest managed pid above after, or 0 when there is none. */
+uint32_t proc_next_managed(const struct procs *p, uint32_t after);
+
 #endif

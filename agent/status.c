@@ -126,6 +126,7 @@ status_format(const struct agent *a, char *buf, size_t len)
 	js(&j, "slow_nodes", nodes);
 	ju(&j, "tracked_pages", a->heat ? heat_size(a->heat) : 0);
 	ju(&j, "heat_capacity", a->heat ? heat_capacity(a->heat) : 0);
+	ju(&j, "adopted_pages", a->heat ? heat_stats(a->heat)->adopted : 0);
 	ju(&j, "hot_set_bytes", a->plan.hot_bytes);
 	ju(&j, "hot_on_fast_bytes", a->plan.hot_on_fast_bytes);
 	ju(&j, "hot_threshold", a->plan.threshold);

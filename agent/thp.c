@@ -95,7 +95,7 @@ thp_forget(struct thp *t, uint32_t pid)
 int
 thp_check(struct thp *t, uint32_t pid, uint64_t addr)
 {
-	uint64_t pm, flags;
+	uint64_t pm;
 	int fd = pagemap_fd(t, pid);
 
 	if (fd < 0)
@@ -121,8 +121,16 @@ thp_check(struct thp *t, uint32_t pid, uint64_t addr)
 		t->no_pfns = true;
 		return 0;
 	}
-	if (pread(t->kpageflags, &flags, sizeof(flags),
-	    (off_t)((pm & PM_PFN_MASK) * 8)) != (ssize_t)sizeof(flags))
+	return thp_frame(t, pm & PM_PFN_MASK);
+}
+
+int
+thp_frame(struct thp *t, uint64_t pfn)
+{
+	uint64_t flags;
+
+	if (pread(t->kpageflags, &flags, sizeof(flags), (off_t)(pfn * 8)) !=
+	    (ssize_t)sizeof(flags))
 		return -EIO;
 	return (int)((flags >> KPF_THP) & 1);
 }

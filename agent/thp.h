@@ -20,6 +20,12 @@ void thp_close(struct thp *t);
 /* 1: addr of pid is in a THP, 0: it is not (or not present), -errno. */
 int thp_check(struct thp *t, uint32_t pid, uint64_t addr);
 
+/*
+ * 1: the page frame pfn (from pagemap) is part of a THP, 0: it is not,
+ * -errno.  For callers that read pagemap themselves.
+ */
+int thp_frame(struct thp *t, uint64_t pfn);
+
 /* The process exited: close its cached pagemap. */
 void thp_forget(struct thp *t, uint32_t pid);
 

@@ -388,6 +388,8 @@ static const struct metric agent_metrics[] = {
 	    "Policy rounds samples started before the timer."),
 	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
 	    "Pages in the heat table."),
+	COUNTER("vtier_agent_adopted_pages_total", "adopted_pages",
+	    "Untracked pages on the fast nodes taken into the heat table."),
 	GAUGE("vtier_agent_managed_processes", "managed_processes",
 	    "Processes whose pages the agent moves."),
 	{ .name = "vtier_agent_budget_unattainable", .type = "gauge",
@@ -629,8 +631,9 @@ print_status(const struct doc *d)
 		printf(" (%s over, nothing movable left)",
 		    size_of(d, "shortfall_bytes", a, sizeof(a)));
 	printf("\n");
-	printf("  tracked pages      %s of %s\n", get(d, "tracked_pages"),
-	    get(d, "heat_capacity"));
+	printf("  tracked pages      %s of %s (%s 4 KiB pages adopted)\n",
+	    get(d, "tracked_pages"), get(d, "heat_capacity"),
+	    get(d, "adopted_pages"));
 	printf("  hot set            %s, %s on fast (threshold %s samples)\n",
 	    size_of(d, "hot_set_bytes", a, sizeof(a)),
 	    size_of(d, "hot_on_fast_bytes", b, sizeof(b)),

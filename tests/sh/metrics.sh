@@ -147,6 +147,7 @@ json() { awk -v k="$1" '$1 == k { print $2 }' "$T/st.kv"; }
 [ "$(val "$T/agent.prom" vtier_agent_promoted_bytes_total)" = 409600 ]
 [ "$(val "$T/agent.prom" vtier_agent_budget_bytes)" = $((96 << 20)) ]
 [ "$(val "$T/agent.prom" vtier_agent_tracked_pages)" = "$(json tracked_pages)" ]
+[ "$(val "$T/agent.prom" vtier_agent_adopted_pages_total)" = "$(json adopted_pages)" ]
 [ "$(val "$T/agent.prom" vtier_agent_fast_used_bytes)" = "$(json fast_used_bytes)" ]
 [ "$(val "$T/agent.prom" vtier_agent_budget_unattainable)" = 0 ]
 [ "$(val "$T/agent.prom" vtier_agent_shim_connected)" = 1 ]

@@ -1,13 +1,14 @@
 # vm_agent.sh - the agent tiering a real workload in the two-node guest,
 # one boot per scenario: promotion (and a workload exiting
-# mid-migration), budget shrink, phase change, SIGKILL + restart.  Every
+# mid-migration), budget shrink, phase change, SIGKILL + restart, cold
+# memory on the fast node that is never sampled (adoption).  Every
 # scenario also checks that the workload's data is intact.
 set -u
 : "${B:=build}" "${SRC:=.}"
 make -s -C "$SRC" SANITIZE=0 static || exit 1
 ST=$SRC/build/static
 fails=0
-for s in ${VM_SCENARIOS:-promote shrink phases restart}; do
+for s in ${VM_SCENARIOS:-promote shrink phases restart cold}; do
 	start=$(date +%s)
 	"$SRC/tests/vm/run-guest.sh" -B "$SRC/build" -q -t 240 \
 		"$SRC/tests/vm/scenarios/$s.sh" "$ST/vtier-agent" "$ST/vtierctl" \

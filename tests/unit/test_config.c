@@ -68,6 +68,7 @@ config_diff(const struct agent_config *a, const struct agent_config *b)
 	SAME(heat_capacity);
 	SAME(cooling_ms);
 	SAME(thp);
+	SAME(adopt);
 	SAME(interval_ms);
 	SAME(hysteresis);
 	SAME(min_residence_ms);
@@ -106,6 +107,7 @@ test_defaults(void)
 	ASSERT_EQ_U(c.heat_capacity, 1048576);
 	ASSERT_EQ_U(c.cooling_ms, 2000);
 	ASSERT_EQ(c.thp, 1);
+	ASSERT_EQ(c.adopt, 1);
 	ASSERT_EQ_U(c.interval_ms, 50);
 	ASSERT_EQ_U(c.hysteresis, 1);
 	ASSERT_EQ_U(c.min_residence_ms, 0);
@@ -161,6 +163,7 @@ test_good_full(void)
 	ASSERT_EQ_U(c.heat_capacity, 65536);
 	ASSERT_EQ_U(c.cooling_ms, 1000);
 	ASSERT_EQ(c.thp, 0);
+	ASSERT_EQ(c.adopt, 0);
 	ASSERT_EQ_U(c.interval_ms, 250);
 	ASSERT_EQ_U(c.hysteresis, 2);
 	ASSERT_EQ_U(c.min_residence_ms, 60000);
@@ -317,6 +320,8 @@ test_bad_values(void)
 		    "1h)" },
 		{ "[heat]\nthp = maybe\n", 2,
 		    "[heat] thp: bad boolean 'maybe' (expected yes or no)" },
+		{ "[heat]\nadopt = 2\n", 2,
+		    "[heat] adopt: bad boolean '2' (expected yes or no)" },
 		{ "[policy]\ninterval = 5ms\n", 2,
 		    "[policy] interval: 5ms is out of range (expected 10ms to "
 		    "1m)" },
@@ -551,6 +556,7 @@ test_print_round_trip(void)
 	a.heat_capacity = 1u << 26;
 	a.cooling_ms = 3600 * 1000;
 	a.thp = 0;
+	a.adopt = 0;
 	a.interval_ms = 60 * 1000 - 1;
 	a.hysteresis = 8;
 	a.min_residence_ms = 1;

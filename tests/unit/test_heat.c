@@ -393,6 +393,56 @@ test_watch(void)
 	heat_destroy(h);
 }
 
+/*
+ * heat_adopt: count 0 at the node given, bin 0, no duplicate, not a
+ * sample (no watch, no insert); a sample later counts from 1; never
+ * evicts: a full table says -ENOSPC.
+ */
+static void
+test_adopt(void)
+{
+	struct heat *h;
+	struct heat_entry *e;
+	uint64_t k = heat_key(7, 0x5000, false), t = heat_key(7, 0x200000, true);
+
+	ASSERT_EQ(heat_create(&h, 1024, 1000000000ULL), 0);
+	heat_set_watch(h, 1u << 0, 0);
+	ASSERT_EQ(heat_adopt(h, 0, 0), -EINVAL);
+	ASSERT_EQ(heat_adopt(h, k, -1), -EINVAL);
+	ASSERT_EQ(heat_adopt(h, k, 128), -EINVAL);
+	ASSERT_EQ(heat_adopt(h, k, 1), 1);
+	ASSERT_EQ(heat_adopt(h, k, 1), 0);
+	ASSERT_EQ(heat_adopt(h, t, 2), 1);
+	ASSERT_EQ_U(heat_size(h), 2);
+	ASSERT_EQ_U(heat_hist(h)[0], 1 + HEAT_THP_PAGES);
+	ASSERT_EQ_U(heat_stats(h)->adopted, 1 + HEAT_THP_PAGES);
+	ASSERT_EQ_U(heat_stats(h)->inserts, 0);
+	ASSERT_TRUE(!heat_watch_seen(h));
+	e = heat_lookup(h, k);
+	ASSERT_TRUE(e != NULL);
+	ASSERT_EQ(e->count, 0);
+	ASSERT_EQ(e->node, 1);
+	ASSERT_EQ(e->moved, HEAT_MOVED_NEVER);
+	ASSERT_EQ_U(heat_live_count(h, e), 0);
+	ASSERT_EQ(heat_lookup(h, t)->node, 2);
+	/* a sample: an ordinary entry, its node kept */
+	e = heat_record(h, 7, 0x5000, false, 0);
+	ASSERT_EQ(e->count, 1);
+	ASSERT_EQ(e->node, 1);
+	ASSERT_EQ_U(heat_hist(h)[1], 1);
+	ASSERT_EQ(check_table(h), 0);
+	/* fill: adoption stops at capacity, sampled pages still evict */
+	for (uint64_t a = 1; heat_size(h) < heat_capacity(h); a++)
+		ASSERT_EQ(heat_adopt(h, heat_key(8, a << 12, false), 0), 1);
+	ASSERT_EQ(heat_adopt(h, heat_key(9, 0x1000, false), 0), -ENOSPC);
+	ASSERT_EQ_U(heat_stats(h)->evictions, 0);
+	ASSERT_TRUE(heat_record(h, 9, 0x1000, false, 0) != NULL);
+	ASSERT_EQ_U(heat_stats(h)->evictions, 1);
+	ASSERT_EQ(heat_lookup(h, k)->count, 1);	/* a count-0 entry went */
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
 /* An entry left alone for more than 2^16 epochs must not come back hot. */
 static void
 test_epoch_wrap(void)
@@ -898,6 +948,7 @@ main(void)
 	RUN_TEST(test_live);
 	RUN_TEST(test_sample_clock);
 	RUN_TEST(test_watch);
+	RUN_TEST(test_adopt);
 	RUN_TEST(test_epoch_wrap);
 	RUN_TEST(test_saturation);
 	RUN_TEST(test_drop_clear);

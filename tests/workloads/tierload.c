@@ -3,6 +3,11 @@
  * budget, first-touched on the slow node, then a hot/cold access pattern
  * whose hot set moves between phases.
  *
+ * With -C, a cold region as well: first touched on the fast node and
+ * never accessed again until the final check (never sampled), as most of
+ * a VM's memory is.  The agent must find it without samples (adoption)
+ * to make room for the hot set.
+ *
  * It is also the stand-in for the PMU: 1 in N of its own accesses is
  * written as a sample line ("time_ns pid addr") to the agent's replay
  * FIFO, which is what PEBS would report.  Every page's data is summed as
@@ -32,6 +37,7 @@
 
 struct opts {
 	unsigned long footprint_mib, hot_mib, phases, report_ms, sample_every;
+	unsigned long cold_mib;
 	double phase_s, hot_frac;
 	unsigned write_every;
 	int slow, fast, thp;
@@ -100,6 +106,58 @@ on_signal(int sig)
 	stop = 1;
 }
 
+/*
+ * Map n pages first touched on node (4 KiB pages unless thp: one THP
+ * moves 512 pages at a time) and write them with the pattern of pages
+ * id0.., keeping each page's sum in *expect.  NULL on failure.
+ */
+static char *
+map_region(size_t n, int node, int thp, size_t id0, uint64_t **expect)
+{
+	unsigned long nodemask = 1UL << node;
+	char *base = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	*expect = calloc(n, sizeof(**expect));
+	if (base == MAP_FAILED || *expect == NULL)
+		return NULL;
+	madvise(base, n * PAGE, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	/* first touch on node, then drop the policy again */
+	if (set_mempolicy(MPOL_BIND, &nodemask, sizeof(nodemask) * 8) < 0)
+		perror("tierload: set_mempolicy (first touch stays local)");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t *w = (uint64_t *)(base + i * PAGE), s = 0;
+
+		for (size_t j = 0; j < WORDS; j++) {
+			w[j] = pattern(id0 + i, j);
+			s += w[j];
+		}
+		(*expect)[i] = s;
+	}
+	set_mempolicy(MPOL_DEFAULT, NULL, 0);
+	return base;
+}
+
+/* Re-read n pages against their sums; returns how many differ. */
+static int
+verify(const char *base, size_t n, const uint64_t *expect, const char *what)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const uint64_t *w = (const uint64_t *)(base + i * PAGE);
+		uint64_t s = 0;
+
+		for (size_t j = 0; j < WORDS; j++)
+			s += w[j];
+		if (s != expect[i] && bad++ < 5)
+			fprintf(stderr, "tierload: %s page %zu corrupt: sum %llx "
+			    "expected %llx\n", what, i, (unsigned long long)s,
+			    (unsigned long long)expect[i]);
+	}
+	return bad;
+}
+
 static void
 usage(void)
 {
@@ -107,23 +165,23 @@ usage(void)
 	    "usage: tierload [-f MiB] [-H MiB] [-P phases] [-s secs/phase]\n"
 	    "                [-o FIFO] [-n 1-in-N] [-w 1-in-W writes]\n"
 	    "                [-h hot fraction] [-S slow node] [-F fast node]\n"
-	    "                [-r report ms] [-T (allow THP)]\n");
+	    "                [-r report ms] [-T (allow THP)]\n"
+	    "                [-C MiB cold on the fast node]\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o = { 256, 32, 1, 1000, 64, 20.0, 0.9, 16, 1, 0, 0, NULL };
+	struct opts o = { 256, 32, 1, 1000, 64, 0, 20.0, 0.9, 16, 1, 0, 0, NULL };
 	uint64_t seed = 0x1234567 ^ (uint64_t)getpid(), t0, next_report;
 	uint64_t accesses = 0, samples = 0, dropped = 0, sink = 0;
-	uint64_t *sums, *expect;
-	size_t npages, nhot, bufoff = 0;
-	char *base, buf[8192];
+	uint64_t *expect, *cold_expect = NULL;
+	size_t npages, nhot, ncold, bufoff = 0;
+	char *base, *cold = NULL, buf[8192];
 	int c, fd = -1, bad = 0, me = (int)getpid();
-	unsigned long nodemask;
 
-	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:T")) != -1) {
+	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:TC:")) != -1) {
 		switch (c) {
 		case 'f': o.footprint_mib = strtoul(optarg, NULL, 0); break;
 		case 'H': o.hot_mib = strtoul(optarg, NULL, 0); break;
@@ -137,6 +195,7 @@ main(int argc, char **argv)
 		case 'F': o.fast = atoi(optarg); break;
 		case 'r': o.report_ms = strtoul(optarg, NULL, 0); break;
 		case 'T': o.thp = 1; break;
+		case 'C': o.cold_mib = strtoul(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
@@ -148,31 +207,22 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	npages = o.footprint_mib * (1024 * 1024 / PAGE);
 	nhot = o.hot_mib * (1024 * 1024 / PAGE);
-	base = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	sums = calloc(npages, sizeof(*sums));
-	expect = calloc(npages, sizeof(*expect));
-	if (base == MAP_FAILED || sums == NULL || expect == NULL) {
+	if ((base = map_region(npages, o.slow, o.thp, 0, &expect)) == NULL) {
 		perror("tierload: allocation");
 		return 1;
 	}
-	/* 4 KiB pages unless -T: one THP moves 512 pages at a time */
-	madvise(base, npages * PAGE, o.thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-
-	/* first touch on the slow node, then drop the policy again */
-	nodemask = 1UL << o.slow;
-	if (set_mempolicy(MPOL_BIND, &nodemask, sizeof(nodemask) * 8) < 0)
-		perror("tierload: set_mempolicy (first touch stays local)");
-	for (size_t i = 0; i < npages; i++) {
-		uint64_t *w = (uint64_t *)(base + i * PAGE), s = 0;
-
-		for (size_t j = 0; j < WORDS; j++) {
-			w[j] = pattern(i, j);
-			s += w[j];
+	/* the cold region: first touch on the fast node, then left alone */
+	ncold = o.cold_mib * (1024 * 1024 / PAGE);
+	if (ncold) {
+		cold = map_region(ncold, o.fast, o.thp, npages, &cold_expect);
+		if (cold == NULL) {
+			perror("tierload: cold allocation");
+			return 1;
 		}
-		expect[i] = s;
+		printf("tierload: cold %lu MiB first touched on node %d: "
+		    "%.1f%% there\n", o.cold_mib, o.fast,
+		    hot_on_fast(cold, 0, ncold, ncold, o.fast));
 	}
-	set_mempolicy(MPOL_DEFAULT, NULL, 0);
 	printf("tierload: pid %d footprint %lu MiB (%zu pages) hot %lu MiB, "
 	    "first touch on node %d: %.1f%% there\n", getpid(), o.footprint_mib,
 	    npages, o.hot_mib, o.slow,
@@ -249,18 +299,11 @@ main(int argc, char **argv)
 	}
 
 	/* verify every page */
-	for (size_t i = 0; i < npages; i++) {
-		const uint64_t *w = (const uint64_t *)(base + i * PAGE);
-		uint64_t s = 0;
-
-		for (size_t j = 0; j < WORDS; j++)
-			s += w[j];
-		sums[i] = s;
-		if (s != expect[i] && bad++ < 5)
-			fprintf(stderr, "tierload: page %zu corrupt: sum %llx "
-			    "expected %llx\n", i, (unsigned long long)s,
-			    (unsigned long long)expect[i]);
-	}
+	bad = verify(base, npages, expect, "footprint");
+	bad += verify(cold, ncold, cold_expect, "cold");
+	if (ncold)
+		printf("tierload: cold on fast at the end %.1f%%\n",
+		    hot_on_fast(cold, 0, ncold, ncold, o.fast));
 	{
 		size_t last = ((o.phases - 1) * nhot) % npages;
 
