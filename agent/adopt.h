@@ -20,8 +20,9 @@
  * second since the last step, resuming where the last one stopped.  A
  * pass over every managed process that adopted pages is followed by the
  * next at once, one that adopted none by the next after ADOPT_IDLE_NS.
- * The first pass starts no sooner than the time given at creation (a
- * cooling period after start: by then a hot page has been sampled).
+ * The first pass starts no sooner than the time given at creation (the
+ * agent: ADOPT_GRACE_NS after start, by when the pages in use have been
+ * sampled; one a restarted agent demotes too soon comes back when it is).
  * Adoption stops at ADOPT_FILL of the heat table's capacity, so sampled
  * pages always find room without evicting.
  *
@@ -40,6 +41,7 @@ struct thp;
 struct adopter;
 
 #define ADOPT_IDLE_NS	(10ULL * 1000000000ULL)
+#define ADOPT_GRACE_NS	(2ULL * 1000000000ULL)
 /* The agent's pace: 512 MiB of mappings with fast pages a second */
 #define ADOPT_PAGES_PER_S	131072
 #define ADOPT_FILL_NUM	7	/* adopt while size < capacity * 7/8 */

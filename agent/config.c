@@ -164,7 +164,7 @@ config_defaults(struct agent_config *cfg)
 	cfg->sample_period = 10007;
 	cfg->prefault = PREFAULT_AUTO;
 	cfg->heat_capacity = 1048576;
-	cfg->cooling_ms = 2000;	/* 0 = auto: the sample clock */
+	cfg->cooling_ms = 8000;	/* 0 = auto: the sample clock */
 	cfg->thp = 1;
 	cfg->adopt = 1;
 	cfg->interval_ms = 50;

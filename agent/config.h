@@ -60,7 +60,7 @@ struct agent_config {
 
 	/* [heat] */
 	uint32_t heat_capacity;			/* pages = 1048576 (tracked entries) */
-	uint64_t cooling_ms;			/* cooling = 2s (0: auto, the sample clock) */
+	uint64_t cooling_ms;			/* cooling = 8s (0: auto, the sample clock) */
 	int thp;				/* thp = yes */
 	int adopt;				/* adopt = yes */
 

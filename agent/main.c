@@ -725,10 +725,8 @@ start(struct agent *a, const char *sysfs)
 		if (a->cfg.thp && (rc = thp_open(&a->thp, "/proc")) < 0)
 			log_warnx("THP detection unavailable (/proc/kpageflags: "
 			    "%s): pages are tracked at 4 KiB", strerror(-rc));
-		/* the first pass a cooling period in: hot pages are sampled by then */
 		if ((rc = adopt_create(&a->adopt, "/proc", a->procs, a->thp,
-		    ADOPT_PAGES_PER_S, now_ns() + (a->cfg.cooling_ms ?
-		    a->cfg.cooling_ms : 2000) * 1000000ULL)) < 0)
+		    ADOPT_PAGES_PER_S, now_ns() + ADOPT_GRACE_NS)) < 0)
 			return rc;
 	}
 	/* a stale socket of a killed agent is replaced, a live one refused */

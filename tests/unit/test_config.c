@@ -105,7 +105,7 @@ test_defaults(void)
 	ASSERT_STREQ(c.replay, "");
 	ASSERT_EQ(c.prefault, PREFAULT_AUTO);
 	ASSERT_EQ_U(c.heat_capacity, 1048576);
-	ASSERT_EQ_U(c.cooling_ms, 2000);
+	ASSERT_EQ_U(c.cooling_ms, 8000);
 	ASSERT_EQ(c.thp, 1);
 	ASSERT_EQ(c.adopt, 1);
 	ASSERT_EQ_U(c.interval_ms, 50);
@@ -526,7 +526,7 @@ test_print_round_trip(void)
 	ASSERT_STREQ(diff ? diff : "", "");
 	ASSERT_CONTAINS(text, "\n[budget]\ndram = auto\nheadroom = 64M\n");
 	ASSERT_CONTAINS(text, "\n[nodes]\nfast = auto\nslow = auto\n");
-	ASSERT_CONTAINS(text, "cooling = 2s\n");
+	ASSERT_CONTAINS(text, "cooling = 8s\n");
 	ASSERT_CONTAINS(text, "interval = 50ms\n");
 
 	fixture("good-full.ini", path, sizeof(path));
