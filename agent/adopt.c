@@ -383,6 +383,12 @@ next_pid(struct adopter *a, uint64_t fast_mask)
 	}
 }
 
+static inline bool
+on_fast(int node, uint64_t fast_mask)
+{
+	return node >= 0 && node < 64 && (fast_mask >> node & 1);
+}
+
 /* The table holds as much as adoption may fill. */
 static bool
 table_full(const struct heat *h)
@@ -400,19 +406,30 @@ scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
     uint64_t addr, size_t n)
 {
 	size_t k = 0, want = n * sizeof(a->pm[0]);
+	const struct heat_entry *e;
 	long adopted = 0;
 	int thp = -1;
 
+	/* tracked as a THP: so is the whole chunk (one 2 MiB region) */
+	if ((e = heat_lookup(h, heat_key(a->pid, addr, true))) != NULL) {
+		a->seen += on_fast(e->node, fast_mask) ? n : 0;
+		return 0;
+	}
 	if (pread(a->pagemap, a->pm, want, (off_t)(addr / PAGE * 8)) !=
 	    (ssize_t)want)
 		return -ESRCH;
+	/* the kernel is asked only about pages the table does not know */
 	for (size_t i = 0; i < n; i++) {
-		uint64_t pm = a->pm[i];
+		uint64_t pm = a->pm[i], va = addr + i * PAGE;
 
 		if ((pm & (PM_PRESENT | PM_EXCLUSIVE | PM_FILE)) !=
 		    (PM_PRESENT | PM_EXCLUSIVE))
 			continue;
-		a->pages[k] = (void *)(uintptr_t)(addr + i * PAGE);
+		if ((e = heat_lookup(h, heat_key(a->pid, va, false))) != NULL) {
+			a->seen += on_fast(e->node, fast_mask);
+			continue;
+		}
+		a->pages[k] = (void *)(uintptr_t)va;
 		a->pfn[k++] = pm & PM_PFN_MASK;
 	}
 	if (k == 0)
@@ -424,24 +441,16 @@ scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
 		uint64_t va = (uintptr_t)a->pages[j], key;
 		int node = a->status[j], rc;
 
-		if (node < 0 || node >= 64 || !(fast_mask >> node & 1))
+		if (!on_fast(node, fast_mask))
 			continue;
 		a->seen++;
-		key = heat_key(a->pid, va, true);
-		if (key == 0 || heat_lookup(h, key) != NULL) {
-			/* tracked as a THP: so is the whole chunk */
-			a->seen += k - j - 1;
-			break;
-		}
-		key = heat_key(a->pid, va, false);
-		if (heat_lookup(h, key) != NULL)
-			continue;
-		/* a chunk lies in one 2 MiB region: ask for its first page */
+		/* ask whether the region is a THP once, for its first page */
 		if (thp < 0)
 			thp = a->thp != NULL && a->pfn[j] != 0 &&
 			    thp_frame(a->thp, a->pfn[j]) == 1;
-		if (thp)
-			key = heat_key(a->pid, va, true);
+		key = heat_key(a->pid, va, thp);
+		if (key == 0)
+			continue;
 		if (table_full(h))
 			return -ENOSPC;
 		if ((rc = heat_adopt(h, key, node)) < 0)
