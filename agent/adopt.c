@@ -42,6 +42,7 @@
 #define CHUNK		HEAT_THP_PAGES		/* pages per pagemap read */
 #define THP_BYTES	(1ULL << HEAT_THP_SHIFT)
 #define FILE_MAX	(64u << 20)		/* maps/numa_maps larger: skipped */
+#define TEXT_KEEP	(1u << 20)		/* text buffers kept between pids */
 
 #define PM_PRESENT	(1ULL << 63)
 #define PM_FILE		(1ULL << 61)
@@ -316,6 +317,16 @@ slurp(const char *path, struct text *t)
 	return rc;
 }
 
+/* Free a text buffer grown past TEXT_KEEP (it is read again next pass). */
+static void
+text_trim(struct text *t)
+{
+	if (t->cap > TEXT_KEEP) {
+		free(t->buf);
+		memset(t, 0, sizeof(*t));
+	}
+}
+
 static void
 leave_pid(struct adopter *a)
 {
@@ -352,6 +363,9 @@ enter_pid(struct adopter *a, uint32_t pid, uint64_t fast_mask)
 		    a->numa.len, fast_mask, a->vma, a->vma_cap);
 		n = n < a->vma_cap ? n : a->vma_cap;
 	}
+	/* a process with a great many mappings: do not keep its text */
+	text_trim(&a->maps);
+	text_trim(&a->numa);
 	a->nvma = n;
 	a->vi = 0;
 	a->addr = 0;
@@ -468,6 +482,14 @@ scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
 static void
 end_pass(struct adopter *a, uint64_t now_ns, bool finished)
 {
+	static struct ratelimit rl;
+
+	if (finished && a->pass_adopted && ratelimit_ok(&rl, 60))
+		log_info("adopt: a pass took in %llu untracked pages (%llu MiB) "
+		    "on the fast nodes (%llu in all)",
+		    (unsigned long long)a->pass_adopted,
+		    (unsigned long long)(a->pass_adopted >> 8),
+		    (unsigned long long)a->st.adopted);
 	leave_pid(a);
 	a->pid = 0;
 	a->st.passes += finished;
