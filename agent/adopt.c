@@ -412,16 +412,16 @@ table_full(const struct heat *h)
 
 /*
  * Adopt what is untracked on fast in the n pages at addr (one 2 MiB
- * region at most).  Returns 4 KiB pages adopted, -ESRCH (the process or
- * its pagemap went away: skip it) or -ENOSPC (the table is full enough).
+ * region at most), adding the 4 KiB pages adopted to *adopted.  0,
+ * -ESRCH (the process or its pagemap went away: skip it), -ENOSPC (the
+ * table is full enough) or -ENOMEM.
  */
-static long
+static int
 scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
-    uint64_t addr, size_t n)
+    uint64_t addr, size_t n, uint64_t *adopted)
 {
 	size_t k = 0, want = n * sizeof(a->pm[0]);
 	const struct heat_entry *e;
-	long adopted = 0;
 	int thp = -1;
 
 	/* tracked as a THP: so is the whole chunk (one 2 MiB region) */
@@ -467,15 +467,16 @@ scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
 			continue;
 		if (table_full(h))
 			return -ENOSPC;
-		if ((rc = heat_adopt(h, key, node)) < 0)
-			return rc == -ENOSPC ? -ENOSPC : adopted;
-		adopted += rc * (long)heat_key_npages(key);
+		if ((rc = heat_adopt(h, key, node)) == -ENOSPC)
+			return rc;
+		if (rc > 0)
+			*adopted += heat_key_npages(key);
 		if (thp) {
 			a->seen += k - j - 1;
 			break;
 		}
 	}
-	return adopted;
+	return 0;
 }
 
 /* End the pass; the next waits ADOPT_IDLE_NS unless this one paid. */
@@ -501,8 +502,8 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
     uint64_t now_ns)
 {
 	uint64_t dt = a->last_ns && now_ns > a->last_ns ? now_ns - a->last_ns : 0;
-	uint64_t allow;
-	long adopted = 0, rc = 0;
+	uint64_t allow, adopted = 0;
+	int rc = 0;
 
 	a->last_ns = now_ns;
 	if (a->pid == 0 && now_ns < a->next_ns)
@@ -524,6 +525,8 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
 		size_t n;
 
 		if (a->vi >= a->nvma) {
+			/* reading a process's mappings counts as a chunk */
+			allow -= MIN(allow, CHUNK);
 			next_pid(a, fast_mask);
 			continue;
 		}
@@ -538,7 +541,7 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
 		}
 		end = MIN(v->end, (a->addr & ~(THP_BYTES - 1)) + THP_BYTES);
 		n = (size_t)MIN((end - a->addr) / PAGE, allow);
-		rc = scan_chunk(a, h, fast_mask, a->addr, n);
+		rc = scan_chunk(a, h, fast_mask, a->addr, n, &adopted);
 		a->st.walked += n;
 		allow -= n;
 		a->addr += n * PAGE;
@@ -547,17 +550,15 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
 		if (rc < 0) {
 			log_debug("adopt: pid %u went away", a->pid);
 			next_pid(a, fast_mask);
-			continue;
 		}
-		adopted += rc;
 	}
-	a->st.adopted += (uint64_t)adopted;
-	a->pass_adopted += (uint64_t)adopted;
+	a->st.adopted += adopted;
+	a->pass_adopted += adopted;
 	if (rc == -ENOMEM)
 		log_warnx("adopt: move_pages: out of memory");
 	if (a->pid == 0)
 		end_pass(a, now_ns, true);
 	else if (rc == -ENOSPC || rc == -ENOMEM || table_full(h))
 		end_pass(a, now_ns, false);
-	return adopted;
+	return (long)adopted;
 }

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,10 +56,13 @@ spawn(uintptr_t *base)
 	if (pipe(fds) < 0 || (pid = fork()) < 0)
 		return -1;
 	if (pid == 0) {
-		char *p = mmap(NULL, NPAGES * PG, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		uintptr_t a = (uintptr_t)p;
+		char *p;
+		uintptr_t a;
 
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		p = mmap(NULL, NPAGES * PG, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		a = (uintptr_t)p;
 		if (p == MAP_FAILED)
 			_exit(1);
 		madvise(p, NPAGES * PG, MADV_NOHUGEPAGE);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,6 +153,8 @@ spawn(struct layout *l)
 	if (pipe(fds) < 0 || (pid = fork()) < 0)
 		return -1;
 	if (pid == 0) {
+		/* a failed assertion returns early: never outlive the test */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(fds[0]);
 		snprintf(arg, sizeof(arg), "%d", fds[1]);
 		execl("/proc/self/exe", "test_adopt", "--child", arg, (char *)NULL);
@@ -310,6 +313,8 @@ test_fill(void)
 	ASSERT_EQ(adopt_create(&a, "/proc", procs, NULL, 1 << 20, 0), 0);
 	ASSERT_TRUE(adopt_step(a, h, 1, now) > 0);
 	ASSERT_EQ_U(heat_size(h), 1024 * ADOPT_FILL_NUM / ADOPT_FILL_DEN);
+	/* counted up to the page that filled it, mid-chunk */
+	ASSERT_EQ_U(adopt_stats(a)->adopted, heat_stats(h)->adopted);
 	ASSERT_EQ(adopt_step(a, h, 1, now + SEC), 0);	/* idle */
 	/* no fast node: nothing */
 	heat_clear(h);
