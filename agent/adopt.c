@@ -3,20 +3,24 @@
  *
  * A pass visits managed pids in increasing order.  For each it reads
  * /proc/PID/maps and /proc/PID/numa_maps once and keeps the private
- * mappings numa_maps shows with pages on a fast node; then it walks them
- * a chunk at a time, never across a 2 MiB boundary, so a chunk lies in at
- * most one THP:
+ * mappings numa_maps shows with pages on a fast node (adopt_parse_vmas);
+ * then it walks them a chunk at a time, never across a 2 MiB boundary, so
+ * a chunk lies in at most one THP, and leaves a mapping early once it
+ * has found as many pages on fast as numa_maps counted there:
+ *  - a region tracked as a THP is skipped whole;
  *  - pagemap (Documentation/admin-guide/mm/pagemap.rst) gives, per page,
  *    bit 63 present, bit 61 file page or shared anonymous, bit 56 mapped
  *    exclusively, bits 0-54 the page frame (0 without CAP_SYS_ADMIN).
- *    Only present, anonymous, exclusive pages are asked about: a page
+ *    Only present, anonymous, exclusive pages are considered: a page
  *    cache page or one shared after fork is one move_pages refuses to
  *    move for a single process (-EACCES), and adopting it would only
  *    pin an entry;
- *  - move_pages(pid, n, pages, NULL, status) returns each page's node;
- *  - a page on a fast node whose 4 KiB and 2 MiB keys are both untracked
- *    is adopted; if its frame is part of a THP, as one 2 MiB entry, which
- *    covers the rest of the chunk.
+ *  - of those, only pages the table does not track are asked about:
+ *    move_pages(pid, n, pages, NULL, status) returns each one's node
+ *    (a tracked page's node is in its entry), so a later pass over
+ *    pages already known costs the pagemap read and the lookups;
+ *  - a page on a fast node is adopted; if its frame is part of a THP, as
+ *    one 2 MiB entry, which covers the rest of the chunk.
  * The kernel's answers race with the process (unmapped, faulted,
  * migrated in between): an adopted page that has gone is dropped by the
  * migrator when it tries to move it (-ENOENT/-EFAULT), as for a sampled
