@@ -520,7 +520,9 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
 	dt = dt == 0 ? 50000000ULL : MIN(dt, 1000000000ULL);
 	allow = MAX(a->pages_per_s * dt / 1000000000ULL, 1);
 	if (a->pid == 0) {
+		/* idle processes are never sampled: find them here */
 		a->pass_adopted = 0;
+		(void)proc_scan(a->procs);
 		next_pid(a, fast_mask);
 	}
 	while (allow > 0 && a->pid != 0 && !table_full(h)) {

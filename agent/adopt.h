@@ -6,9 +6,11 @@
  * process that sits on a fast node and was never sampled (cold memory
  * first touched there; a page an agent promoted before it was restarted)
  * would count as unmanaged: it would shrink the room left for hot pages
- * and never be demoted.  The adopter walks the private mappings of
- * managed processes that hold pages on fast nodes (/proc/PID/maps and
- * numa_maps), reads which of their pages are present, anonymous and
+ * and never be demoted; so would every page of an idle process, which no
+ * sample ever names.  Each pass first looks at every process in procfs
+ * under the [processes] filter (proc_scan), then walks the private
+ * mappings of managed processes that hold pages on fast nodes
+ * (/proc/PID/maps and numa_maps), reads which of their pages are present, anonymous and
  * mapped by that process only (/proc/PID/pagemap: the pages move_pages
  * can move), asks the kernel where those are (move_pages with no target
  * node) and enters each one on a fast node that is not tracked with

@@ -7,6 +7,7 @@
  * its name can change at exec).  Deletion uses tombstones; the table is
  * rebuilt in place when tombstones pile up.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -296,4 +297,23 @@ proc_next_managed(const struct procs *p, uint32_t after)
 			best = s->pid;
 	}
 	return best;
+}
+
+size_t
+proc_scan(struct procs *p)
+{
+	DIR *d = opendir(p->procfs);
+	struct dirent *de;
+
+	if (d == NULL)
+		return p->managed;
+	while ((de = readdir(d)) != NULL) {
+		uint64_t pid;
+
+		if (parse_u64(de->d_name, &pid) == 0 && pid > 0 &&
+		    pid <= UINT32_MAX)
+			(void)proc_managed(p, (uint32_t)pid);
+	}
+	closedir(d);
+	return p->managed;
 }

@@ -1,5 +1,6 @@
 /*
- * proc.h - which processes the agent manages.  A sample's pid is checked
+ * proc.h - which processes the agent manages.  A sample's pid, and every
+ * pid in procfs when the adopter starts a pass (proc_scan), is checked
  * once against [processes] (command name include/exclude lists, minimum
  * RSS) and the answer cached.  Managed processes are held by a pidfd, so
  * an exit is noticed exactly (never confused with a reused pid) by
@@ -41,6 +42,13 @@ size_t proc_reap(struct procs *p, void (*fn)(void *arg, uint32_t pid),
 void proc_forget(struct procs *p, uint32_t pid);
 
 size_t proc_count_managed(const struct procs *p);
+
+/*
+ * Look at every process in procfs (proc_managed on each, so verdicts are
+ * cached and rechecked as for sampled pids): processes that were never
+ * sampled, idle ones, become managed too.  Returns how many are managed.
+ */
+size_t proc_scan(struct procs *p);
 
 /* The lowest managed pid above after, or 0 when there is none. */
 uint32_t proc_next_managed(const struct procs *p, uint32_t after);

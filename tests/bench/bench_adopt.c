@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "adopt.h"
+#include "config.h"
 #include "heat.h"
 #include "proc.h"
 
@@ -126,13 +127,20 @@ main(void)
 {
 	double best_a = 1e9, best_t = 1e9, best_n = 1e9, x, cpu;
 	uint64_t walked = 0, w;
+	struct agent_config cfg;
 	struct procs *procs;
 	struct heat *h;
 	uintptr_t base;
 	pid_t pid = spawn(&base);
 
-	if (pid < 0 || proc_create(&procs, "/proc") != 0 ||
-	    !proc_managed(procs, (uint32_t)pid)) {
+	/* the child only (the bench itself is never managed) */
+	config_defaults(&cfg);
+	snprintf(cfg.include[0], sizeof(cfg.include[0]), "bench_adopt");
+	cfg.ninclude = 1;
+	if (pid < 0 || proc_create(&procs, "/proc") != 0)
+		return 1;
+	proc_set_config(procs, &cfg);
+	if (!proc_managed(procs, (uint32_t)pid)) {
 		fprintf(stderr, "bench_adopt: no child\n");
 		return 1;
 	}

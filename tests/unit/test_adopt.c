@@ -20,6 +20,7 @@
 
 #include "../test.h"
 #include "adopt.h"
+#include "config.h"
 #include "heat.h"
 #include "proc.h"
 #include "thp.h"
@@ -146,18 +147,21 @@ child_main(int fd)
 static pid_t
 spawn(struct layout *l)
 {
-	char arg[16];
+	char arg[16], exe[4096];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int fds[2];
 	pid_t pid;
 
-	if (pipe(fds) < 0 || (pid = fork()) < 0)
+	/* the binary's own path, so the child's comm is "test_adopt" */
+	if (len <= 0 || pipe(fds) < 0 || (pid = fork()) < 0)
 		return -1;
+	exe[len] = '\0';
 	if (pid == 0) {
 		/* a failed assertion returns early: never outlive the test */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(fds[0]);
 		snprintf(arg, sizeof(arg), "%d", fds[1]);
-		execl("/proc/self/exe", "test_adopt", "--child", arg, (char *)NULL);
+		execl(exe, "test_adopt", "--child", arg, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -175,6 +179,27 @@ reap(pid_t pid)
 {
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+}
+
+/*
+ * The processes the adopter may manage: the children only (comm
+ * test_adopt; the test itself is never managed, as the agent never
+ * manages itself), whatever else runs on this machine.
+ */
+static struct agent_config children_only;
+
+static int
+open_procs(struct procs **pp)
+{
+	int rc = proc_create(pp, "/proc");
+
+	config_defaults(&children_only);
+	snprintf(children_only.include[0], sizeof(children_only.include[0]),
+	    "test_adopt");
+	children_only.ninclude = 1;
+	if (rc == 0)
+		proc_set_config(*pp, &children_only);
+	return rc;
 }
 
 static const struct heat_entry *
@@ -219,7 +244,7 @@ test_child(void)
 	int steps;
 
 	ASSERT_TRUE(pid > 0);
-	ASSERT_EQ(proc_create(&procs, "/proc"), 0);
+	ASSERT_EQ(open_procs(&procs), 0);
 	ASSERT_TRUE(proc_managed(procs, (uint32_t)pid));
 	(void)thp_open(&thp, "/proc");	/* root only; 4 KiB without */
 	ASSERT_EQ(heat_create(&h, 65536, SEC), 0);
@@ -295,6 +320,40 @@ test_child(void)
 	proc_destroy(procs);
 }
 
+/*
+ * A process never sampled (never passed to proc_managed) is found in
+ * procfs at the start of a pass, under the [processes] filter.
+ */
+static void
+test_discover(void)
+{
+	struct procs *procs;
+	struct adopter *a;
+	struct heat *h;
+	struct layout l;
+	uint64_t now = SEC;
+	pid_t pid = spawn(&l);
+	const struct heat_entry *s;
+	size_t n;
+
+	ASSERT_TRUE(pid > 0);
+	ASSERT_EQ(open_procs(&procs), 0);
+	ASSERT_EQ_U(proc_count_managed(procs), 0);
+	ASSERT_EQ(heat_create(&h, 65536, SEC), 0);
+	ASSERT_EQ(adopt_create(&a, "/proc", procs, NULL, 1 << 20, 0), 0);
+	ASSERT_TRUE(adopt_step(a, h, 1, now) > 0);
+	ASSERT_EQ_U(proc_count_managed(procs), 1);
+	ASSERT_TRUE(entry(h, pid, l.anon, false) != NULL);
+	s = heat_slots(h, &n);
+	for (size_t i = 0; i < n; i++)
+		if (s[i].key != 0)
+			ASSERT_EQ_U(heat_key_pid(s[i].key), (uint64_t)pid);
+	reap(pid);
+	adopt_destroy(a);
+	heat_destroy(h);
+	proc_destroy(procs);
+}
+
 /* Adoption fills at most 7/8 of the table and then idles. */
 static void
 test_fill(void)
@@ -307,7 +366,7 @@ test_fill(void)
 	pid_t pid = spawn(&l);
 
 	ASSERT_TRUE(pid > 0);
-	ASSERT_EQ(proc_create(&procs, "/proc"), 0);
+	ASSERT_EQ(open_procs(&procs), 0);
 	ASSERT_TRUE(proc_managed(procs, (uint32_t)pid));
 	ASSERT_EQ(heat_create(&h, 1024, SEC), 0);
 	ASSERT_EQ(adopt_create(&a, "/proc", procs, NULL, 1 << 20, 0), 0);
@@ -334,6 +393,7 @@ main(int argc, char **argv)
 		return child_main(atoi(argv[2]));
 	RUN_TEST(test_parse);
 	RUN_TEST(test_child);
+	RUN_TEST(test_discover);
 	RUN_TEST(test_fill);
 	TEST_EXIT();
 }

@@ -6,7 +6,9 @@
  * With -C, a cold region as well: first touched on the fast node and
  * never accessed again until the final check (never sampled), as most of
  * a VM's memory is.  The agent must find it without samples (adoption)
- * to make room for the hot set.
+ * to make room for the hot set.  With -I the process is idle: it holds
+ * its memory for the phases' time without touching it (no samples at
+ * all), as an idle service does.
  *
  * It is also the stand-in for the PMU: 1 in N of its own accesses is
  * written as a sample line ("time_ns pid addr") to the agent's replay
@@ -40,7 +42,7 @@ struct opts {
 	unsigned long cold_mib;
 	double phase_s, hot_frac;
 	unsigned write_every;
-	int slow, fast, thp;
+	int slow, fast, thp, idle;
 	const char *fifo;
 };
 
@@ -166,14 +168,14 @@ usage(void)
 	    "                [-o FIFO] [-n 1-in-N] [-w 1-in-W writes]\n"
 	    "                [-h hot fraction] [-S slow node] [-F fast node]\n"
 	    "                [-r report ms] [-T (allow THP)]\n"
-	    "                [-C MiB cold on the fast node]\n");
+	    "                [-C MiB cold on the fast node] [-I (idle)]\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o = { 256, 32, 1, 1000, 64, 0, 20.0, 0.9, 16, 1, 0, 0, NULL };
+	struct opts o = { 256, 32, 1, 1000, 64, 0, 20.0, 0.9, 16, 1, 0, 0, 0, NULL };
 	uint64_t seed = 0x1234567 ^ (uint64_t)getpid(), t0, next_report;
 	uint64_t accesses = 0, samples = 0, dropped = 0, sink = 0;
 	uint64_t *expect, *cold_expect = NULL;
@@ -181,7 +183,7 @@ main(int argc, char **argv)
 	char *base, *cold = NULL, buf[8192];
 	int c, fd = -1, bad = 0, me = (int)getpid();
 
-	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:TC:")) != -1) {
+	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:TC:I")) != -1) {
 		switch (c) {
 		case 'f': o.footprint_mib = strtoul(optarg, NULL, 0); break;
 		case 'H': o.hot_mib = strtoul(optarg, NULL, 0); break;
@@ -196,6 +198,7 @@ main(int argc, char **argv)
 		case 'r': o.report_ms = strtoul(optarg, NULL, 0); break;
 		case 'T': o.thp = 1; break;
 		case 'C': o.cold_mib = strtoul(optarg, NULL, 0); break;
+		case 'I': o.idle = 1; break;
 		default: usage();
 		}
 	}
@@ -235,7 +238,13 @@ main(int argc, char **argv)
 
 	t0 = now_ns();
 	next_report = t0 + o.report_ms * 1000000ULL;
-	for (unsigned long ph = 0; ph < o.phases && !stop; ph++) {
+	if (o.idle) {
+		uint64_t end = t0 + (uint64_t)(o.phase_s * 1e9) * o.phases;
+
+		while (!stop && now_ns() < end)
+			usleep(100000);
+	}
+	for (unsigned long ph = 0; ph < o.phases && !stop && !o.idle; ph++) {
 		size_t first = (ph * nhot) % npages;
 		uint64_t end = now_ns() + (uint64_t)(o.phase_s * 1e9);
 
