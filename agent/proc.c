@@ -204,8 +204,9 @@ proc_managed(struct procs *p, uint32_t pid)
 		static struct ratelimit rl;
 
 		if (ratelimit_ok(&rl, 60))
-			log_warnx("process table full (%d pids): samples of "
-			    "new processes ignored", PROC_TABLE_SLOTS * 3 / 4);
+			log_warnx("process table full (%d pids): new processes "
+			    "are not managed (their samples ignored, their "
+			    "pages not adopted)", PROC_TABLE_SLOTS * 3 / 4);
 		return false;
 	}
 	managed = examine(p, pid);
