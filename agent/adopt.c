@@ -47,11 +47,8 @@
 #define THP_BYTES	(1ULL << HEAT_THP_SHIFT)
 #define FILE_MAX	(64u << 20)		/* maps/numa_maps larger: skipped */
 #define TEXT_KEEP	(1u << 20)		/* text buffers kept between pids */
-
-#define PM_PRESENT	(1ULL << 63)
-#define PM_FILE		(1ULL << 61)
-#define PM_EXCLUSIVE	(1ULL << 56)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
+/* with PAGEMAP_FILE clear: an anonymous page move_pages can move alone */
+#define MOVABLE		(PAGEMAP_PRESENT | PAGEMAP_EXCLUSIVE)
 
 struct text {
 	char *buf;
@@ -440,15 +437,14 @@ scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
 	for (size_t i = 0; i < n; i++) {
 		uint64_t pm = a->pm[i], va = addr + i * PAGE;
 
-		if ((pm & (PM_PRESENT | PM_EXCLUSIVE | PM_FILE)) !=
-		    (PM_PRESENT | PM_EXCLUSIVE))
+		if ((pm & (MOVABLE | PAGEMAP_FILE)) != MOVABLE)
 			continue;
 		if ((e = heat_lookup(h, heat_key(a->pid, va, false))) != NULL) {
 			a->seen += on_fast(e->node, fast_mask);
 			continue;
 		}
 		a->pages[k] = (void *)(uintptr_t)va;
-		a->pfn[k++] = pm & PM_PFN_MASK;
+		a->pfn[k++] = pm & PAGEMAP_PFN_MASK;
 	}
 	if (k == 0)
 		return 0;

@@ -17,8 +17,6 @@
 #include "vtier/log.h"
 #include "thp.h"
 
-#define PM_PRESENT	(1ULL << 63)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
 #define KPF_THP		22
 #define CACHE		64
 
@@ -105,9 +103,9 @@ thp_check(struct thp *t, uint32_t pid, uint64_t addr)
 		thp_forget(t, pid);	/* gone, or reused: reopen next time */
 		return -ESRCH;
 	}
-	if (!(pm & PM_PRESENT))
+	if (!(pm & PAGEMAP_PRESENT))
 		return 0;
-	if ((pm & PM_PFN_MASK) == 0) {
+	if ((pm & PAGEMAP_PFN_MASK) == 0) {
 		/*
 		 * A present page with frame number 0: the kernel hides frame
 		 * numbers from readers without CAP_SYS_ADMIN (pagemap_read),
@@ -121,7 +119,7 @@ thp_check(struct thp *t, uint32_t pid, uint64_t addr)
 		t->no_pfns = true;
 		return 0;
 	}
-	return thp_frame(t, pm & PM_PFN_MASK);
+	return thp_frame(t, pm & PAGEMAP_PFN_MASK);
 }
 
 int
