@@ -203,9 +203,16 @@ md += ["## Target check at 25%", "",
 gv = gmean([float(rows[(t, b, "vtier")]["ratio"]) for t in traces])
 md.append("- geomean hit/oracle of vtier: **%.4f** (%s)" % (gv, "met" if gv >= 0.97
           else "short by %.4f" % (0.97 - gv)))
+def best_baseline(t):
+    return max(baselines, key=lambda p: float(rows[(t, b, p)]["hit"]))
+# Meeting the second clause on every trace means at least this geomean:
+# the best baseline of each trace, picked with hindsight, trace by trace.
+gb = gmean([float(rows[(t, b, best_baseline(t))]["ratio"]) for t in traces])
+md.append("- geomean hit/oracle of the best baseline of each trace (picked per "
+          "trace, with hindsight): %.4f" % gb)
 for t in traces:
     v = rows[(t, b, "vtier")]
-    best = max(baselines, key=lambda p: float(rows[(t, b, p)]["hit"]))
+    best = best_baseline(t)
     bh = rows[(t, b, best)]
     md.append("- %s: vtier hit %s vs best baseline %s %s (%+.4f); migrated "
               "%s MiB vs %s MiB" % (t, v["hit"], best, bh["hit"],
