@@ -43,7 +43,7 @@
 #include "sample.h"
 
 #define IBS_DATA_PAGES	32
-#define IBS_WAKEUP	64
+#define IBS_WAKEUP	64	/* as HW_WAKEUP, sample_pebs.c */
 #define IBS_PERIOD_SPAN	256
 
 int
