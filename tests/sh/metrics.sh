@@ -104,7 +104,9 @@ wait_for test -S "$T/agent.sock"
 lap "shim and agent started"
 
 # 2000 samples on 100 pages; wait until all are counted and promoted,
-# the shim has welcomed the agent and holds its STATS for them
+# the shim has welcomed the agent and holds its STATS for them (a STATS
+# can count the promotions before the fast usage that follows them: wait
+# for that too, or the snapshots below race with a later STATS)
 timeout 20 python3 -c '
 import sys
 with open(sys.argv[1], "w") as f:
@@ -121,6 +123,7 @@ st = v["vms"][0]["stats"] or {}
 sys.exit(0 if s["samples"] == 2000 and s["promoted_pages"] == 100
     and s["shim_state"] == "up" and s["budget_bytes"] == 96 << 20
     and st.get("samples") == 2000 and st.get("promoted_bytes") == 409600
+    and s["fast_used_bytes"] == 409600 and st.get("fast_used_bytes") == 409600
     else 1)' "$T/st.json" "$T/vms.json"
 }
 wait_for settled || { cat "$T/st.json" "$T/vms.json" "$T/agent.log"; exit 1; }
