@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "heat.h"
 #include "policy.h"
+#include "vtier/util.h"
 
 #define NPAGES		(1u << 20)	/* tracked pages */
 #define NSAMPLES	(8u << 20)	/* samples per timed run */
@@ -45,15 +45,6 @@ rnd(void)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Page index -> (pid, address): each pid has a contiguous region. */
@@ -222,7 +213,7 @@ static volatile uint64_t sink;
 static double
 run_heat(struct heat *h, const uint32_t *s, size_t n, uint64_t *t)
 {
-	double t0 = now_s();
+	uint64_t t0 = now_ns();
 	uint64_t acc = 0;
 
 	for (size_t k = 0; k < n; k++) {
@@ -233,7 +224,7 @@ run_heat(struct heat *h, const uint32_t *s, size_t n, uint64_t *t)
 		acc += e->count;
 	}
 	sink = acc;
-	return (now_s() - t0) * 1e9 / (double)n;
+	return (double)(now_ns() - t0) / (double)n;
 }
 
 /* The same samples in batches; a batch shares the time of its last sample. */
@@ -241,7 +232,7 @@ static double
 run_heat_batch(struct heat *h, const uint32_t *s, size_t n, uint64_t *t)
 {
 	struct heat_sample b[BATCH];
-	double t0 = now_s();
+	uint64_t t0 = now_ns();
 	size_t recorded = 0;
 
 	for (size_t k = 0; k < n; k += BATCH) {
@@ -256,13 +247,13 @@ run_heat_batch(struct heat *h, const uint32_t *s, size_t n, uint64_t *t)
 	sink = recorded;
 	if (recorded != n)
 		fprintf(stderr, "bench: batch recorded %zu of %zu\n", recorded, n);
-	return (now_s() - t0) * 1e9 / (double)n;
+	return (double)(now_ns() - t0) / (double)n;
 }
 
 static double
 run_chash(struct chash *c, const uint32_t *s, size_t n, uint64_t *t)
 {
-	double t0 = now_s();
+	uint64_t t0 = now_ns();
 	uint64_t acc = 0;
 
 	for (size_t k = 0; k < n; k++) {
@@ -273,7 +264,7 @@ run_chash(struct chash *c, const uint32_t *s, size_t n, uint64_t *t)
 		acc += e->count;
 	}
 	sink = acc;
-	return (now_s() - t0) * 1e9 / (double)n;
+	return (double)(now_ns() - t0) / (double)n;
 }
 
 /* Insert every page once, in a random order (the same for both tables). */
@@ -491,18 +482,19 @@ bench_plan(struct heat *h, const char *what, int64_t budget_delta)
 	pp.headroom = 64 * 1024 * 1024;
 
 	for (int r = 0; r < 5; r++) {
-		double t0 = now_s(), x;
+		uint64_t t0 = now_ns();
+		double x;
 
 		if (policy_plan(h, &pp, &p) != 0) {
 			fprintf(stderr, "policy_plan failed\n");
 			exit(1);
 		}
-		x = (now_s() - t0) * 1e3;
+		x = (double)(now_ns() - t0) * 1e-6;
 		if (x < best_p)
 			best_p = x;
-		t0 = now_s();
+		t0 = now_ns();
 		naive_items = naive_plan(h, &pp, all, dem, pro, PLAN_CAP);
-		x = (now_s() - t0) * 1e3;
+		x = (double)(now_ns() - t0) * 1e-6;
 		if (x < best_n)
 			best_n = x;
 	}

@@ -15,24 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sim/sim.h"
+#include "vtier/util.h"
 
 #define NPAGES		(256u << 10)
 #define NSAMPLES	(2u << 20)
 #define RATE		20000		/* samples per second of trace time */
 #define REPS		2
 #define TARGET		5e5
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int
 make_trace(struct sim_trace *tr)
@@ -90,11 +81,12 @@ measure(const struct sim_trace *tr, const struct sim_params *par,
 
 	for (int r = 0; r < REPS; r++) {
 		struct sim_result res;
-		double t0 = now_s(), dt;
+		uint64_t t0 = now_ns();
+		double dt;
 		int rc = pol ? sim_run_policy(tr, par, pol, &res) :
 		    sim_oracle(tr, par, &res);
 
-		dt = now_s() - t0;
+		dt = (double)(now_ns() - t0) * 1e-9;
 		if (rc < 0) {
 			fprintf(stderr, "bench: %s failed\n", pol ? pol->name : "oracle");
 			exit(1);

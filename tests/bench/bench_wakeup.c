@@ -23,29 +23,20 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/perf_event.h>
 
 #include "perf_ring.h"
 #include "sample.h"
+#include "vtier/util.h"
 
 #define PERIOD		8		/* page faults per sample */
 #define HW_WAKEUP	64		/* as sample_pebs.c and sample_ibs.c */
-#define RUN_S		2.0		/* seconds per measurement */
+#define RUN_NS		2000000000ULL	/* per measurement */
 #define REPS		3
 #define REGION		(16u << 20)	/* the child's region, faulted again and again */
 #define MAX_RINGS	256
-
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static double
 self_cpu_s(void)
@@ -98,7 +89,8 @@ measure(pid_t child, unsigned wakeup, struct result *res)
 	struct perf_ring_set *set;
 	struct pollfd pfd[MAX_RINGS];
 	uint64_t samples = 0, wakeups = 0;
-	double t0, c0, t1, c1;
+	uint64_t t0, t1;
+	double c0, c1, secs;
 	char err[256];
 	int n;
 
@@ -129,9 +121,9 @@ measure(pid_t child, unsigned wakeup, struct result *res)
 		pfd[i].events = POLLIN;
 	}
 	perf_ring_set_enable(set, true);
-	t0 = mono_s();
+	t0 = now_ns();
 	c0 = self_cpu_s();
-	while (mono_s() - t0 < RUN_S) {
+	while (now_ns() - t0 < RUN_NS) {
 		if (poll(pfd, (nfds_t)n, 100) <= 0)
 			continue;
 		for (int i = 0; i < n; i++) {
@@ -144,17 +136,18 @@ measure(pid_t child, unsigned wakeup, struct result *res)
 		}
 	}
 	c1 = self_cpu_s();
-	t1 = mono_s();
+	t1 = now_ns();
 	perf_ring_set_enable(set, false);
 	perf_ring_set_close(set);
 	if (samples == 0) {
 		fprintf(stderr, "bench_wakeup: no samples\n");
 		return -1;
 	}
+	secs = (double)(t1 - t0) * 1e-9;
 	res->cpu_ns_per_sample = (c1 - c0) * 1e9 / (double)samples;
-	res->wakeups_per_s = (double)wakeups / (t1 - t0);
-	res->samples_per_s = (double)samples / (t1 - t0);
-	res->cpu_frac = (c1 - c0) / (t1 - t0);
+	res->wakeups_per_s = (double)wakeups / secs;
+	res->samples_per_s = (double)samples / secs;
+	res->cpu_frac = (c1 - c0) / secs;
 	return 0;
 }
 
