@@ -50,6 +50,8 @@ ALL_LDFLAGS := $(LDFLAGS)
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
 endif
+# the static guest programs are never sanitized (ASan cannot link -static)
+STATIC_CFLAGS := $(ALL_CFLAGS)
 ifeq ($(SANITIZE),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -163,28 +165,43 @@ fuzz: deps
 	@$(MAKE) --no-print-directory fuzzers
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/sh/fuzz.sh
 
-# Static builds for the test guest, which has busybox and nothing else.
+# Static builds for the test guest, which has busybox and nothing else,
+# in $(B)/static.  They are never sanitized: under SANITIZE=1 their objects
+# are compiled apart, without the sanitizers, into $(B)/sobj.
 STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload \
 	$(B)/static/vtier-hostshim \
 	$(B)/static/guest_migrate
 static: $(STATIC)
 
-$(B)/static/vtier-agent: $(B)/obj/agent/main.o $(LIB_OBJS)
+ifeq ($(SANITIZE),1)
+SB := $(B)/sobj
+$(SB)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(STATIC_CFLAGS) -c -o $@ $<
+else
+SB := $(B)/obj
+endif
+sobj = $(patsubst %.c,$(SB)/%.o,$(1))
+S_COMMON_OBJS := $(call sobj,$(COMMON_SRCS))
+S_LIB_OBJS := $(call sobj,$(AGENT_LIB_SRCS)) $(S_COMMON_OBJS)
+S_SHIM_LIB_OBJS := $(call sobj,$(filter-out hostshim/main.c,$(SHIM_SRCS)))
+
+$(B)/static/vtier-agent: $(SB)/agent/main.o $(S_LIB_OBJS)
 	@mkdir -p $(dir $@); rm -f $@
 	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
 	@test -x $@
 
-$(B)/static/vtier-hostshim: $(B)/obj/hostshim/main.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
+$(B)/static/vtier-hostshim: $(SB)/hostshim/main.o $(S_SHIM_LIB_OBJS) $(S_COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS)
 
-$(B)/static/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
+$(B)/static/vtierctl: $(SB)/agent/vtierctl.o $(S_COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -static -o $@ $^
 
 # The guest migration benchmark (tests/bench/guest.sh runs it in the guest).
-$(B)/static/guest_migrate: $(B)/obj/tests/bench/guest_migrate.o $(LIB_OBJS)
+$(B)/static/guest_migrate: $(SB)/tests/bench/guest_migrate.o $(S_LIB_OBJS)
 	@mkdir -p $(dir $@); rm -f $@
 	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
@@ -286,4 +303,4 @@ clean:
 # keep objects that only feed tests (make would delete them as intermediates)
 .SECONDARY:
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/sobj -name '*.d' 2>/dev/null)

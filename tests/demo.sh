@@ -9,7 +9,8 @@
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=$SRC/build
-make -s -C "$SRC" static "$B/vtier-hostshim" "$B/vtierctl" || exit 1
+. "$SRC/tests/buildvars.sh"
+bmake static "$BR/vtier-hostshim" "$BR/vtierctl" || exit 1
 ST=$B/static
 T=$(mktemp -d /tmp/vtier-demo.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -44,10 +45,22 @@ echo "vtierctl budget demo-guest $BUDGET1 (host, t=+20s)" >>"$T/host.out"
 wait $SHIM
 HOST
 
-"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 180 --host-listens \
-	--host-sock "$T/guest.sock" --host-cmd "sh $T/host.sh" --host-grace 2 \
-	"$SRC/tests/vm/scenarios/demo.sh" "$ST/vtier-agent" "$ST/vtierctl" \
-	"$ST/tierload" "$SRC/tests/vm/scenarios/lib.sh"
-rc=$?
+# the guest's lines as they come, but its summary line last of all,
+# after the host's
+{
+	"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 180 --host-listens \
+		--host-sock "$T/guest.sock" --host-cmd "sh $T/host.sh" \
+		--host-grace 2 "$SRC/tests/vm/scenarios/demo.sh" \
+		"$ST/vtier-agent" "$ST/vtierctl" "$ST/tierload" \
+		"$SRC/tests/vm/scenarios/lib.sh"
+	echo $? >"$T/rc"
+} | while IFS= read -r line; do
+	case $line in
+	"demo: hot_on_fast="*) echo "$line" >"$T/summary" ;;
+	*) printf '%s\n' "$line" ;;
+	esac
+done
+rc=$(cat "$T/rc" 2>/dev/null || echo 1)
 [ -s "$T/host.out" ] && sed 's/^/demo: host: /' "$T/host.out"
-exit $rc
+[ -s "$T/summary" ] && cat "$T/summary"
+exit "$rc"

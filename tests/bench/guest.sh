@@ -19,14 +19,16 @@ opts="-m $mib -r $reps"
 [ "${GUEST_BENCH_VERBOSE:-0}" = 1 ] && opts="$opts -v"
 
 start=$(date +%s)
-make -s -C "$SRC" SANITIZE=0 static || exit 1
+B=$SRC/build
+. "$SRC/tests/buildvars.sh"
+bmake static || exit 1
 out=$(mktemp /tmp/guest_bench.XXXXXX) || exit 1
 trap 'rm -f "$out"' EXIT
 
 # numa_balancing off: the kernel would pull node-1 pages to the CPU node
 # on its own, in the middle of a timing.
-"$SRC/tests/vm/run-guest.sh" -B "$SRC/build" -q -t 900 - \
-	"$SRC/build/static/guest_migrate" >"$out" 2>&1 <<EOF
+"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 900 - \
+	"$B/static/guest_migrate" >"$out" 2>&1 <<EOF
 echo 0 >/proc/sys/kernel/numa_balancing
 guest_migrate $opts
 EOF

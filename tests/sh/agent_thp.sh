@@ -2,14 +2,14 @@
 # memory are tracked as one 2 MiB entry (pagemap + kpageflags), samples
 # in 4 KiB memory as 4 KiB entries.  Runs on this host's one node.
 set -eu
-: "${B:=build}" "${SRC:=.}"
+. "${SRC:-.}/tests/buildvars.sh"
 if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled; then
 	echo "skip: THP disabled on this host"; exit 77
 fi
 T=$(mktemp -d /tmp/vtier-thp.XXXXXX)
 pid="" w1="" w2=""
 trap 'for p in $pid $w1 $w2; do kill -9 $p 2>/dev/null || true; done; rm -rf "$T"' EXIT
-make -s -C "$SRC" build/static/tierload >/dev/null
+bmake "$BR/static/tierload" >/dev/null
 mkfifo "$T/fifo"
 cat >"$T/agent.ini" <<INI
 [agent]
@@ -25,9 +25,9 @@ INI
 "$B/vtier-agent" -c "$T/agent.ini" --dump-heat "$T/heat" 2>"$T/log" &
 pid=$!
 for i in $(seq 50); do [ -S "$T/agent.sock" ] && break; sleep 0.1; done
-"$SRC/build/static/tierload" -T -f 32 -H 8 -s 4 -S 0 -o "$T/fifo" -n 64 -r 100000 >"$T/thp.out" &
+"$B/static/tierload" -T -f 32 -H 8 -s 4 -S 0 -o "$T/fifo" -n 64 -r 100000 >"$T/thp.out" &
 w1=$!
-"$SRC/build/static/tierload" -f 16 -H 4 -s 4 -S 0 -o "$T/fifo" -n 64 -r 100000 >"$T/4k.out" &
+"$B/static/tierload" -f 16 -H 4 -s 4 -S 0 -o "$T/fifo" -n 64 -r 100000 >"$T/4k.out" &
 w2=$!
 sleep 2.5
 kill -TERM $pid; wait $pid; pid=""

@@ -7,11 +7,11 @@
 # on the host reaches the guest's agent; the agent's STATS show up in
 # `vtierctl vms`.  Exit 77 when the test bed cannot run here.
 set -u
-: "${B:=build}" "${SRC:=.}"
+. "${SRC:-.}/tests/buildvars.sh"
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu"; exit 77; }
-make -s -C "$SRC" SANITIZE=0 static "$B/vtier-hostshim" "$B/vtierctl" \
-	"$B/tools/shim_agent" || exit 1
-ST=$SRC/build/static
+bmake static "$BR/vtier-hostshim" "$BR/vtierctl" "$BR/tools/shim_agent" ||
+	exit 1
+ST=$B/static
 T=$(mktemp -d /tmp/vtier-shimvm.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
@@ -104,7 +104,7 @@ wait $SHIM
 HOST
 
 start=$(date +%s)
-"$SRC/tests/vm/run-guest.sh" -B "$SRC/build" -q -t 120 --host-listens \
+"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 120 --host-listens \
 	--host-sock "$T/guest.sock" --host-cmd "sh $T/host.sh" --host-grace 2 \
 	"$T/scenario.sh" "$ST/vtier-agent" "$ST/vtierctl" >"$T/out" 2>&1
 rc=$?

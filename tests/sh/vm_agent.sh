@@ -4,13 +4,13 @@
 # memory on the fast node that is never sampled (adoption).  Every
 # scenario also checks that the workload's data is intact.
 set -u
-: "${B:=build}" "${SRC:=.}"
-make -s -C "$SRC" SANITIZE=0 static || exit 1
-ST=$SRC/build/static
+. "${SRC:-.}/tests/buildvars.sh"
+bmake static || exit 1
+ST=$B/static
 fails=0
 for s in ${VM_SCENARIOS:-promote shrink phases restart cold}; do
 	start=$(date +%s)
-	"$SRC/tests/vm/run-guest.sh" -B "$SRC/build" -q -t 240 \
+	"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 240 \
 		"$SRC/tests/vm/scenarios/$s.sh" "$ST/vtier-agent" "$ST/vtierctl" \
 		"$ST/tierload" "$SRC/tests/vm/scenarios/lib.sh" >"/tmp/vm_agent.$$.out" 2>&1
 	rc=$?
