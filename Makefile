@@ -3,11 +3,13 @@
 #   make                 build everything into build/
 #   make check           install missing Debian packages, build, run every test
 #   make SANITIZE=1 check  the same with ASan+UBSan, into build/san/
+#   make SANITIZE=thread check  the same with ThreadSanitizer, into build/tsan/
 #   make bench           benchmarks, each printed beside a baseline of the same run
 #   make install DESTDIR=... PREFIX=...  binaries, config, units, man pages
 #   make deb             Debian packages into build/deb/ (and lintian on them)
 #   make deps            apt-get install only what is missing
 #   make demo            the agent tiering a workload in a two-node guest
+#   make stress          guest scenarios with a host core kept busy
 
 PREFIX   ?= /usr/local
 SBINDIR  ?= $(PREFIX)/sbin
@@ -27,6 +29,8 @@ WERROR   ?= 0
 
 ifeq ($(SANITIZE),1)
 B := build/san
+else ifeq ($(SANITIZE),thread)
+B := build/tsan
 else
 B := build
 endif
@@ -44,9 +48,9 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wpointer-arith -Wundef -Wno-format-nonliteral
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment come last (a package
 # build passes dpkg-buildflags' hardening flags there).
-ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -Iinclude -Iagent \
+ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -pthread -Iinclude -Iagent \
 	$(PKG_CFLAGS) -MMD -MP $(CPPFLAGS) $(CFLAGS)
-ALL_LDFLAGS := $(LDFLAGS)
+ALL_LDFLAGS := -pthread $(LDFLAGS)
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
 endif
@@ -55,6 +59,10 @@ STATIC_CFLAGS := $(ALL_CFLAGS)
 ifeq ($(SANITIZE),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
+else ifeq ($(SANITIZE),thread)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
+ifneq ($(SANFLAGS),)
 ALL_CFLAGS += $(SANFLAGS)
 ALL_LDFLAGS += $(SANFLAGS)
 endif
@@ -89,7 +97,7 @@ SHIM_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(SHIM_TEST_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all static fuzz fuzzers tests check check-run bench install deb deps demo eval clean
+.PHONY: all static fuzz fuzzers tests check check-run bench install deb deps demo stress eval clean
 .DEFAULT_GOAL := all
 
 all: $(PROGS)
@@ -166,14 +174,14 @@ fuzz: deps
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/sh/fuzz.sh
 
 # Static builds for the test guest, which has busybox and nothing else,
-# in $(B)/static.  They are never sanitized: under SANITIZE=1 their objects
+# in $(B)/static.  They are never sanitized: under SANITIZE their objects
 # are compiled apart, without the sanitizers, into $(B)/sobj.
 STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload \
 	$(B)/static/vtier-hostshim \
 	$(B)/static/guest_migrate
 static: $(STATIC)
 
-ifeq ($(SANITIZE),1)
+ifneq ($(SANFLAGS),)
 SB := $(B)/sobj
 $(SB)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -240,6 +248,11 @@ deps:
 
 demo: deps
 	@tests/demo.sh
+
+# The guest scenarios under host load (tests/stress.sh): samples read vs
+# written, lost, hot set on fast.  STRESS_RUNS, STRESS_BUSY, STRESS_ONLY.
+stress: deps
+	@tests/stress.sh
 
 # vtier's policy against the oracle and the baselines: traces x budgets x
 # policies into $(B)/eval (results.csv, results.md, hit_ratio.png)

@@ -41,6 +41,7 @@
 #include "heat.h"
 #include "proc.h"
 #include "thp.h"
+#include "worker.h"
 
 #define PAGE		4096ULL
 #define CHUNK		HEAT_THP_PAGES		/* pages per pagemap read */
@@ -63,6 +64,7 @@ struct adopter {
 	uint64_t next_ns;	/* the next pass starts no sooner */
 	uint64_t last_ns;	/* the last step */
 	uint64_t pass_adopted;
+	const atomic_bool *cancel;
 
 	/* the process being walked (pid 0: between passes) */
 	uint32_t pid;
@@ -115,6 +117,18 @@ const struct adopt_stats *
 adopt_stats(const struct adopter *a)
 {
 	return &a->st;
+}
+
+void
+adopt_set_cancel(struct adopter *a, const atomic_bool *flag)
+{
+	a->cancel = flag;
+}
+
+static bool
+cancelled(const struct adopter *a)
+{
+	return worker_cancelled(a->cancel);
 }
 
 /* Parsing: bounded by end, no NUL needed (the fuzzer passes none). */
@@ -521,7 +535,7 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
 		(void)proc_scan(a->procs);
 		next_pid(a, fast_mask);
 	}
-	while (allow > 0 && a->pid != 0 && !table_full(h)) {
+	while (allow > 0 && a->pid != 0 && !table_full(h) && !cancelled(a)) {
 		const struct adopt_vma *v;
 		uint64_t end;
 		size_t n;

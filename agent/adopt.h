@@ -33,6 +33,7 @@
 #ifndef VTIER_AGENT_ADOPT_H
 #define VTIER_AGENT_ADOPT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +72,12 @@ void adopt_destroy(struct adopter *a);
  */
 long adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
     uint64_t now_ns);
+
+/*
+ * A flag that, once set, ends adopt_step before its next chunk (NULL:
+ * never); the walk resumes there at the next step.
+ */
+void adopt_set_cancel(struct adopter *a, const atomic_bool *flag);
 
 const struct adopt_stats *adopt_stats(const struct adopter *a);
 

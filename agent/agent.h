@@ -10,7 +10,9 @@
 
 #include "config.h"
 #include "heat.h"
+#include "migrate.h"
 #include "policy.h"
+#include "round.h"
 #include "sample.h"
 #include "topo.h"
 
@@ -21,6 +23,8 @@ struct procs;
 struct chan;
 struct thp;
 struct adopter;
+struct worker;
+struct sampleq;
 
 enum budget_source {
 	BUDGET_FROM_CONFIG = 0,	/* [budget] dram = SIZE */
@@ -34,7 +38,32 @@ struct agent_counters {
 	uint64_t samples_ignored;	/* pid not managed */
 	uint64_t over_budget_ticks;	/* ticks that started over budget */
 	uint64_t fast_used_max;		/* highest fast usage seen after a round */
+	uint64_t rounds_cancelled;	/* ended early: a stop or a new budget */
+	uint64_t round_last_ns;		/* how long the last round took */
+	uint64_t round_max_ns;		/* ... and the longest */
+	uint64_t sampler_pauses;	/* sampler left unread: the queue was full */
 	double samples_per_s;		/* over the last second or so */
+};
+
+/*
+ * What status and STATS show of the stages a round owns while it runs:
+ * copied whenever the loop's thread has them (at start, after each
+ * round), so they are never read while the worker writes them.
+ */
+struct agent_view {
+	struct migrate_stats ms;
+	size_t tracked, capacity, nslots;
+	uint64_t adopted;
+	uint64_t hot_bytes, hot_on_fast_bytes;
+	uint32_t threshold;
+	size_t managed;
+};
+
+/* A sampler fd's watch in the loop. */
+enum sample_watch_state {
+	SW_WATCHED = 0,
+	SW_PAUSED,		/* left unread until the round ends */
+	SW_DONE,		/* end of trace or a read error: not again */
 };
 
 struct agent {
@@ -64,7 +93,22 @@ struct agent {
 	struct heat_sample batch[4096];	/* SAMPLE_BATCH samples for the heat table */
 	size_t nbatch;
 	int sample_watch[1024];		/* one per CPU ring at most */
+	uint8_t sample_state[1024];	/* enum sample_watch_state */
 	int nsample_watch;
+
+	/*
+	 * The policy round runs on the worker thread (round.h): from
+	 * start_round to its reap the heat table, plan, migrator, adopter,
+	 * process table and THP detection are the round's, and samples read
+	 * meanwhile wait in sq.
+	 */
+	struct worker *worker;		/* NULL: rounds run inline */
+	int worker_watch;
+	struct round round;
+	struct sampleq *sq;
+	bool round_pending;		/* due (or a new budget) while one ran */
+	bool reload_pending;		/* a reload's stage settings wait */
+	struct agent_view view;
 
 	uint64_t budget;		/* effective budget in bytes */
 	enum budget_source budget_source;

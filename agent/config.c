@@ -120,6 +120,8 @@ static const struct key keys[] = {
 	    0, UINT64_MAX, NULL },
 	{ "migrate", "pages_per_call", K_COUNT, FIELD(pages_per_call), 0,
 	    1, 65536, NULL },
+	{ "migrate", "sim_call_time", K_DURATION, FIELD(sim_call_ms), 0,
+	    0, 10 * 1000, NULL },
 	{ "nodes", "fast", K_NODES, FIELD(fast_nodes), 0, 0, 0, NULL },
 	{ "nodes", "slow", K_NODES, FIELD(slow_nodes), 0, 0, 0, NULL },
 	{ "shim", "transport", K_ENUM, FIELD(shim), 0,
@@ -715,6 +717,13 @@ check_config(struct parse *p)
 		    sizeof(a));
 		return fail(p, line, -EINVAL, "[nodes] %s: node %s both fast "
 		    "and slow (expected lists that do not overlap)", name, a);
+	}
+	if (cfg->sim_call_ms != 0 && cfg->backend != BACKEND_SIM) {
+		line = blame(p, "sim_call_time", "backend", &name);
+		return fail(p, line, -EINVAL, "[migrate] %s: sim_call_time "
+		    "with backend = %s (expected backend = sim: it stands in "
+		    "for a slow kernel in tests)", name,
+		    config_backend_name(cfg->backend));
 	}
 	if (cfg->min_residence_ms >
 	    (uint64_t)RESIDENCE_TICKS_MAX * cfg->interval_ms) {

@@ -3,8 +3,12 @@
  *
  * The stages (sampler -> heat -> policy -> migrator) never call each
  * other: the loop calls back here and this file passes data along.
+ * The loop's thread reads samples; each policy round (round.c) runs on
+ * the worker thread with the stages it needs handed over, and samples
+ * read meanwhile wait in a queue (sampleq.c) until the round is back.
  * Start-up order: config, topology, heat table, migrator, sampler,
- * process filter, status socket, signals, loop.  Teardown is the reverse.
+ * process filter, status socket, signals, loop, worker.  Teardown is the
+ * reverse.
  * systemd (Type=notify) hears READY=1 once all of that is up, RELOADING=1
  * and READY=1 around a SIGHUP reload, and STOPPING=1 when the loop ends.
  */
@@ -32,11 +36,14 @@
 #include "perf_ring.h"
 #include "probe.h"
 #include "proc.h"
+#include "sampleq.h"
 #include "thp.h"
+#include "worker.h"
 
 #define EXIT_CONFIG	2
 #define SAMPLE_BATCH	4096	/* samples per sampler callback */
-#define QUERY_BATCH	65536	/* unknown placements looked up per tick */
+/* samples read while a round runs: 2 MiB, seconds of a busy sampler */
+#define QUEUE_MAX	(32 * SAMPLE_BATCH)
 #define EOF_IDLE_TICKS	3	/* --exit-on-eof: empty plans before exiting */
 #define EOF_MAX_TICKS	2000	/* ... and a bound, whatever happens */
 
@@ -85,15 +92,21 @@ flush_batch(struct agent *a)
 	a->nbatch = 0;
 }
 
-static void
-on_sample(void *arg, const struct sample *s)
+/* Whether a round has the stages (heat table, process table...) now. */
+static bool
+round_busy(const struct agent *a)
 {
-	struct agent *a = arg;
+	return a->worker != NULL && worker_busy(a->worker);
+}
 
+/* One sample into the heat table: the loop's thread, the table its own. */
+static void
+record_sample(struct agent *a, uint32_t pid, uint64_t addr)
+{
 	uint64_t inserts;
 	struct heat_entry *e;
 
-	if (a->procs != NULL && !proc_managed(a->procs, s->pid)) {
+	if (a->procs != NULL && !proc_managed(a->procs, pid)) {
 		a->ctr.samples_ignored++;
 		return;
 	}
@@ -101,25 +114,55 @@ on_sample(void *arg, const struct sample *s)
 		/* batched: heat_record_batch prefetches slots ahead */
 		struct heat_sample *hs = &a->batch[a->nbatch++];
 
-		hs->pid = s->pid;
+		hs->pid = pid;
 		hs->thp = false;
-		hs->addr = s->addr;
+		hs->addr = addr;
 		if (a->nbatch == SAMPLE_BATCH)
 			flush_batch(a);
 		return;
 	}
 	/* a page already known to be in a THP counts for its 2 MiB entry */
-	if (heat_lookup(a->heat, heat_key(s->pid, s->addr, true)) != NULL) {
-		heat_record(a->heat, s->pid, s->addr, true, batch_now);
+	if (heat_lookup(a->heat, heat_key(pid, addr, true)) != NULL) {
+		heat_record(a->heat, pid, addr, true, batch_now);
 		return;
 	}
 	inserts = heat_stats(a->heat)->inserts;
-	e = heat_record(a->heat, s->pid, s->addr, false, batch_now);
+	e = heat_record(a->heat, pid, addr, false, batch_now);
 	if (e != NULL && heat_stats(a->heat)->inserts != inserts &&
-	    thp_check(a->thp, s->pid, s->addr) == 1) {
+	    thp_check(a->thp, pid, addr) == 1) {
 		heat_drop(a->heat, e->key);
-		heat_record(a->heat, s->pid, s->addr, true, batch_now);
+		heat_record(a->heat, pid, addr, true, batch_now);
 	}
+}
+
+/*
+ * The sampler's callback.  While a round has the heat table the sample
+ * waits in the queue; read_samples made sure a whole batch fits.
+ */
+static void
+on_sample(void *arg, const struct sample *s)
+{
+	struct agent *a = arg;
+
+	if (round_busy(a)) {
+		if (sampleq_push(a->sq, s->pid, s->addr, batch_now) < 0)
+			a->ctr.samples_ignored++;	/* out of memory */
+		return;
+	}
+	record_sample(a, s->pid, s->addr);
+}
+
+/* A queued sample, once the round is back, at the time it was read. */
+static void
+on_queued_sample(void *arg, uint32_t pid, uint64_t addr, uint64_t t)
+{
+	struct agent *a = arg;
+
+	if (t != batch_now) {
+		flush_batch(a);
+		batch_now = t;
+	}
+	record_sample(a, pid, addr);
 }
 
 static void
@@ -131,18 +174,43 @@ on_exit_pid(void *arg, uint32_t pid)
 	thp_forget(a->thp, pid);
 }
 
-static void run_round(struct agent *a, uint64_t now);
+static void start_round(struct agent *a, uint64_t now);
 
-/* A batch of samples from the sampler's fd i into the heat table. */
+/*
+ * A batch of samples from the sampler's fd i into the heat table, or
+ * into the queue while a round runs.  -ENOBUFS, reading nothing, when
+ * the queue cannot take a whole batch.
+ */
 static int
 read_samples(struct agent *a, int i)
 {
 	int rc;
 
+	if (round_busy(a) && sampleq_room(a->sq) < SAMPLE_BATCH)
+		return -ENOBUFS;
 	batch_now = now_ns();
 	rc = a->sampler.ops->read(&a->sampler, i, on_sample, a, SAMPLE_BATCH);
-	flush_batch(a);
+	if (!round_busy(a))
+		flush_batch(a);
 	return rc;
+}
+
+/* A page the last plan would now promote: do not wait for the timer. */
+static void
+early_round(struct agent *a)
+{
+	size_t nslots;
+	uint64_t now;
+
+	if (round_busy(a) || !heat_watch_seen(a->heat))
+		return;
+	now = now_ns();
+	(void)heat_slots(a->heat, &nslots);
+	if (policy_round_due(&a->cfg, a->round_ns, now, nslots,
+	    MAX(a->round_cost_ns, 1))) {
+		a->ctr.early_rounds++;
+		start_round(a, now);
+	}
 }
 
 /*
@@ -158,7 +226,8 @@ drain_samplers(struct agent *a)
 {
 	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler) &&
 	    !a->sampler.eof; i++)
-		(void)read_samples(a, i);
+		if (a->sample_state[i] != SW_DONE)
+			(void)read_samples(a, i);
 }
 
 static bool
@@ -170,9 +239,18 @@ on_sampler_fd(void *arg, int fd)
 	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler); i++) {
 		if (a->sampler.ops->fd(&a->sampler, i) != fd)
 			continue;
-		if ((rc = read_samples(a, i)) < 0) {
+		if ((rc = read_samples(a, i)) == -ENOBUFS) {
+			/* unwatched until the round is back (resume_samplers) */
+			a->sample_state[i] = SW_PAUSED;
+			a->sample_watch[i] = -1;
+			a->ctr.sampler_pauses++;
+			return false;
+		}
+		if (rc < 0) {
 			log_warnx("sampler %s: read: %s", a->sampler.ops->name,
 			    strerror(-rc));
+			a->sample_state[i] = SW_DONE;
+			a->sample_watch[i] = -1;
 			return false;
 		}
 		if (a->sampler.eof) {
@@ -180,47 +258,72 @@ on_sampler_fd(void *arg, int fd)
 			    "(%llu malformed lines)",
 			    (unsigned long long)a->sampler.stats.samples,
 			    (unsigned long long)a->sampler.stats.bad_lines);
+			a->sample_state[i] = SW_DONE;
+			a->sample_watch[i] = -1;
 			return false;
 		}
 	}
-	/* a page the last plan would now promote: do not wait for the timer */
-	if (heat_watch_seen(a->heat)) {
-		size_t nslots;
-		uint64_t now = now_ns();
-
-		(void)heat_slots(a->heat, &nslots);
-		if (policy_round_due(&a->cfg, a->round_ns, now, nslots,
-		    MAX(a->round_cost_ns, 1))) {
-			a->ctr.early_rounds++;
-			run_round(a, now);
-		}
-	}
+	early_round(a);
 	return true;
 }
 
-static int
-read_fast_used(struct agent *a, uint64_t *used)
+/* Watch the sampler fds paused while the queue was full again. */
+static void
+resume_samplers(struct agent *a)
 {
-	int rc;
+	for (int i = 0; i < a->nsample_watch; i++) {
+		int rc;
 
-	if (migrate_fast_used(a->mig, used) == 0)
-		return 0;
-	if ((rc = topo_refresh(&a->topo)) < 0)
-		return rc;
-	*used = topo_fast_used(&a->topo);
-	return 0;
+		if (a->sample_state[i] != SW_PAUSED)
+			continue;
+		rc = loop_add_fd(a->loop, a->sampler.ops->fd(&a->sampler, i),
+		    on_sampler_fd, a);
+		if (rc < 0) {
+			log_warnx("loop: cannot watch sampler fd %d again: %s",
+			    i, strerror(-rc));
+			continue;
+		}
+		a->sample_watch[i] = rc;
+		a->sample_state[i] = SW_WATCHED;
+	}
 }
 
+/*
+ * The plan says the budget cannot be met: over it, and nothing of a
+ * managed process left to demote.  Not before adoption has looked at
+ * every managed process once: until then the fast nodes' cold pages are
+ * simply not known yet.  The warning says what was counted.
+ */
 static void
-note_unattainable(struct agent *a, const struct plan *p)
+note_unattainable(struct agent *a, const struct plan *p, bool looked)
 {
-	char b[32], s[32];
+	char b[32], s[32], u[32], t[32];
+	const struct heat_entry *e;
+	size_t n, on_fast = 0, pinned = 0;
 
+	if (p->unattainable && !looked)
+		return;
 	if (p->unattainable && !a->unattainable) {
+		e = heat_slots(a->heat, &n);
+		for (size_t i = 0; i < n; i++) {
+			if (e[i].key == 0 || e[i].node < 0 ||
+			    !(a->topo.fast_mask >> e[i].node & 1))
+				continue;
+			on_fast += heat_key_npages(e[i].key);
+			if (e[i].flags & HEAT_F_PINNED)
+				pinned += heat_key_npages(e[i].key);
+		}
 		format_size(a->budget, b, sizeof(b));
 		format_size(p->shortfall, s, sizeof(s));
-		log_warnx("budget %s unattainable: %s over it and no movable "
-		    "page of a managed process left on the fast nodes", b, s);
+		format_size(a->fast_used, u, sizeof(u));
+		format_size((uint64_t)on_fast << HEAT_PAGE_SHIFT, t, sizeof(t));
+		log_warnx("budget %s unattainable: the fast nodes use %s, %s "
+		    "over it after demoting what could be; of that, %s is "
+		    "pages the agent tracks (%zu of them cannot move: shared "
+		    "or refused by the kernel) in %zu managed processes, the "
+		    "rest belongs to the kernel, caches and unmanaged "
+		    "processes", b, u, s, t, pinned,
+		    a->procs ? proc_count_managed(a->procs) : 0);
 	} else if (!p->unattainable && a->unattainable) {
 		log_info("budget attainable again");
 	}
@@ -318,6 +421,11 @@ chan_events_apply(struct agent *a, const struct chan_event *ev, uint64_t now)
 		log_info("budget %s from the host shim", b);
 		a->budget = ev->budget_bytes;
 		a->budget_source = BUDGET_FROM_SHIM;
+		/* a round planned for the old budget stops at its next call */
+		if (round_busy(a)) {
+			worker_cancel(a->worker);
+			a->round_pending = true;
+		}
 	}
 	chan_info(a->chan, &ci);
 	if (ci.state == CHAN_UP && a->prefault_wanted && !a->prefault_asked)
@@ -344,13 +452,13 @@ on_chan_fd(void *arg, int fd)
 static void
 fill_stats(const struct agent *a, struct proto_stats *st)
 {
-	const struct migrate_stats *ms = migrate_stats(a->mig);
+	const struct migrate_stats *ms = &a->view.ms;
 	uint64_t now = now_ns();
 
 	memset(st, 0, sizeof(*st));
 	st->fast_used = a->fast_used;
 	st->budget = a->budget;
-	st->hot_set_bytes = a->plan.hot_bytes;
+	st->hot_set_bytes = a->view.hot_bytes;
 	st->samples = a->sampler.stats.samples;
 	st->samples_per_s_milli = (uint64_t)(a->ctr.samples_per_s * 1000.0);
 	st->lost_samples = a->sampler.stats.lost;
@@ -382,81 +490,146 @@ chan_run_tick(struct agent *a, uint64_t now)
 	chan_rewatch(a);
 }
 
+/* Copy what status and STATS show while the loop's thread has the stages. */
+static void
+view_update(struct agent *a)
+{
+	struct agent_view *v = &a->view;
+
+	v->ms = *migrate_stats(a->mig);
+	v->tracked = heat_size(a->heat);
+	v->capacity = heat_capacity(a->heat);
+	(void)heat_slots(a->heat, &v->nslots);
+	v->adopted = heat_stats(a->heat)->adopted;
+	v->hot_bytes = a->plan.hot_bytes;
+	v->hot_on_fast_bytes = a->plan.hot_on_fast_bytes;
+	v->threshold = a->plan.threshold;
+	v->managed = a->procs ? proc_count_managed(a->procs) : 0;
+}
+
+/* Settings a reload changes in stages a round may have had. */
+static void
+apply_stage_settings(struct agent *a)
+{
+	migrate_set_limits(a->mig, a->cfg.pages_per_call, a->cfg.rate_bytes);
+	if (a->cfg.backend == BACKEND_SIM)
+		(void)migrate_sim_call_time(a->mig, a->cfg.sim_call_ms * 1000000ULL);
+	if (a->procs)
+		proc_set_config(a->procs, &a->cfg);
+	a->reload_pending = false;
+}
+
+static void finish_round(struct agent *a);
+
 /*
- * One policy round: measure, plan, migrate; then watch for the pages
- * the next plan would promote (an early round, see on_sampler_fd).
+ * Start a policy round: read what waits in the samplers first (after
+ * the agent was held up, the timer and the sampler fds come due
+ * together, and a round planned before the samples are read would take
+ * every page for silent), then hand the stages to the worker.  While
+ * one runs, a round that comes due waits for it (round_pending).
  */
 static void
-run_round(struct agent *a, uint64_t now)
+start_round(struct agent *a, uint64_t now)
 {
-	struct policy_params pp;
-	struct migrate_round r;
-	uint64_t used = 0;
-	int64_t room;
-	int rc;
+	struct round *r = &a->round;
 
+	if (round_busy(a)) {
+		a->round_pending = true;
+		return;
+	}
+	a->round_pending = false;
+	drain_samplers(a);
+	now = MAX(now, now_ns());
 	a->round_ns = now;
 	a->ctr.ticks++;
-	policy_heat_clock(a->heat, &a->cfg, a->budget);
-	if ((rc = read_fast_used(a, &used)) < 0) {
-		log_warnx("fast-node usage unknown (%s): skipping this round",
-		    strerror(-rc));
-		return;
+	r->cfg = a->cfg;
+	r->budget = a->budget;
+	r->tick = a->tick;
+	r->start_ns = now;
+	if (a->worker == NULL || worker_submit(a->worker, round_run, r) < 0) {
+		round_run(r);
+		finish_round(a);
 	}
-	a->fast_used = used;
-	if (a->adopt != NULL && a->cfg.adopt)
-		(void)adopt_step(a->adopt, a->heat, a->topo.fast_mask, now);
-	if ((rc = migrate_query(a->mig, a->heat, QUERY_BATCH)) < 0)
-		log_warnx("placement query: %s", strerror(-rc));
+}
 
-	policy_params_for_round(&pp, &a->cfg, a->budget, used,
-	    a->topo.fast_mask, a->topo.slow_mask, a->tick,
-	    migrate_budget_bytes(a->mig, now));
-	if ((rc = policy_plan(a->heat, &pp, &a->plan)) < 0) {
-		log_warnx("policy: %s", strerror(-rc));
-		return;
+/*
+ * The round is back: its results, the samples queued meanwhile into the
+ * heat table, the sampler fds watched again, and the next round at once
+ * if one came due meanwhile (or the budget changed).
+ */
+static void
+finish_round(struct agent *a)
+{
+	const struct round *r = &a->round;
+	uint64_t used = r->fast_used_after;
+	char b[32];
+
+	a->round_cost_ns = MAX(r->cost_ns, 1);
+	a->ctr.round_last_ns = r->cost_ns;
+	a->ctr.round_max_ns = MAX(a->ctr.round_max_ns, r->cost_ns);
+	if (r->cancelled)
+		a->ctr.rounds_cancelled++;
+	if (r->err < 0) {
+		log_warnx("fast-node usage unknown (%s): skipped a round",
+		    strerror(-r->err));
+	} else if (r->planned) {
+		a->fast_used = r->fast_used;
+		if (a->plan.over_budget)
+			a->ctr.over_budget_ticks++;
+		note_unattainable(a, &a->plan, r->adopt_looked);
+		a->ctr.fast_used_max = MAX(a->ctr.fast_used_max, used);
+		if (r->mr.promoted_bytes || r->mr.demoted_bytes)
+			log_debug("round %llu: fast %llu -> %llu, promoted %llu, "
+			    "demoted %llu bytes, threshold %u, %llu ms%s",
+			    (unsigned long long)a->ctr.ticks,
+			    (unsigned long long)r->fast_used,
+			    (unsigned long long)used,
+			    (unsigned long long)r->mr.promoted_bytes,
+			    (unsigned long long)r->mr.demoted_bytes,
+			    a->plan.threshold,
+			    (unsigned long long)(r->cost_ns / 1000000),
+			    r->cancelled ? " (cancelled)" : "");
+	} else {
+		a->fast_used = r->fast_used;
 	}
-	if (a->plan.over_budget)
-		a->ctr.over_budget_ticks++;
-	note_unattainable(a, &a->plan);
-
-	room = policy_room(&a->cfg, a->budget, used);
-	memset(&r, 0, sizeof(r));
-	if ((rc = migrate_execute(a->mig, a->heat, &a->plan, &a->topo, room,
-	    a->tick, now, &r)) < 0)
-		log_warnx("migrate: %s", strerror(-rc));
-	heat_set_watch(a->heat, a->topo.fast_mask, a->plan.promote_bar);
-	a->round_cost_ns = now_ns() - now;
-
-	/* usage after the round: exact for sim, estimated for the kernel */
-	if (migrate_fast_used(a->mig, &used) < 0)
-		used = a->fast_used + r.promoted_bytes -
-		    MIN(a->fast_used + r.promoted_bytes, r.demoted_bytes);
-	a->ctr.fast_used_max = MAX(a->ctr.fast_used_max, used);
-	if (r.promoted_bytes || r.demoted_bytes)
-		log_debug("tick %u: fast %llu -> %llu, promoted %llu, demoted "
-		    "%llu bytes, threshold %u", a->tick,
-		    (unsigned long long)a->fast_used, (unsigned long long)used,
-		    (unsigned long long)r.promoted_bytes,
-		    (unsigned long long)r.demoted_bytes, a->plan.threshold);
-
-	if (now - a->rate_ns >= 1000000000ULL) {
-		a->ctr.samples_per_s = (double)(a->sampler.stats.samples -
-		    a->rate_samples) * 1e9 / (double)(now - a->rate_ns);
-		a->rate_ns = now;
-		a->rate_samples = a->sampler.stats.samples;
-	}
+	sampleq_drain(a->sq, on_queued_sample, a);
+	flush_batch(a);
+	resume_samplers(a);
+	if (a->reload_pending)
+		apply_stage_settings(a);
+	view_update(a);
 
 	if (a->exit_on_eof && a->sampler.eof) {
-		bool idle = r.promoted_bytes == 0 && r.demoted_bytes == 0;
+		bool idle = r->mr.promoted_bytes == 0 && r->mr.demoted_bytes == 0;
 
 		a->idle_after_eof = idle ? a->idle_after_eof + 1 : 0;
 		if (a->idle_after_eof >= EOF_IDLE_TICKS ||
 		    ++a->ticks_after_eof > EOF_MAX_TICKS) {
 			log_info("trace done and placement settled: exiting");
 			loop_stop(a->loop);
+			return;
 		}
 	}
+	if (a->round_pending && a->worker != NULL) {
+		if (r->cancelled) {
+			format_size(a->budget, b, sizeof(b));
+			log_debug("round cancelled: planning again for %s", b);
+		}
+		start_round(a, now_ns());
+	} else {
+		early_round(a);
+	}
+}
+
+static bool
+on_worker_fd(void *arg, int fd)
+{
+	struct agent *a = arg;
+
+	(void)fd;
+	if (worker_reap(a->worker) == 1)
+		finish_round(a);
+	return true;
 }
 
 /* The timer: housekeeping, and a policy round when one is due. */
@@ -470,9 +643,11 @@ on_tick(void *arg, int fd)
 	(void)fd;
 	if (++a->tick == 0)
 		a->tick = 1;
-	heat_advance(a->heat, now);
-	if (a->procs != NULL)
-		proc_reap(a->procs, on_exit_pid, a);
+	if (!round_busy(a)) {
+		heat_advance(a->heat, now);
+		if (a->procs != NULL)
+			proc_reap(a->procs, on_exit_pid, a);
+	}
 	chan_run_tick(a, now);
 	if (sample_hw_is(&a->sampler)) {
 		/* a shim that never answers must not keep PEBS off for good */
@@ -481,11 +656,17 @@ on_tick(void *arg, int fd)
 			enable_hw(a, "without the pre-fault step (no shim)");
 		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
 	}
-	(void)heat_slots(a->heat, &nslots);
-	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, 0)) {
-		drain_samplers(a);
-		run_round(a, now_ns());
+	if (now - a->rate_ns >= 1000000000ULL) {
+		a->ctr.samples_per_s = (double)(a->sampler.stats.samples -
+		    a->rate_samples) * 1e9 / (double)(now - a->rate_ns);
+		a->rate_ns = now;
+		a->rate_samples = a->sampler.stats.samples;
 	}
+	nslots = round_busy(a) ? a->view.nslots : 0;
+	if (!round_busy(a))
+		(void)heat_slots(a->heat, &nslots);
+	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, 0))
+		start_round(a, now);
 	return true;
 }
 
@@ -499,6 +680,7 @@ static void
 reload(struct agent *a)
 {
 	struct agent_config fresh;
+	uint64_t budget = a->budget;
 	char err[512];
 
 	if (config_load(a->config_path, &fresh, err, sizeof(err)) < 0) {
@@ -529,12 +711,18 @@ reload(struct agent *a)
 #undef KEEP
 	a->cfg = fresh;
 	log_set_level(a->debug ? LOG_LVL_DEBUG : a->cfg.log_level);
-	policy_heat_clock(a->heat, &a->cfg, a->budget);
-	migrate_set_limits(a->mig, a->cfg.pages_per_call, a->cfg.rate_bytes);
+	/* the heat clock follows at the next round, which sets it each time */
+	if (round_busy(a))
+		a->reload_pending = true;
+	else
+		apply_stage_settings(a);
 	loop_timer_set(a->loop, a->tick_timer, a->cfg.interval_ms * 1000000ULL);
-	if (a->procs)
-		proc_set_config(a->procs, &a->cfg);
 	update_budget(a);
+	/* a round planned for the old budget stops at its next call */
+	if (a->budget != budget && round_busy(a)) {
+		worker_cancel(a->worker);
+		a->round_pending = true;
+	}
 	log_info("reloaded %s", a->config_path);
 }
 
@@ -549,6 +737,9 @@ on_signal(void *arg, int fd)
 		case SIGTERM:
 		case SIGINT:
 			log_info("signal %u: exiting", si.ssi_signo);
+			/* a round in flight ends at its next move_pages call */
+			if (round_busy(a))
+				worker_cancel(a->worker);
 			loop_stop(a->loop);
 			break;
 		case SIGHUP:
@@ -715,12 +906,13 @@ start(struct agent *a, const char *sysfs)
 		    strerror(-rc));
 		return rc;
 	}
+	apply_stage_settings(a);
 	if ((rc = open_sampler(a)) < 0)
 		return rc;
 	if (a->cfg.backend == BACKEND_MOVE_PAGES) {
 		if ((rc = proc_create(&a->procs, "/proc")) < 0)
 			return rc;
-		proc_set_config(a->procs, &a->cfg);
+		apply_stage_settings(a);
 		check_kernel_tiering();
 		if (a->cfg.thp && (rc = thp_open(&a->thp, "/proc")) < 0)
 			log_warnx("THP detection unavailable (/proc/kpageflags: "
@@ -763,6 +955,25 @@ start(struct agent *a, const char *sysfs)
 	if (rc < 0)
 		return rc;
 	a->tick_timer = rc;
+	/* the round's stages and copies; the worker that runs it */
+	a->round.heat = a->heat;
+	a->round.plan = &a->plan;
+	a->round.mig = a->mig;
+	a->round.adopt = a->adopt;
+	a->round.topo = a->topo;
+	if ((rc = sampleq_create(&a->sq, QUEUE_MAX)) < 0)
+		return rc;
+	if ((rc = worker_create(&a->worker)) < 0) {
+		log_warnx("worker thread: %s: policy rounds run on the loop's "
+		    "thread, and samples wait while they do", strerror(-rc));
+	} else {
+		a->round.cancel = worker_cancel_flag(a->worker);
+		if ((rc = loop_add_fd(a->loop, worker_fd(a->worker),
+		    on_worker_fd, a)) < 0)
+			return rc;
+		a->worker_watch = rc;
+	}
+	view_update(a);
 	if (a->cfg.shim != SHIM_NONE) {
 		struct proto_msg hello;
 
@@ -782,9 +993,25 @@ start(struct agent *a, const char *sysfs)
 	return 0;
 }
 
+/* At exit: the round in flight back (cancelled), the queue in the table. */
+static void
+settle(struct agent *a)
+{
+	if (round_busy(a)) {
+		worker_cancel(a->worker);
+		worker_wait(a->worker);
+	}
+	if (a->sq != NULL)
+		sampleq_drain(a->sq, on_queued_sample, a);
+	flush_batch(a);
+	view_update(a);
+}
+
 static void
 stop(struct agent *a)
 {
+	worker_destroy(a->worker);
+	sampleq_destroy(a->sq);
 	chan_close(a->chan);
 	loop_destroy(a->loop);
 	if (a->sigfd > 0)
@@ -879,6 +1106,7 @@ main(int argc, char **argv)
 		a->exit_code = 1;
 	}
 	sdnotify_stopping();
+	settle(a);
 	status_log(a);
 	if (a->exit_on_eof) {
 		char buf[8192];

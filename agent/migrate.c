@@ -48,6 +48,7 @@
 #include "migrate_int.h"
 #include "policy.h"
 #include "topo.h"
+#include "worker.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -381,6 +382,18 @@ migrate_set_limits(struct migrator *m, uint32_t pages_per_call,
 	m->tb.rate = rate_bytes;
 }
 
+void
+migrate_set_cancel(struct migrator *m, const atomic_bool *flag)
+{
+	m->cancel = flag;
+}
+
+static bool
+cancelled(const struct migrator *m)
+{
+	return worker_cancelled(m->cancel);
+}
+
 uint64_t
 migrate_budget_bytes(struct migrator *m, uint64_t now_ns)
 {
@@ -664,6 +677,11 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 					break;
 				pages += np;
 			}
+			if (cancelled(m)) {
+				ph->r->cancelled = true;
+				ph->stop = true;
+				break;
+			}
 			move_chunk(m, h, pid, &m->items[k], end - k, ph);
 		}
 	}
@@ -703,6 +721,8 @@ migrate_execute(struct migrator *m, struct heat *h, const struct plan *p,
 	 * A full slow node (-ENOMEM above) stops only demotions: promoting
 	 * frees slow memory, it does not need any.
 	 */
+	if (r->cancelled)
+		return 0;
 	demoted = r->demoted_bytes > INT64_MAX ? INT64_MAX : (int64_t)r->demoted_bytes;
 	limit = room > INT64_MAX - demoted ? INT64_MAX : room + demoted;
 	ph = (struct phase){ .promote = true, .tick = tick, .r = r,
@@ -823,7 +843,7 @@ migrate_query(struct migrator *m, struct heat *h, size_t max)
 		for (j = i; j < n && heat_key_pid(m->items[j].key) == pid; j++)
 			;
 		/* A query costs no copying: count addresses, not pages. */
-		for (k = i; k < j; k += cnt) {
+		for (k = i; k < j && !cancelled(m); k += cnt) {
 			cnt = MIN(j - k, (size_t)m->pages_per_call);
 			rc = query_chunk(m, h, pid, &m->items[k], cnt);
 			if (rc < 0)

@@ -21,6 +21,7 @@
 #ifndef VTIER_AGENT_MIGRATE_H
 #define VTIER_AGENT_MIGRATE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -62,6 +63,7 @@ struct migrate_round {
 	size_t failed;		/* items not moved for any reason */
 	bool nomem;		/* a target node was full */
 	bool out_of_tokens;	/* the rate limit cut the round short */
+	bool cancelled;		/* the cancel flag ended it early */
 };
 
 struct migrator;
@@ -79,6 +81,14 @@ void migrate_close(struct migrator *m);
 /* New limits on reload. */
 void migrate_set_limits(struct migrator *m, uint32_t pages_per_call,
     uint64_t rate_bytes);
+
+/*
+ * A flag that, once set, ends migrate_execute and migrate_query before
+ * their next move_pages call (NULL: never).  A round on the worker
+ * thread is cancelled this way for a stop or a new budget, so it waits
+ * one call of at most pages_per_call pages.
+ */
+void migrate_set_cancel(struct migrator *m, const atomic_bool *flag);
 
 /* Refill the bucket to now and return the bytes that may move now. */
 uint64_t migrate_budget_bytes(struct migrator *m, uint64_t now_ns);
@@ -113,6 +123,8 @@ int migrate_fast_used(const struct migrator *m, uint64_t *bytes);
 
 /* Sim backend controls (tests and vtier-sim); -ENOTSUP on the real one. */
 int migrate_sim_first_touch(struct migrator *m, int node);
+/* Make every later call take ns, as a kernel copying pages would. */
+int migrate_sim_call_time(struct migrator *m, uint64_t ns);
 /* Make every later call for pid fail with -ESRCH, as if it exited. */
 int migrate_sim_kill(struct migrator *m, uint32_t pid);
 /* Make the next n moves of the page at (pid, addr) return err. */

@@ -6,6 +6,7 @@
 #define VTIER_AGENT_MIGRATE_INT_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +56,9 @@ struct migrator {
 	uint64_t online_mask;
 	uint64_t fast_mask;
 	uint64_t slow_mask;
+
+	/* Set: end the round before the next call (migrate_set_cancel). */
+	const atomic_bool *cancel;
 
 	/* Where migrate_query's scan of the heat slots resumes. */
 	size_t query_hand;

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "heat.h"
 #include "migrate.h"
@@ -42,6 +43,7 @@ struct sim {
 	size_t used;
 	uint64_t pages_on[TOPO_MAX_NODES];
 	int first_touch;
+	uint64_t call_ns;	/* each call takes this long (a slow kernel) */
 	uint32_t *killed;	/* few: a plain array */
 	size_t nkilled, killed_cap;
 };
@@ -210,6 +212,13 @@ sim_move(struct migrator *m, uint32_t pid, size_t n, void **pages,
 
 	if (pid == 0 || pid > HEAT_PID_MAX)
 		return -EINVAL;
+	if (s->call_ns > 0) {
+		struct timespec ts = { (time_t)(s->call_ns / 1000000000ULL),
+		    (long)(s->call_ns % 1000000000ULL) };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
 	if (sim_killed(s, pid))
 		return -ESRCH;
 	/* The kernel checks each node as it reaches it; up front is enough. */
@@ -288,6 +297,17 @@ migrate_sim_first_touch(struct migrator *m, int node)
 	if (node < 0 || node >= TOPO_MAX_NODES)
 		return -EINVAL;
 	s->first_touch = node;
+	return 0;
+}
+
+int
+migrate_sim_call_time(struct migrator *m, uint64_t ns)
+{
+	struct sim *s = m->be;
+
+	if (m->backend != BACKEND_SIM)
+		return -ENOTSUP;
+	s->call_ns = ns;
 	return 0;
 }
 

@@ -69,10 +69,19 @@ extern const struct sampler_ops sample_replay_ops;
  * Parse one line of the text trace format into *out:
  *     time_ns pid addr_hex [weight] [L|S]
  * Blank lines and lines starting with '#' (after blanks) return 0 with
- * nothing filled; a sample returns 1; a malformed line returns -EINVAL.
+ * nothing filled (see sample_parse_lost for the one comment that counts);
+ * a sample returns 1; a malformed line returns -EINVAL.
  * Shared by the replay sampler and vtier-sim.
  */
 int sample_parse_line(const char *line, struct sample *out);
+
+/*
+ * A writer that could not keep up (a full FIFO) says how many samples it
+ * dropped in a comment line of its own, "# lost N": N samples since its
+ * previous such line (N decimal, 1 to 2^32 - 1).  1 with *n set for such
+ * a line, 0 for any other.  Older readers take it for a comment.
+ */
+int sample_parse_lost(const char *line, uint64_t *n);
 
 /* Hardware samplers (sample_pebs.c, sample_ibs.c); see perf_ring.h. */
 extern const struct sampler_ops sample_pebs_ops, sample_ibs_ops;

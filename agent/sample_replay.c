@@ -11,9 +11,15 @@
  * Fields are separated by blanks; addr_hex may carry 0x; '#' starts a
  * comment line.  A malformed line is counted, its number remembered and
  * logged (rate-limited), and skipped: bad input never stops the agent.
+ * One comment counts: "# lost N", a writer's samples dropped because the
+ * FIFO was full (sample_parse_lost), added to the sampler's lost count as
+ * PERF_RECORD_LOST is for the hardware samplers.
  *
  * A FIFO is opened read-write so that it never reports end-of-file when a
  * writer goes away: the agent keeps following it as writers come and go.
+ * Its buffer stays the kernel's default (64 KiB, some 1800 lines): less
+ * than one CPU's PEBS ring holds (sample_pebs.c), so the stand-in does not
+ * make keeping up look easier than it is.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +34,7 @@
 #include "sample.h"
 
 #define REPLAY_LINE_MAX	256	/* longer lines are malformed by definition */
+#define LOST_MAX	UINT32_MAX	/* most a "# lost N" line may say */
 
 struct replay {
 	int fd;
@@ -88,6 +95,27 @@ sample_parse_line(const char *line, struct sample *out)
 	out->time_ns = t;
 	out->pid = (uint32_t)pid;
 	out->addr = addr;
+	return 1;
+}
+
+int
+sample_parse_lost(const char *line, uint64_t *n)
+{
+	const char *p = line + strspn(line, " \t");
+	uint64_t v = 0;
+	size_t digits = 0;
+
+	if (strncmp(p, "# lost ", 7) != 0)
+		return 0;
+	for (p += 7; *p >= '0' && *p <= '9'; p++) {
+		if (++digits > 10)
+			return 0;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	p += strspn(p, " \t\r\n");
+	if (digits == 0 || *p != '\0' || v == 0 || v > LOST_MAX)
+		return 0;
+	*n = v;
 	return 1;
 }
 
@@ -171,8 +199,13 @@ take_line(struct sampler *s, struct replay *r, sample_fn fn, void *arg)
 		bad_line(s, r);
 		return 0;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		uint64_t lost;
+
+		if (sample_parse_lost(r->buf, &lost) == 1)
+			s->stats.lost += lost;
 		return 0;
+	}
 	s->stats.samples++;
 	fn(arg, &smp);
 	return 1;

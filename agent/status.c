@@ -3,7 +3,10 @@
  * agent's Unix status socket and receives one JSON document, then EOF.
  * The agent reads nothing from the client, so there is no request
  * parsing to get wrong.  The document's keys are a stable schema
- * (README "Status JSON"): keys are only ever added.
+ * (README "Status JSON"): keys are only ever added.  What the stages a
+ * policy round owns hold is read from the agent's view of them (copied
+ * after each round), never from the stages, which the worker may be
+ * changing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +24,8 @@
 #include "vtier/version.h"
 #include "agent.h"
 #include "chan.h"
-#include "heat.h"
 #include "migrate.h"
-#include "proc.h"
+#include "sampleq.h"
 
 struct jbuf {
 	char *p;
@@ -100,14 +102,12 @@ budget_source_name(enum budget_source s)
 int
 status_format(const struct agent *a, char *buf, size_t len)
 {
-	const struct migrate_stats *ms = a->mig ? migrate_stats(a->mig) : NULL;
+	const struct agent_view *v = &a->view;
+	const struct migrate_stats *ms = &v->ms;
 	const struct sampler_stats *ss = &a->sampler.stats;
-	struct migrate_stats zero = { 0 };
 	struct jbuf j = { buf, len, 0, true };
 	char nodes[128];
 
-	if (ms == NULL)
-		ms = &zero;
 	jput(&j, "{");
 	js(&j, "version", VTIER_VERSION);
 	ju(&j, "pid", (uint64_t)getpid());
@@ -124,12 +124,12 @@ status_format(const struct agent *a, char *buf, size_t len)
 	js(&j, "fast_nodes", nodes);
 	format_nodelist(a->topo.slow_mask, nodes, sizeof(nodes));
 	js(&j, "slow_nodes", nodes);
-	ju(&j, "tracked_pages", a->heat ? heat_size(a->heat) : 0);
-	ju(&j, "heat_capacity", a->heat ? heat_capacity(a->heat) : 0);
-	ju(&j, "adopted_pages", a->heat ? heat_stats(a->heat)->adopted : 0);
-	ju(&j, "hot_set_bytes", a->plan.hot_bytes);
-	ju(&j, "hot_on_fast_bytes", a->plan.hot_on_fast_bytes);
-	ju(&j, "hot_threshold", a->plan.threshold);
+	ju(&j, "tracked_pages", v->tracked);
+	ju(&j, "heat_capacity", v->capacity);
+	ju(&j, "adopted_pages", v->adopted);
+	ju(&j, "hot_set_bytes", v->hot_bytes);
+	ju(&j, "hot_on_fast_bytes", v->hot_on_fast_bytes);
+	ju(&j, "hot_threshold", v->threshold);
 	ju(&j, "samples", ss->samples);
 	jkey(&j, "samples_per_s");
 	jput(&j, "%.1f", a->ctr.samples_per_s);
@@ -154,10 +154,15 @@ status_format(const struct agent *a, char *buf, size_t len)
 	ju(&j, "ticks", a->ctr.ticks);
 	ju(&j, "over_budget_ticks", a->ctr.over_budget_ticks);
 	ju(&j, "early_rounds", a->ctr.early_rounds);
+	ju(&j, "rounds_cancelled", a->ctr.rounds_cancelled);
+	ju(&j, "round_last_ms", a->ctr.round_last_ns / 1000000);
+	ju(&j, "round_max_ms", a->ctr.round_max_ns / 1000000);
+	ju(&j, "samples_queued_max", a->sq ? sampleq_high(a->sq) : 0);
+	ju(&j, "sampler_pauses", a->ctr.sampler_pauses);
 	jkey(&j, "budget_unattainable");
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);
-	ju(&j, "managed_processes", a->procs ? proc_count_managed(a->procs) : 0);
+	ju(&j, "managed_processes", v->managed);
 	{
 		struct chan_info ci;
 
@@ -199,14 +204,14 @@ status_serve(struct agent *a, int listenfd)
 void
 status_log(const struct agent *a)
 {
-	const struct migrate_stats *ms = migrate_stats(a->mig);
+	const struct migrate_stats *ms = &a->view.ms;
 	char used[32], budget[32];
 
 	format_size(a->fast_used, used, sizeof(used));
 	format_size(a->budget, budget, sizeof(budget));
 	log_info("stats: fast %s / budget %s, tracked %zu, samples %llu "
 	    "(%.0f/s), promoted %llu, demoted %llu pages, errors busy %llu "
-	    "noent %llu nomem %llu%s", used, budget, heat_size(a->heat),
+	    "noent %llu nomem %llu%s", used, budget, a->view.tracked,
 	    (unsigned long long)a->sampler.stats.samples, a->ctr.samples_per_s,
 	    (unsigned long long)ms->promoted_pages,
 	    (unsigned long long)ms->demoted_pages,

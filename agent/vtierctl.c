@@ -386,6 +386,11 @@ static const struct metric agent_metrics[] = {
 	    "Policy rounds run."),
 	COUNTER("vtier_agent_early_rounds_total", "early_rounds",
 	    "Policy rounds samples started before the timer."),
+	COUNTER("vtier_agent_rounds_cancelled_total", "rounds_cancelled",
+	    "Policy rounds ended early for a stop or a new budget."),
+	COUNTER("vtier_agent_sampler_pauses_total", "sampler_pauses",
+	    "Times the sampler was left unread: the queue of samples read "
+	    "during a round was full."),
 	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
 	    "Pages in the heat table."),
 	COUNTER("vtier_agent_adopted_pages_total", "adopted_pages",
@@ -653,8 +658,14 @@ print_status(const struct doc *d)
 	    get(d, "migration_errors.acces"), get(d, "migration_errors.srch"),
 	    get(d, "migration_errors.perm"), get(d, "migration_errors.other"));
 	printf("  managed processes  %s\n", get(d, "managed_processes"));
-	printf("  policy rounds      %s (%s started over budget, %s early)\n",
-	    get(d, "ticks"), get(d, "over_budget_ticks"), get(d, "early_rounds"));
+	printf("  policy rounds      %s (%s started over budget, %s early, "
+	    "%s cancelled), last %s ms, longest %s ms\n", get(d, "ticks"),
+	    get(d, "over_budget_ticks"), get(d, "early_rounds"),
+	    get(d, "rounds_cancelled"), get(d, "round_last_ms"),
+	    get(d, "round_max_ms"));
+	printf("  queued samples     at most %s while a round ran, sampler "
+	    "paused %s times\n", get(d, "samples_queued_max"),
+	    get(d, "sampler_pauses"));
 }
 
 enum output { OUT_TABLE, OUT_JSON, OUT_METRICS };

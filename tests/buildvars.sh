@@ -5,9 +5,10 @@
 #   BR    the same as the Makefile names it (build, build/san): targets
 #         are asked for by the rule's own names
 #   SRC   the source tree (absolute)
-#   bmake make -s in SRC with SANITIZE matching B
+#   bmake make -s in SRC with SANITIZE matching B (SAN)
 # Static guest programs live in $B/static whatever B is: they are never
 # sanitized (the Makefile compiles their objects without the sanitizers).
+# SAN is the SANITIZE value of B (0, 1, thread).
 : "${B:=build}" "${SRC:=.}"
 SRC=$(cd "$SRC" && pwd)
 case $B in
@@ -15,6 +16,9 @@ case $B in
 *) [ -d "$B" ] || mkdir -p "$B"; B=$(cd "$B" && pwd) ;;
 esac
 BR=${B#"$SRC"/}
-SAN=0
-[ "$BR" = build/san ] && SAN=1
+case $BR in
+build/san) SAN=1 ;;
+build/tsan) SAN=thread ;;
+*) SAN=0 ;;
+esac
 bmake() { make -s -C "$SRC" SANITIZE=$SAN "$@"; }

@@ -9,7 +9,7 @@
 
 #include "vtier/log.h"
 
-int log_level = LOG_LVL_INFO;
+_Atomic int log_level = LOG_LVL_INFO;
 static const char *log_ident = "vtier";
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };

@@ -17,8 +17,11 @@ enum log_level {
 	LOG_LVL_DEBUG,
 };
 
-/* Current level; only log.c writes it (through log_init/log_set_level). */
-extern int log_level;
+/*
+ * Current level; only log.c writes it (through log_init/log_set_level).
+ * Atomic: the agent's worker thread logs while a reload may change it.
+ */
+extern _Atomic int log_level;
 
 /* Set the program name printed before each line and the level. */
 void log_init(const char *ident, int level);

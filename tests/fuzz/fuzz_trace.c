@@ -1,7 +1,8 @@
 /*
- * fuzz_trace.c - the replay trace line parser and the agent's ini parser
- * on arbitrary bytes.  Neither may read past its input or crash; a line
- * that parses must round-trip through the text format.
+ * fuzz_trace.c - the replay trace line parser (samples and "# lost N"
+ * lines) and the agent's ini parser on arbitrary bytes.  Neither may read
+ * past its input or crash; a line that parses must round-trip through the
+ * text format.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char line[1024], again[128], path[64], err[512];
 	struct agent_config cfg;
 	struct sample s, t;
+	uint64_t lost, again_lost;
 	static int fd = -1;
 	size_t n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
 
@@ -33,6 +35,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sample_parse_line(again, &t) != 1 || t.addr != s.addr ||
 		    t.pid != s.pid || t.time_ns != s.time_ns ||
 		    t.weight != s.weight)
+			abort();
+	}
+
+	if (sample_parse_lost(line, &lost) == 1) {
+		snprintf(again, sizeof(again), "# lost %llu",
+		    (unsigned long long)lost);
+		if (lost == 0 || lost > UINT32_MAX ||
+		    sample_parse_lost(again, &again_lost) != 1 ||
+		    again_lost != lost || sample_parse_line(line, &t) != 0)
 			abort();
 	}
 

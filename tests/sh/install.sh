@@ -3,11 +3,9 @@
 # the installed agent accepts the installed config, and the units name
 # the installed binaries (rewritten for a PREFIX other than /usr).
 set -eu
-: "${B:=build}" "${SRC:=.}"
+. "${SRC:-.}/tests/buildvars.sh"
 T=$(mktemp -d /tmp/vtier-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-SAN=0
-[ "$(basename "$B")" = san ] && SAN=1
 make -s -C "$SRC" SANITIZE=$SAN install DESTDIR="$T/root" PREFIX=/usr >/dev/null
 for f in usr/sbin/vtier-agent usr/bin/vtierctl etc/vtier/agent.ini \
     usr/sbin/vtier-hostshim etc/vtier/hostshim.ini \

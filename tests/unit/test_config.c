@@ -326,6 +326,12 @@ test_bad_values(void)
 		    "[policy] interval: 5ms is out of range (expected 10ms to "
 		    "1m)" },
 		{ "[policy]\ninterval = 61s\n", 2, "out of range" },
+		{ "[migrate]\nsim_call_time = 20ms\n", 2,
+		    "[migrate] sim_call_time: sim_call_time with backend = "
+		    "move_pages (expected backend = sim: it stands in for a "
+		    "slow kernel in tests)" },
+		{ "[migrate]\nbackend = sim\nsim_call_time = 11s\n", 3,
+		    "[migrate] sim_call_time: 11s is out of range" },
 		{ "[policy]\ninterval = 2x\n", 2, "bad duration '2x'" },
 		{ "[policy]\nhysteresis = 9\n", 2,
 		    "[policy] hysteresis: 9 is out of range (expected 0 to "

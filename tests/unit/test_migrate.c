@@ -550,6 +550,38 @@ test_calls_bounded(void)
 	teardown();
 }
 
+/* A set cancel flag: no more calls, in execute and in query alike. */
+static void
+test_cancel(void)
+{
+	atomic_bool cancel;
+
+	atomic_init(&cancel, true);
+	ASSERT_EQ(setup(4, 0), 0);
+	for (int i = 0; i < 10; i++) {
+		ASSERT_TRUE(track(1, addr_of(i), 1) != NULL);
+		add_item(true, 1, addr_of(i), false);
+	}
+	ASSERT_TRUE(track(1, addr_of(20), 0) != NULL);
+	add_item(false, 1, addr_of(20), false);
+	ASSERT_TRUE(heat_record(h, 1, addr_of(30), false, NOW) != NULL);
+	migrate_set_cancel(m, &cancel);
+	ASSERT_EQ(execute(1 << 30), 0);
+	ASSERT_TRUE(rnd.cancelled);
+	ASSERT_EQ_U(migrate_stats(m)->calls, 0);
+	ASSERT_EQ(migrate_query(m, h, 100), 0);
+	ASSERT_EQ_U(migrate_stats(m)->calls, 0);
+	/* cleared: the same plan runs whole */
+	atomic_store(&cancel, false);
+	ASSERT_EQ(execute(1 << 30), 0);
+	ASSERT_TRUE(!rnd.cancelled);
+	ASSERT_EQ_U(migrate_stats(m)->demoted_pages, 1);
+	ASSERT_EQ_U(migrate_stats(m)->promoted_pages, 10);
+	ASSERT_EQ(migrate_query(m, h, 100), 1);
+	migrate_set_cancel(m, NULL);
+	teardown();
+}
+
 static void
 test_thp_moves_512(void)
 {
@@ -699,6 +731,7 @@ test_fast_used_and_controls(void)
 		ASSERT_EQ(migrate_sim_node(real, 1, 0), -ENOTSUP);
 		ASSERT_EQ(migrate_sim_inject(real, 1, 0, -EBUSY, 1), -ENOTSUP);
 		ASSERT_EQ(migrate_sim_first_touch(real, 0), -ENOTSUP);
+		ASSERT_EQ(migrate_sim_call_time(real, 1000), -ENOTSUP);
 		migrate_close(real);
 	}
 }
@@ -740,6 +773,7 @@ main(void)
 	RUN_TEST(test_unset_status_verified);
 	RUN_TEST(test_killed_pid_dropped);
 	RUN_TEST(test_calls_bounded);
+	RUN_TEST(test_cancel);
 	RUN_TEST(test_thp_moves_512);
 	RUN_TEST(test_dropped_items_skipped);
 	RUN_TEST(test_no_target_node);

@@ -40,6 +40,32 @@ test_parse_line(void)
 	ASSERT_EQ(sample_parse_line("1 -2 0x10", &s), -EINVAL);
 }
 
+/* A writer's "# lost N": counted; anything else like it is a comment. */
+static void
+test_parse_lost(void)
+{
+	struct sample s;
+	uint64_t n = 7;
+
+	ASSERT_EQ(sample_parse_lost("# lost 12", &n), 1);
+	ASSERT_EQ_U(n, 12);
+	ASSERT_EQ(sample_parse_lost("  # lost 4294967295 \r\n", &n), 1);
+	ASSERT_EQ_U(n, 4294967295ULL);
+	ASSERT_EQ(sample_parse_line("# lost 12", &s), 0);	/* a comment */
+	n = 7;
+	ASSERT_EQ(sample_parse_lost("# lost 4294967296", &n), 0);
+	ASSERT_EQ(sample_parse_lost("# lost 0", &n), 0);
+	ASSERT_EQ(sample_parse_lost("# lost", &n), 0);
+	ASSERT_EQ(sample_parse_lost("# lost ", &n), 0);
+	ASSERT_EQ(sample_parse_lost("# lost 12x", &n), 0);
+	ASSERT_EQ(sample_parse_lost("# lost -1", &n), 0);
+	ASSERT_EQ(sample_parse_lost("# lost 1 2", &n), 0);
+	ASSERT_EQ(sample_parse_lost("#lost 12", &n), 0);
+	ASSERT_EQ(sample_parse_lost("# lost 00000000001", &n), 0);
+	ASSERT_EQ(sample_parse_lost("1 2 0x10", &n), 0);
+	ASSERT_EQ_U(n, 7);
+}
+
 struct got {
 	uint64_t n, sum_addr;
 };
@@ -74,7 +100,9 @@ test_file(void)
 	fprintf(f, "%s\n", longline);				/* 5: bad, overlong */
 	fprintf(f, "\n");					/* 6 */
 	fprintf(f, "3 11 0x3000 L\n");				/* 7 */
-	fprintf(f, "4 11 0x4000");				/* 8: no newline */
+	fprintf(f, "# lost 30\n");				/* 8 */
+	fprintf(f, "# lost 12\n");				/* 9 */
+	fprintf(f, "4 11 0x4000");				/* 10: no newline */
 	fclose(f);
 
 	config_defaults(&cfg);
@@ -92,6 +120,7 @@ test_file(void)
 	ASSERT_EQ_U(s.stats.samples, 4);
 	ASSERT_EQ_U(s.stats.bad_lines, 2);
 	ASSERT_EQ_U(s.stats.last_bad_line, 5);
+	ASSERT_EQ_U(s.stats.lost, 42);
 	s.ops->close(&s);
 	unlink(path);
 }
@@ -151,6 +180,7 @@ main(void)
 {
 	log_init("test_replay", LOG_LVL_ERR);
 	RUN_TEST(test_parse_line);
+	RUN_TEST(test_parse_lost);
 	RUN_TEST(test_file);
 	RUN_TEST(test_missing_file);
 	RUN_TEST(test_fifo);

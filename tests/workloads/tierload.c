@@ -12,18 +12,25 @@
  *
  * It is also the stand-in for the PMU: 1 in N of its own accesses is
  * written as a sample line ("time_ns pid addr") to the agent's replay
- * FIFO, which is what PEBS would report.  Every page's data is summed as
- * it is written; at the end every page is re-read and checked, so a page
- * corrupted or lost by a migration is caught.
+ * FIFO, which is what PEBS would report.  Writes never block and are at
+ * most PIPE_BUF bytes, so each is whole or not at all (several writers may
+ * share the FIFO); the samples of a write the full FIFO refused are
+ * dropped, counted, and reported to the agent in a "# lost N" line at the
+ * head of the next write that goes through, as the kernel reports
+ * PERF_RECORD_LOST.  Every page's data is summed as it is written; at the
+ * end every page is re-read and checked, so a page corrupted or lost by a
+ * migration is caught.
  *
  * Progress lines (stdout), one per --report seconds:
  *   tierload: t=3.0 phase=0 hot_on_fast=87.5% accesses=... samples=... dropped=...
  * and at the end:
- *   tierload: done hot_on_fast=98.2% data_ok=yes|no
+ *   tierload: done hot_on_fast=98.2% accesses=... samples=... dropped=... data_ok=yes|no
+ * (samples: all it took, dropped: of which the FIFO refused).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <numaif.h>
 #include <signal.h>
 #include <stdint.h>
@@ -47,6 +54,52 @@ struct opts {
 };
 
 static volatile sig_atomic_t stop;
+
+/* The sample lines waiting for a write to the FIFO. */
+struct out {
+	int fd;
+	char buf[PIPE_BUF];	/* one write: whole or refused, never torn */
+	size_t off;
+	uint64_t nbuf;		/* samples in buf */
+	uint64_t in_buf;	/* lost samples its "# lost" line reports */
+	uint64_t lost;		/* dropped and not yet reported */
+	uint64_t dropped;	/* dropped in all */
+};
+
+/* Write buf; on refusal its samples are lost, reported later. */
+static int
+out_flush(struct out *o)
+{
+	int rc = 0;
+
+	if (o->off == 0)
+		return 0;
+	if (write(o->fd, o->buf, o->off) == (ssize_t)o->off) {
+		o->lost -= o->in_buf;
+	} else {
+		o->lost += o->nbuf;
+		o->dropped += o->nbuf;
+		rc = -1;
+	}
+	o->off = 0;
+	o->nbuf = o->in_buf = 0;
+	return rc;
+}
+
+static void
+out_sample(struct out *o, uint64_t t, int pid, const void *addr)
+{
+	if (o->off == 0 && o->lost > 0) {
+		o->off = (size_t)snprintf(o->buf, sizeof(o->buf),
+		    "# lost %llu\n", (unsigned long long)o->lost);
+		o->in_buf = o->lost;
+	}
+	o->off += (size_t)snprintf(o->buf + o->off, sizeof(o->buf) - o->off,
+	    "%llu %d %p\n", (unsigned long long)t, pid, addr);
+	o->nbuf++;
+	if (o->off > sizeof(o->buf) - 64)
+		(void)out_flush(o);
+}
 
 static uint64_t
 now_ns(void)
@@ -177,11 +230,12 @@ main(int argc, char **argv)
 {
 	struct opts o = { 256, 32, 1, 1000, 64, 0, 20.0, 0.9, 16, 1, 0, 0, 0, NULL };
 	uint64_t seed = 0x1234567 ^ (uint64_t)getpid(), t0, next_report;
-	uint64_t accesses = 0, samples = 0, dropped = 0, sink = 0;
+	uint64_t accesses = 0, samples = 0, sink = 0;
 	uint64_t *expect, *cold_expect = NULL;
-	size_t npages, nhot, ncold, bufoff = 0;
-	char *base, *cold = NULL, buf[8192];
-	int c, fd = -1, bad = 0, me = (int)getpid();
+	size_t npages, nhot, ncold;
+	char *base, *cold = NULL;
+	int c, bad = 0, me = (int)getpid();
+	static struct out out = { .fd = -1 };
 
 	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:TC:I")) != -1) {
 		switch (c) {
@@ -231,7 +285,7 @@ main(int argc, char **argv)
 	    npages, o.hot_mib, o.slow,
 	    hot_on_fast(base, 0, npages, npages, o.slow));
 	fflush(stdout);
-	if (o.fifo && (fd = open(o.fifo, O_WRONLY | O_NONBLOCK)) < 0) {
+	if (o.fifo && (out.fd = open(o.fifo, O_WRONLY | O_NONBLOCK)) < 0) {
 		fprintf(stderr, "tierload: %s: %s\n", o.fifo, strerror(errno));
 		return 1;
 	}
@@ -265,32 +319,21 @@ main(int argc, char **argv)
 				} else {
 					sink += *(volatile uint64_t *)&w[word];
 				}
-				if (fd >= 0 && accesses % o.sample_every == 0) {
-					int n = snprintf(buf + bufoff,
-					    sizeof(buf) - bufoff, "%llu %d %p\n",
-					    (unsigned long long)now_ns(), me,
-					    (void *)&w[word]);
-
-					bufoff += (size_t)n;
+				if (out.fd >= 0 && accesses % o.sample_every == 0) {
+					out_sample(&out, now_ns(), me, &w[word]);
 					samples++;
-					if (bufoff > sizeof(buf) - 64) {
-						/* never block: a full FIFO drops */
-						if (write(fd, buf, bufoff) < 0)
-							dropped += 1;
-						bufoff = 0;
-					}
 				}
 				accesses++;
 			}
 			uint64_t now = now_ns();
 			if (now >= next_report) {
 				printf("tierload: t=%.1f phase=%lu hot_on_fast=%.1f%% "
-				    "accesses=%llu samples=%llu dropped_writes=%llu\n",
+				    "accesses=%llu samples=%llu dropped=%llu\n",
 				    (double)(now - t0) / 1e9, ph,
 				    hot_on_fast(base, first, nhot, npages, o.fast),
 				    (unsigned long long)accesses,
 				    (unsigned long long)samples,
-				    (unsigned long long)dropped);
+				    (unsigned long long)out.dropped);
 				fflush(stdout);
 				next_report = now + o.report_ms * 1000000ULL;
 			}
@@ -301,10 +344,19 @@ main(int argc, char **argv)
 			printf("tierload: phase %lu end hot_on_fast=%.1f%%\n", ph,
 			    hot_on_fast(base, first, nhot, npages, o.fast));
 	}
-	if (fd >= 0) {
-		if (bufoff && write(fd, buf, bufoff) < 0)
-			dropped++;
-		close(fd);
+	if (out.fd >= 0) {
+		/* the last lines, and what was lost, for up to 2 s */
+		(void)out_flush(&out);
+		for (int i = 0; i < 200 && out.lost > 0; i++) {
+			usleep(10000);
+			out.off = (size_t)snprintf(out.buf, sizeof(out.buf),
+			    "# lost %llu\n", (unsigned long long)out.lost);
+			out.in_buf = out.lost;
+			if (write(out.fd, out.buf, out.off) == (ssize_t)out.off)
+				out.lost = 0;
+			out.off = 0;
+		}
+		close(out.fd);
 	}
 
 	/* verify every page */
@@ -317,10 +369,11 @@ main(int argc, char **argv)
 		size_t last = ((o.phases - 1) * nhot) % npages;
 
 		printf("tierload: done hot_on_fast=%.1f%% accesses=%llu "
-		    "samples=%llu data_ok=%s (sink %llx)\n",
+		    "samples=%llu dropped=%llu data_ok=%s (sink %llx)\n",
 		    hot_on_fast(base, last, nhot, npages, o.fast),
 		    (unsigned long long)accesses, (unsigned long long)samples,
-		    bad ? "no" : "yes", (unsigned long long)(sink & 0xf));
+		    (unsigned long long)out.dropped, bad ? "no" : "yes",
+		    (unsigned long long)(sink & 0xf));
 	}
 	return bad ? 1 : 0;
 }

@@ -1,0 +1,90 @@
+/*
+ * round.c - one policy round (see round.h): what the agent's timer used
+ * to run inline, now on the worker thread.  Between its stages, and
+ * inside adoption and migration between bounded steps, it looks at the
+ * cancel flag: a stop or a new budget ends it within one step.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vtier/log.h"
+#include "vtier/util.h"
+#include "adopt.h"
+#include "heat.h"
+#include "policy.h"
+#include "round.h"
+#include "worker.h"
+
+#define QUERY_BATCH	65536	/* unknown placements looked up per round */
+
+
+static int
+read_fast_used(struct round *r, uint64_t *used)
+{
+	int rc;
+
+	if (migrate_fast_used(r->mig, used) == 0)
+		return 0;
+	if ((rc = topo_refresh(&r->topo)) < 0)
+		return rc;
+	*used = topo_fast_used(&r->topo);
+	return 0;
+}
+
+void
+round_run(void *arg)
+{
+	struct round *r = arg;
+	struct policy_params pp;
+	uint64_t used = 0, now = r->start_ns;
+	int64_t room;
+	int rc;
+
+	r->err = 0;
+	r->cancelled = r->planned = false;
+	memset(&r->mr, 0, sizeof(r->mr));
+	policy_heat_clock(r->heat, &r->cfg, r->budget);
+	heat_advance(r->heat, now);
+	if ((rc = read_fast_used(r, &used)) < 0) {
+		r->err = rc;
+		goto out;
+	}
+	r->fast_used = r->fast_used_after = used;
+	if (r->adopt != NULL && r->cfg.adopt) {
+		adopt_set_cancel(r->adopt, r->cancel);
+		(void)adopt_step(r->adopt, r->heat, r->topo.fast_mask, now);
+	}
+	r->adopt_looked = r->adopt == NULL || !r->cfg.adopt ||
+	    adopt_stats(r->adopt)->passes > 0;
+	if (worker_cancelled(r->cancel))
+		goto out;
+	migrate_set_cancel(r->mig, r->cancel);
+	if ((rc = migrate_query(r->mig, r->heat, QUERY_BATCH)) < 0)
+		log_warnx("placement query: %s", strerror(-rc));
+	if (worker_cancelled(r->cancel))
+		goto out;
+
+	policy_params_for_round(&pp, &r->cfg, r->budget, used,
+	    r->topo.fast_mask, r->topo.slow_mask, r->tick,
+	    migrate_budget_bytes(r->mig, now));
+	if ((rc = policy_plan(r->heat, &pp, r->plan)) < 0) {
+		log_warnx("policy: %s", strerror(-rc));
+		goto out;
+	}
+	r->planned = true;
+	room = policy_room(&r->cfg, r->budget, used);
+	if ((rc = migrate_execute(r->mig, r->heat, r->plan, &r->topo, room,
+	    r->tick, now, &r->mr)) < 0)
+		log_warnx("migrate: %s", strerror(-rc));
+	heat_set_watch(r->heat, r->topo.fast_mask, r->plan->promote_bar);
+
+	/* usage after the round: exact for sim, estimated for the kernel */
+	if (migrate_fast_used(r->mig, &used) < 0)
+		used = r->fast_used + r->mr.promoted_bytes -
+		    MIN(r->fast_used + r->mr.promoted_bytes,
+		    r->mr.demoted_bytes);
+	r->fast_used_after = used;
+out:
+	r->cancelled = worker_cancelled(r->cancel);
+	r->cost_ns = now_ns() - r->start_ns;
+}

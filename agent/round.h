@@ -1,0 +1,58 @@
+/*
+ * round.h - one policy round: measure the fast nodes, adopt untracked
+ * pages, look up unknown placements, plan, migrate.  The wiring of the
+ * stages for one round, run on the worker thread (worker.h) while the
+ * loop's thread keeps reading samples.
+ *
+ * A round owns what it is handed (the heat table, the plan, the
+ * migrator, the adopter and, through it, the process table and THP
+ * detection) from round_run's start to its end, and its own copies of
+ * the settings and the topology; it touches nothing else of the agent.
+ * The loop fills the inputs before handing it over and reads the
+ * outputs once the worker gives it back.
+ */
+#ifndef VTIER_AGENT_ROUND_H
+#define VTIER_AGENT_ROUND_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "migrate.h"
+#include "topo.h"
+
+struct adopter;
+struct heat;
+struct plan;
+
+struct round {
+	/* the stages, the round's while it runs */
+	struct heat *heat;
+	struct plan *plan;
+	struct migrator *mig;
+	struct adopter *adopt;		/* NULL: no adoption */
+	struct topo topo;		/* its own copy: usage is refreshed */
+	const atomic_bool *cancel;	/* true: end at the next step */
+
+	/* inputs */
+	struct agent_config cfg;	/* its own copy: a reload may come */
+	uint64_t budget;
+	uint16_t tick;
+	uint64_t start_ns;
+
+	/* outputs */
+	int err;			/* -errno: fast usage unknown, no plan */
+	bool cancelled;			/* ended early (stop, new budget) */
+	bool planned;			/* plan is this round's */
+	bool adopt_looked;		/* adoption has finished a pass (or is off) */
+	uint64_t fast_used;		/* at the start of the round */
+	uint64_t fast_used_after;	/* estimated after its moves */
+	struct migrate_round mr;
+	uint64_t cost_ns;		/* how long it took */
+};
+
+/* Run one round on r (a worker_fn).  Never fails: errors are in r->err. */
+void round_run(void *r);
+
+#endif
