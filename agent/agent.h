@@ -39,6 +39,7 @@ struct agent_counters {
 	uint64_t over_budget_ticks;	/* ticks that started over budget */
 	uint64_t fast_used_max;		/* highest fast usage seen after a round */
 	uint64_t rounds_cancelled;	/* ended early: a stop or a new budget */
+	uint64_t rounds_cut;		/* migration cut at ROUND_MIGRATE_NS */
 	uint64_t round_last_ns;		/* how long the last round took */
 	uint64_t round_max_ns;		/* ... and the longest */
 	uint64_t sampler_pauses;	/* sampler left unread: the queue was full */

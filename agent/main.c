@@ -569,6 +569,8 @@ finish_round(struct agent *a)
 	a->ctr.round_max_ns = MAX(a->ctr.round_max_ns, r->cost_ns);
 	if (r->cancelled)
 		a->ctr.rounds_cancelled++;
+	if (r->mr.cut)
+		a->ctr.rounds_cut++;
 	if (r->err < 0) {
 		log_warnx("fast-node usage unknown (%s): skipped a round",
 		    strerror(-r->err));

@@ -394,6 +394,18 @@ cancelled(const struct migrator *m)
 	return worker_cancelled(m->cancel);
 }
 
+void
+migrate_set_deadline(struct migrator *m, uint64_t deadline_ns)
+{
+	m->deadline_ns = deadline_ns;
+}
+
+static bool
+past_deadline(const struct migrator *m)
+{
+	return m->deadline_ns != 0 && now_ns() >= m->deadline_ns;
+}
+
 uint64_t
 migrate_budget_bytes(struct migrator *m, uint64_t now_ns)
 {
@@ -682,6 +694,11 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 				ph->stop = true;
 				break;
 			}
+			if (past_deadline(m)) {
+				ph->r->cut = true;
+				ph->stop = true;
+				break;
+			}
 			move_chunk(m, h, pid, &m->items[k], end - k, ph);
 		}
 	}
@@ -721,7 +738,7 @@ migrate_execute(struct migrator *m, struct heat *h, const struct plan *p,
 	 * A full slow node (-ENOMEM above) stops only demotions: promoting
 	 * frees slow memory, it does not need any.
 	 */
-	if (r->cancelled)
+	if (r->cancelled || r->cut)
 		return 0;
 	demoted = r->demoted_bytes > INT64_MAX ? INT64_MAX : (int64_t)r->demoted_bytes;
 	limit = room > INT64_MAX - demoted ? INT64_MAX : room + demoted;

@@ -64,6 +64,7 @@ struct migrate_round {
 	bool nomem;		/* a target node was full */
 	bool out_of_tokens;	/* the rate limit cut the round short */
 	bool cancelled;		/* the cancel flag ended it early */
+	bool cut;		/* the deadline ended it early */
 };
 
 struct migrator;
@@ -89,6 +90,14 @@ void migrate_set_limits(struct migrator *m, uint32_t pages_per_call,
  * one call of at most pages_per_call pages.
  */
 void migrate_set_cancel(struct migrator *m, const atomic_bool *flag);
+
+/*
+ * No move_pages call of migrate_execute starts after deadline_ns
+ * (CLOCK_MONOTONIC, 0: none): the rest of the plan waits for the next
+ * round, planned afresh.  The agent bounds a round's migration this way,
+ * so a slow kernel makes more, shorter rounds, not one long one.
+ */
+void migrate_set_deadline(struct migrator *m, uint64_t deadline_ns);
 
 /* Refill the bucket to now and return the bytes that may move now. */
 uint64_t migrate_budget_bytes(struct migrator *m, uint64_t now_ns);

@@ -59,6 +59,8 @@ struct migrator {
 
 	/* Set: end the round before the next call (migrate_set_cancel). */
 	const atomic_bool *cancel;
+	/* No call starts after this time (0: none; migrate_set_deadline). */
+	uint64_t deadline_ns;
 
 	/* Where migrate_query's scan of the heat slots resumes. */
 	size_t query_hand;

@@ -16,6 +16,13 @@
 #include "worker.h"
 
 #define QUERY_BATCH	65536	/* unknown placements looked up per round */
+/*
+ * A round's move_pages calls stop after this long; the rest of its plan
+ * is planned again next round, with the samples read meanwhile.  Under
+ * TCG with a host core busy, a second's worth of the default rate took
+ * 6-7 s to copy: one plan that old, and samples queued that long.
+ */
+#define ROUND_MIGRATE_NS	1000000000ULL
 
 
 static int
@@ -73,6 +80,7 @@ round_run(void *arg)
 	}
 	r->planned = true;
 	room = policy_room(&r->cfg, r->budget, used);
+	migrate_set_deadline(r->mig, now_ns() + ROUND_MIGRATE_NS);
 	if ((rc = migrate_execute(r->mig, r->heat, r->plan, &r->topo, room,
 	    r->tick, now, &r->mr)) < 0)
 		log_warnx("migrate: %s", strerror(-rc));
@@ -84,6 +92,7 @@ round_run(void *arg)
 		    MIN(r->fast_used + r->mr.promoted_bytes,
 		    r->mr.demoted_bytes);
 	r->fast_used_after = used;
+	migrate_set_deadline(r->mig, 0);
 out:
 	r->cancelled = worker_cancelled(r->cancel);
 	r->cost_ns = now_ns() - r->start_ns;

@@ -155,6 +155,7 @@ status_format(const struct agent *a, char *buf, size_t len)
 	ju(&j, "over_budget_ticks", a->ctr.over_budget_ticks);
 	ju(&j, "early_rounds", a->ctr.early_rounds);
 	ju(&j, "rounds_cancelled", a->ctr.rounds_cancelled);
+	ju(&j, "rounds_cut", a->ctr.rounds_cut);
 	ju(&j, "round_last_ms", a->ctr.round_last_ns / 1000000);
 	ju(&j, "round_max_ms", a->ctr.round_max_ns / 1000000);
 	ju(&j, "samples_queued_max", a->sq ? sampleq_high(a->sq) : 0);

@@ -659,9 +659,10 @@ print_status(const struct doc *d)
 	    get(d, "migration_errors.perm"), get(d, "migration_errors.other"));
 	printf("  managed processes  %s\n", get(d, "managed_processes"));
 	printf("  policy rounds      %s (%s started over budget, %s early, "
-	    "%s cancelled), last %s ms, longest %s ms\n", get(d, "ticks"),
-	    get(d, "over_budget_ticks"), get(d, "early_rounds"),
-	    get(d, "rounds_cancelled"), get(d, "round_last_ms"),
+	    "%s cancelled, %s cut), last %s ms, longest %s ms\n",
+	    get(d, "ticks"), get(d, "over_budget_ticks"),
+	    get(d, "early_rounds"), get(d, "rounds_cancelled"),
+	    get(d, "rounds_cut"), get(d, "round_last_ms"),
 	    get(d, "round_max_ms"));
 	printf("  queued samples     at most %s while a round ran, sampler "
 	    "paused %s times\n", get(d, "samples_queued_max"),

@@ -580,6 +580,22 @@ test_cancel(void)
 	ASSERT_EQ(migrate_query(m, h, 100), 1);
 	migrate_set_cancel(m, NULL);
 	teardown();
+
+	/* a deadline passed: no call of execute starts, the round is cut */
+	ASSERT_EQ(setup(4, 0), 0);
+	for (int i = 0; i < 10; i++) {
+		ASSERT_TRUE(track(1, addr_of(i), 1) != NULL);
+		add_item(true, 1, addr_of(i), false);
+	}
+	migrate_set_deadline(m, 1);
+	ASSERT_EQ(execute(1 << 30), 0);
+	ASSERT_TRUE(rnd.cut && !rnd.cancelled);
+	ASSERT_EQ_U(migrate_stats(m)->calls, 0);
+	migrate_set_deadline(m, now_ns() + 3600 * SEC);
+	ASSERT_EQ(execute(1 << 30), 0);
+	ASSERT_TRUE(!rnd.cut);
+	ASSERT_EQ_U(migrate_stats(m)->promoted_pages, 10);
+	teardown();
 }
 
 static void
