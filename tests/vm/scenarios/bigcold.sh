@@ -28,6 +28,8 @@ echo "scenario: rounds: longest $(status_num round_max_ms) ms, cancelled $(statu
 check_workload 95
 awk "BEGIN { exit !(${cold:-100} <= 5) }" && ok "cold region off node 0 (${cold}% left)" ||
 	bad "cold region ${cold:-?}% still on node 0"
+grep -q 'budget .* unattainable' /run/agent.log && bad "agent claimed unattainable" ||
+	ok "no false 'unattainable' (before adoption's first pass)"
 stop_agent
 tail -5 /run/agent.log
 exit $fails

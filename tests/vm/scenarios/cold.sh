@@ -31,6 +31,8 @@ echo "scenario: adopted $((adopted * 4 / 1024)) MiB"
 kill $IDLE 2>/dev/null; wait $IDLE
 grep -q 'data_ok=yes' /run/idle.out && ok "idle process data intact" ||
 	bad "idle process data not intact"
+grep -q 'budget .* unattainable' /run/agent.log && bad "agent claimed unattainable" ||
+	ok "no false 'unattainable'"
 stop_agent
 tail -3 /run/agent.log
 exit $fails

@@ -26,6 +26,18 @@ echo "scenario: after t=18s node0 used at most $((maxused_after / 1048576)) MiB 
 	bad "usage $maxused_after still above $small after the shrink"
 grep -q 'budget .* unattainable' /run/agent.log && bad "agent claimed unattainable" ||
 	ok "no false 'unattainable'"
+# a budget below what the kernel alone holds on node 0: unattainable, and
+# the warning says what it counted
+write_ini $((used0 / 4))
+kill -HUP $AGENT
+i=0
+while ! grep -q 'budget .* unattainable' /run/agent.log && [ $i -lt 100 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+grep 'budget .* unattainable' /run/agent.log | sed 's/^/scenario: agent: /'
+grep -q 'unattainable: the fast nodes use .* pages the agent tracks .* managed processes' \
+	/run/agent.log && ok "a budget below the kernel's own use is unattainable, and says why" ||
+	bad "no (or a bare) unattainable warning for a budget of $((used0 / 4 / 1048576)) MiB"
 stop_agent
 tail -3 /run/agent.log
 exit $fails
