@@ -64,6 +64,7 @@ struct adopter {
 	uint64_t next_ns;	/* the next pass starts no sooner */
 	uint64_t last_ns;	/* the last step */
 	uint64_t pass_adopted;
+	bool settled;		/* see adopt_settled */
 	const atomic_bool *cancel;
 
 	/* the process being walked (pid 0: between passes) */
@@ -117,6 +118,12 @@ const struct adopt_stats *
 adopt_stats(const struct adopter *a)
 {
 	return &a->st;
+}
+
+bool
+adopt_settled(const struct adopter *a)
+{
+	return a->pid == 0 && a->settled;
 }
 
 void
@@ -508,6 +515,8 @@ end_pass(struct adopter *a, uint64_t now_ns, bool finished)
 	leave_pid(a);
 	a->pid = 0;
 	a->st.passes += finished;
+	/* a full table (or no memory) ends passes early: nothing more to do */
+	a->settled = !finished || a->pass_adopted == 0;
 	a->next_ns = now_ns + (finished && a->pass_adopted ? 0 : ADOPT_IDLE_NS);
 }
 
@@ -532,6 +541,7 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
 	if (a->pid == 0) {
 		/* idle processes are never sampled: find them here */
 		a->pass_adopted = 0;
+		a->settled = false;
 		(void)proc_scan(a->procs);
 		next_pid(a, fast_mask);
 	}

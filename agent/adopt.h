@@ -82,6 +82,13 @@ void adopt_set_cancel(struct adopter *a, const atomic_bool *flag);
 const struct adopt_stats *adopt_stats(const struct adopter *a);
 
 /*
+ * Adoption has nothing more to find for now: no pass is running and the
+ * last one adopted nothing (or ended at a full table).  Until then an
+ * over-budget fast node may still hold cold pages it has not reached.
+ */
+bool adopt_settled(const struct adopter *a);
+
+/*
  * The mappings worth walking, from the text of /proc/PID/maps and
  * /proc/PID/numa_maps: private ones of 4 KiB pages (not hugetlbfs) that
  * numa_maps says hold pages on a node of fast_mask, in address order,

@@ -290,9 +290,10 @@ resume_samplers(struct agent *a)
 
 /*
  * The plan says the budget cannot be met: over it, and nothing of a
- * managed process left to demote.  Not before adoption has looked at
- * every managed process once: until then the fast nodes' cold pages are
- * simply not known yet.  The warning says what was counted.
+ * managed process left to demote.  Not while adoption may still find
+ * cold pages on the fast nodes (adopt_settled: no pass running, the last
+ * one found nothing): until then they are simply not known yet.  The
+ * warning says what was counted.
  */
 static void
 note_unattainable(struct agent *a, const struct plan *p, bool looked)
@@ -582,7 +583,8 @@ finish_round(struct agent *a)
 		a->ctr.fast_used_max = MAX(a->ctr.fast_used_max, used);
 		if (r->mr.promoted_bytes || r->mr.demoted_bytes)
 			log_debug("round %llu: fast %llu -> %llu, promoted %llu, "
-			    "demoted %llu bytes, threshold %u, %llu ms%s",
+			    "demoted %llu bytes, threshold %u, %llu ms (adopt "
+			    "%llu, query %llu, plan %llu, migrate %llu)%s%s",
 			    (unsigned long long)a->ctr.ticks,
 			    (unsigned long long)r->fast_used,
 			    (unsigned long long)used,
@@ -590,7 +592,12 @@ finish_round(struct agent *a)
 			    (unsigned long long)r->mr.demoted_bytes,
 			    a->plan.threshold,
 			    (unsigned long long)(r->cost_ns / 1000000),
-			    r->cancelled ? " (cancelled)" : "");
+			    (unsigned long long)(r->adopt_ns / 1000000),
+			    (unsigned long long)(r->query_ns / 1000000),
+			    (unsigned long long)(r->plan_ns / 1000000),
+			    (unsigned long long)(r->migrate_ns / 1000000),
+			    r->cancelled ? " (cancelled)" : "",
+			    r->mr.cut ? " (cut)" : "");
 	} else {
 		a->fast_used = r->fast_used;
 	}

@@ -17,10 +17,13 @@
 
 #define QUERY_BATCH	65536	/* unknown placements looked up per round */
 /*
- * A round's move_pages calls stop after this long; the rest of its plan
- * is planned again next round, with the samples read meanwhile.  Under
- * TCG with a host core busy, a second's worth of the default rate took
- * 6-7 s to copy: one plan that old, and samples queued that long.
+ * A round's move_pages calls stop after this long, or after twice what
+ * the round spent before them (adoption, queries, the plan) if that is
+ * longer, so migration keeps at least two thirds of a slow round; the
+ * rest of its plan is planned again next round, with the samples read
+ * meanwhile.  Under TCG with a host core busy, a second's worth of the
+ * default rate took 6-7 s to copy: one plan that old, and samples
+ * queued that long.
  */
 #define ROUND_MIGRATE_NS	1000000000ULL
 
@@ -43,12 +46,13 @@ round_run(void *arg)
 {
 	struct round *r = arg;
 	struct policy_params pp;
-	uint64_t used = 0, now = r->start_ns;
+	uint64_t used = 0, now = r->start_ns, t;
 	int64_t room;
 	int rc;
 
 	r->err = 0;
 	r->cancelled = r->planned = false;
+	r->adopt_ns = r->query_ns = r->plan_ns = r->migrate_ns = 0;
 	memset(&r->mr, 0, sizeof(r->mr));
 	policy_heat_clock(r->heat, &r->cfg, r->budget);
 	heat_advance(r->heat, now);
@@ -57,33 +61,42 @@ round_run(void *arg)
 		goto out;
 	}
 	r->fast_used = r->fast_used_after = used;
+	t = now_ns();
 	if (r->adopt != NULL && r->cfg.adopt) {
 		adopt_set_cancel(r->adopt, r->cancel);
 		(void)adopt_step(r->adopt, r->heat, r->topo.fast_mask, now);
 	}
+	r->adopt_ns = now_ns() - t;
 	r->adopt_looked = r->adopt == NULL || !r->cfg.adopt ||
-	    adopt_stats(r->adopt)->passes > 0;
+	    adopt_settled(r->adopt);
 	if (worker_cancelled(r->cancel))
 		goto out;
 	migrate_set_cancel(r->mig, r->cancel);
+	t = now_ns();
 	if ((rc = migrate_query(r->mig, r->heat, QUERY_BATCH)) < 0)
 		log_warnx("placement query: %s", strerror(-rc));
+	r->query_ns = now_ns() - t;
 	if (worker_cancelled(r->cancel))
 		goto out;
 
 	policy_params_for_round(&pp, &r->cfg, r->budget, used,
 	    r->topo.fast_mask, r->topo.slow_mask, r->tick,
 	    migrate_budget_bytes(r->mig, now));
+	t = now_ns();
 	if ((rc = policy_plan(r->heat, &pp, r->plan)) < 0) {
 		log_warnx("policy: %s", strerror(-rc));
 		goto out;
 	}
 	r->planned = true;
+	r->plan_ns = now_ns() - t;
 	room = policy_room(&r->cfg, r->budget, used);
-	migrate_set_deadline(r->mig, now_ns() + ROUND_MIGRATE_NS);
+	t = now_ns();
+	migrate_set_deadline(r->mig, t + MAX(ROUND_MIGRATE_NS,
+	    2 * (t - r->start_ns)));
 	if ((rc = migrate_execute(r->mig, r->heat, r->plan, &r->topo, room,
 	    r->tick, now, &r->mr)) < 0)
 		log_warnx("migrate: %s", strerror(-rc));
+	r->migrate_ns = now_ns() - t;
 	heat_set_watch(r->heat, r->topo.fast_mask, r->plan->promote_bar);
 
 	/* usage after the round: exact for sim, estimated for the kernel */

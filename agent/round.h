@@ -45,11 +45,12 @@ struct round {
 	int err;			/* -errno: fast usage unknown, no plan */
 	bool cancelled;			/* ended early (stop, new budget) */
 	bool planned;			/* plan is this round's */
-	bool adopt_looked;		/* adoption has finished a pass (or is off) */
+	bool adopt_looked;		/* adoption has nothing more to find (or is off) */
 	uint64_t fast_used;		/* at the start of the round */
 	uint64_t fast_used_after;	/* estimated after its moves */
 	struct migrate_round mr;
 	uint64_t cost_ns;		/* how long it took */
+	uint64_t adopt_ns, query_ns, plan_ns, migrate_ns;	/* of which */
 };
 
 /* Run one round on r (a worker_fn).  Never fails: errors are in r->err. */

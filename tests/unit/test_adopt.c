@@ -253,8 +253,13 @@ test_child(void)
 	ASSERT_EQ(adopt_create(&a, "/proc", procs, thp, 256, now + SEC), 0);
 	ASSERT_EQ(adopt_step(a, h, 1, now), 0);		/* not yet */
 	ASSERT_EQ_U(adopt_stats(a)->walked, 0);
+	ASSERT_TRUE(!adopt_settled(a));		/* it has not looked */
 
+	now += SEC;
+	ASSERT_TRUE(adopt_step(a, h, 1, now) >= 0);
+	ASSERT_TRUE(!adopt_settled(a));		/* mid-pass */
 	run_pass(a, h, &now, 256, &steps);
+	ASSERT_TRUE(!adopt_settled(a));		/* it adopted: it looks again */
 	ASSERT_TRUE(steps > 4);		/* 1624+ pages at 256 a step */
 	ASSERT_EQ(entry(h, pid, l.anon + 5 * PG, false)->count, 1);
 	for (size_t i = 0; i < 1024; i++) {
@@ -296,6 +301,7 @@ test_child(void)
 	sum = adopt_stats(a)->adopted;
 	run_pass(a, h, &now, 256, NULL);
 	ASSERT_EQ_U(adopt_stats(a)->adopted, sum);
+	ASSERT_TRUE(adopt_settled(a));		/* found nothing more */
 	n = (size_t)adopt_stats(a)->walked;
 	now += ADOPT_IDLE_NS - 2 * SEC;
 	ASSERT_EQ(adopt_step(a, h, 1, now), 0);
@@ -375,6 +381,7 @@ test_fill(void)
 	/* counted up to the page that filled it, mid-chunk */
 	ASSERT_EQ_U(adopt_stats(a)->adopted, heat_stats(h)->adopted);
 	ASSERT_EQ(adopt_step(a, h, 1, now + SEC), 0);	/* idle */
+	ASSERT_TRUE(adopt_settled(a));		/* a full table: nothing to do */
 	/* no fast node: nothing */
 	heat_clear(h);
 	now += ADOPT_IDLE_NS + SEC;

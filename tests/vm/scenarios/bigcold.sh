@@ -29,7 +29,7 @@ check_workload 95
 awk "BEGIN { exit !(${cold:-100} <= 5) }" && ok "cold region off node 0 (${cold}% left)" ||
 	bad "cold region ${cold:-?}% still on node 0"
 grep -q 'budget .* unattainable' /run/agent.log && bad "agent claimed unattainable" ||
-	ok "no false 'unattainable' (before adoption's first pass)"
+	ok "no false 'unattainable' (while adoption may still find pages)"
 stop_agent
 tail -5 /run/agent.log
 exit $fails
