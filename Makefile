@@ -39,17 +39,33 @@ endif
 # missing ones.  libpfm4 ships no pkg-config file, hence -lpfm.
 DEB_DEPS := gcc make pkg-config libnuma-dev libpfm4-dev liburing-dev \
 	libinih-dev numactl python3 clang libclang-rt-14-dev valgrind \
-	dpkg-dev debhelper lintian debootstrap systemd man-db bsdextrautils
+	dpkg-dev debhelper lintian debootstrap systemd man-db bsdextrautils \
+	libvirt-dev libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu \
+	libvirt-clients
 PKGS := numa liburing inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpfm
+
+# The shim's libvirt support (hostshim/virt.c, virt_xml.c): VIRT=1 builds
+# it in, VIRT=0 leaves it out (hostshim/virt_none.c then refuses a
+# [libvirt] section at start with a clear error).  Default: on when
+# pkg-config finds libvirt, libvirt-qemu and libxml-2.0 (make deps
+# installs them; the Debian package sets VIRT=1).  A build option, not a
+# hard dependency, because the static shim (make static, run inside the
+# test guest) cannot have it: Debian ships no static libvirt, and a
+# host without libvirt should not need its libraries installed to build.
+VIRT ?= $(shell pkg-config --exists libvirt libvirt-qemu libxml-2.0 2>/dev/null && echo 1 || echo 0)
+ifeq ($(VIRT),1)
+VIRT_CFLAGS := $(shell pkg-config --cflags libvirt libvirt-qemu libxml-2.0 2>/dev/null)
+VIRT_LIBS := $(shell pkg-config --libs libvirt libvirt-qemu libxml-2.0 2>/dev/null)
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wvla -Wpointer-arith -Wundef -Wno-format-nonliteral
 # CPPFLAGS, CFLAGS and LDFLAGS from the environment come last (a package
 # build passes dpkg-buildflags' hardening flags there).
 ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -pthread -Iinclude -Iagent \
-	$(PKG_CFLAGS) -MMD -MP $(CPPFLAGS) $(CFLAGS)
+	$(PKG_CFLAGS) $(VIRT_CFLAGS) -MMD -MP $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS := -pthread $(LDFLAGS)
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
@@ -80,7 +96,16 @@ AGENT_LIB_OBJS := $(call obj,$(AGENT_LIB_SRCS))
 LIB_OBJS := $(AGENT_LIB_OBJS) $(COMMON_OBJS)
 
 # The host shim: hostshim/*.c; its unit tests are tests/unit/test_shim_*.c
-SHIM_SRCS := $(wildcard hostshim/*.c)
+# (test_shim_virt* only with VIRT=1).  virt.c and virt_xml.c with VIRT=1,
+# virt_none.c in their place otherwise and always in the static shim.
+SHIM_VIRT_SRCS := hostshim/virt.c hostshim/virt_xml.c
+SHIM_ALL_SRCS := $(wildcard hostshim/*.c)
+SHIM_BASE_SRCS := $(filter-out $(SHIM_VIRT_SRCS) hostshim/virt_none.c,$(SHIM_ALL_SRCS))
+ifeq ($(VIRT),1)
+SHIM_SRCS := $(SHIM_BASE_SRCS) $(filter $(SHIM_VIRT_SRCS),$(SHIM_ALL_SRCS))
+else
+SHIM_SRCS := $(SHIM_BASE_SRCS) $(filter hostshim/virt_none.c,$(SHIM_ALL_SRCS))
+endif
 SHIM_LIB_OBJS := $(call obj,$(filter-out hostshim/main.c,$(SHIM_SRCS)))
 
 # The simulator: agent/sim/*.c on top of the agent's objects; its unit
@@ -92,7 +117,10 @@ SIM_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_s
 PROGS := $(B)/vtier-agent $(B)/vtierctl $(if $(SHIM_SRCS),$(B)/vtier-hostshim) \
 	$(if $(SIM_SRCS),$(B)/vtier-sim)
 SHIM_TEST_SRCS := $(wildcard tests/unit/test_shim_*.c)
-TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out $(SHIM_TEST_SRCS),$(TEST_SRCS)))
+ifneq ($(VIRT),1)
+SHIM_TEST_SRCS := $(filter-out tests/unit/test_shim_virt%,$(SHIM_TEST_SRCS))
+endif
+TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out tests/unit/test_shim_%,$(TEST_SRCS)))
 SHIM_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(SHIM_TEST_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOL_SRCS))
@@ -113,7 +141,7 @@ $(B)/vtierctl: $(B)/obj/agent/vtierctl.o $(COMMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^
 
 $(B)/vtier-hostshim: $(B)/obj/hostshim/main.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(VIRT_LIBS)
 
 $(B)/vtier-sim: $(B)/obj/agent/sim/main.o $(SIM_LIB_OBJS) $(LIB_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -128,7 +156,7 @@ $(B)/bench/bench_sim: $(B)/obj/tests/bench/bench_sim.o $(SIM_LIB_OBJS) $(LIB_OBJ
 
 $(SHIM_TESTS): $(B)/tests/test_shim_%: $(B)/obj/tests/unit/test_shim_%.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(VIRT_LIBS)
 
 $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -145,7 +173,7 @@ $(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIB_OBJS)
 # shim test tools link the shim's objects instead of the agent's
 $(B)/tools/shim_%: $(B)/obj/tests/tools/shim_%.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(VIRT_LIBS)
 
 tests: $(PROGS) $(TESTS) $(SHIM_TESTS) $(TOOLS)
 
@@ -153,9 +181,12 @@ tests: $(PROGS) $(TESTS) $(SHIM_TESTS) $(TOOLS)
 # untrusted bytes.  `make fuzz FUZZ_SECONDS=N` runs each for N seconds;
 # make check runs each for ~20 s (tests/sh/fuzz.sh).
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+ifneq ($(VIRT),1)
+FUZZ_SRCS := $(filter-out tests/fuzz/fuzz_shim_virt%,$(FUZZ_SRCS))
+endif
 FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 120
-FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iagent \
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iagent $(VIRT_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include/vtier/*.h agent/*.h)
@@ -165,7 +196,7 @@ build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include
 SHIM_LIB_SRCS := $(filter-out hostshim/main.c,$(SHIM_SRCS))
 build/fuzz/fuzz_shim%: tests/fuzz/fuzz_shim%.c $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(wildcard include/vtier/*.h hostshim/*.h tests/tools/shim_*.h)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(PKG_LIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(PKG_LIBS) $(VIRT_LIBS)
 
 fuzzers: $(FUZZERS)
 
@@ -192,7 +223,8 @@ endif
 sobj = $(patsubst %.c,$(SB)/%.o,$(1))
 S_COMMON_OBJS := $(call sobj,$(COMMON_SRCS))
 S_LIB_OBJS := $(call sobj,$(AGENT_LIB_SRCS)) $(S_COMMON_OBJS)
-S_SHIM_LIB_OBJS := $(call sobj,$(filter-out hostshim/main.c,$(SHIM_SRCS)))
+S_SHIM_LIB_OBJS := $(call sobj,$(filter-out hostshim/main.c,$(SHIM_BASE_SRCS)) \
+	hostshim/virt_none.c)
 
 $(B)/static/vtier-agent: $(SB)/agent/main.o $(S_LIB_OBJS)
 	@mkdir -p $(dir $@); rm -f $@

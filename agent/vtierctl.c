@@ -896,15 +896,21 @@ print_vms(const struct doc *d)
 	    get(d, "connections"), strcmp(get(d, "connections"), "1") ?
 	    "s" : "", strcmp(get(d, "vsock.listening"), "true") == 0 ?
 	    "listening" : "off");
-	printf("%-16s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s\n",
-	    "VM", "TRANSPORT", "AGENT", "BUDGET", "FAST USED", "HOT SET",
-	    "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST", "UNATT", "PINNED");
+	if (strcmp(get(d, "libvirt.enabled"), "true") == 0)
+		printf("libvirt %s: %s%s%s\n", get(d, "libvirt.uri"),
+		    get(d, "libvirt.state"), strcmp(get(d, "libvirt.error"),
+		    "null") ? ": " : "", strcmp(get(d, "libvirt.error"),
+		    "null") ? get(d, "libvirt.error") : "");
+	printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s\n",
+	    "VM", "SOURCE", "TRANSPORT", "AGENT", "BUDGET", "FAST USED",
+	    "HOT SET", "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST", "UNATT",
+	    "PINNED");
 	for (int i = 0, lo = 0; span_vm(d, i, lo, &vm) == 0; i++, lo = vm.hi) {
 		char a[16], b[16], c[16], e[16];
 
 #define V(k) span_get(&vm, k)
-		printf("%-16s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s\n",
-		    V("name"), V("transport"),
+		printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s "
+		    "%7s\n", V("name"), or_dash(V("source")), V("transport"),
 		    strcmp(V("connected"), "true") == 0 ? "up" : "-",
 		    strcmp(V("budget_bytes"), "0") == 0 ? "none" :
 		    hsize(V("budget_bytes"), a, sizeof(a)),
@@ -917,6 +923,12 @@ print_vms(const struct doc *d)
 		    strcmp(V("stats.budget_unattainable"), "true") == 0 ? "YES" :
 		    strcmp(V("stats.budget_unattainable"), "false") == 0 ?
 		    "no" : "-", hsize(V("pinned_bytes"), e, sizeof(e)));
+		if (strcmp(V("error"), "null") != 0 && strcmp(V("error"), "?"))
+			printf("  %s: error: %s\n", V("name"), V("error"));
+		if (strcmp(V("prefault_note"), "null") != 0 &&
+		    strcmp(V("prefault_note"), "?"))
+			printf("  %s: no pre-fault: %s\n", V("name"),
+			    V("prefault_note"));
 #undef V
 	}
 	printf("dropped: %s malformed, %s wrong version, %s slow readers, "

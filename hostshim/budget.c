@@ -8,6 +8,10 @@
  * it until the next start, or until a reload brings a file budget that
  * differs from the file's previous one (the file changed: it wins).
  * Either way every session past WELCOME hears the new value at once.
+ *
+ * VMs found through libvirt (virt.c) live in the same table, added and
+ * removed one by one (budget_add, budget_remove); a reload of the file
+ * leaves them where they are.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -84,41 +88,83 @@ same_backing(const struct vm_config *a, const struct vm_config *b)
 	return true;
 }
 
+int
+budget_add(struct vmtab *t, const struct vm_config *vc, struct vm **vp)
+{
+	struct vm **nv;
+	int rc;
+
+	if ((nv = realloc(t->v, (t->n + 1) * sizeof(*nv))) == NULL)
+		return -ENOMEM;
+	t->v = nv;
+	if ((rc = vm_new(&t->v[t->n], vc)) < 0)
+		return rc;
+	*vp = t->v[t->n++];
+	return 0;
+}
+
+void
+budget_remove(struct vmtab *t, struct vm *vm)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i] == vm) {
+			memmove(&t->v[i], &t->v[i + 1],
+			    (t->n - i - 1) * sizeof(*t->v));
+			t->n--;
+			break;
+		}
+	budget_vm_free(vm);
+}
+
+/* The file's VM of that name (not a libvirt one of the same name). */
+static struct vm *
+find_ini(const struct vmtab *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->v[i]->from_libvirt &&
+		    strcmp(t->v[i]->cfg.name, name) == 0)
+			return t->v[i];
+	return NULL;
+}
+
 /*
  * All allocations first, so that a failure leaves t as it was; then the
  * new table takes the surviving VMs (same struct: sessions, pins and
- * stats carry over) in the file's order.
+ * stats carry over) in the file's order, then the libvirt VMs.
  */
 int
 budget_sync(struct vmtab *t, const struct shim_config *cfg,
     struct vm ***gone, size_t *ngone)
 {
 	struct vm **nv = NULL, **old = NULL;
-	size_t nold = 0;
+	size_t nold = 0, nlv = 0;
 	int rc = -ENOMEM;
 
 	*gone = NULL;
 	*ngone = 0;
-	if (cfg->nvms > 0 && (nv = calloc(cfg->nvms, sizeof(*nv))) == NULL)
+	for (size_t i = 0; i < t->n; i++)
+		nlv += t->v[i]->from_libvirt;
+	if (cfg->nvms + nlv > 0 &&
+	    (nv = calloc(cfg->nvms + nlv, sizeof(*nv))) == NULL)
 		goto err;
 	if (t->n > 0 && (old = calloc(t->n, sizeof(*old))) == NULL)
 		goto err;
 	for (size_t i = 0; i < cfg->nvms; i++) {
-		if (budget_find(t, cfg->vms[i].name) != NULL)
+		if (find_ini(t, cfg->vms[i].name) != NULL)
 			continue;
 		if ((rc = vm_new(&nv[i], &cfg->vms[i])) < 0)
 			goto err;
 	}
 
 	for (size_t i = 0; i < t->n; i++)
-		t->v[i]->changed = VM_REMOVED;
+		t->v[i]->changed = t->v[i]->from_libvirt ? 0 : VM_REMOVED;
 	for (size_t i = 0; i < cfg->nvms; i++) {
 		const struct vm_config *vc = &cfg->vms[i];
 		struct vm *vm;
 
 		if (nv[i] != NULL)
 			continue;	/* new */
-		vm = budget_find(t, vc->name);
+		vm = find_ini(t, vc->name);
 		vm->changed = 0;
 		if (vc->budget != vm->cfg.budget)
 			vm->changed |= VM_BUDGET;
@@ -135,14 +181,17 @@ budget_sync(struct vmtab *t, const struct shim_config *cfg,
 		vm->cfg = *vc;
 		nv[i] = vm;
 	}
+	nlv = 0;
 	for (size_t i = 0; i < t->n; i++)
 		if (t->v[i]->changed == VM_REMOVED)
 			old[nold++] = t->v[i];
+		else if (t->v[i]->from_libvirt)
+			nv[cfg->nvms + nlv++] = t->v[i];
 	free(t->v);
 	t->v = nv;
-	t->n = cfg->nvms;
+	t->n = cfg->nvms + nlv;
 
-	for (size_t i = 0; i < t->n; i++) {
+	for (size_t i = 0; i < cfg->nvms; i++) {
 		struct vm *vm = t->v[i];
 
 		if (vm->changed & VM_BACKING)
@@ -195,7 +244,8 @@ budget_set(struct vm *vm, uint64_t bytes, bool from_ctl)
 	vm->budget_from_ctl = from_ctl;
 	format_size(bytes, b, sizeof(b));
 	log_info("VM %s: budget %s%s, pushed to %u session%s", vm->cfg.name,
-	    bytes ? b : "not set", from_ctl ? " (vtierctl)" : " (config)",
+	    bytes ? b : "not set", from_ctl ? " (vtierctl)" :
+	    vm->from_libvirt ? " (libvirt metadata)" : " (config)",
 	    vm->nup, vm->nup == 1 ? "" : "s");
 	for (struct session *s = vm->sessions; s != NULL; s = s->vm_next)
 		session_send_budget(s);

@@ -2,8 +2,9 @@
  * config.c - hostshim.ini: defaults, the parser (inih underneath), the
  * checks, and the printer that writes the effective config back out.
  *
- * Two kinds of section: one [shim] for the daemon, and one [vm NAME] per
- * virtual machine.  Every key lives in one table (section kind, name,
+ * Three kinds of section: one [shim] for the daemon, one [vm NAME] per
+ * virtual machine written by hand, and [libvirt] (its presence turns on
+ * finding VMs through libvirt, virt.c).  Every key lives in one table (section kind, name,
  * type, field, range); the parser and the printer both walk it.  The
  * caller parses into a fresh struct and swaps it in only on success
  * (STYLE.md 7): config_load() touches nothing but its arguments.
@@ -51,9 +52,10 @@ enum ktype {
 	K_BACKING,	/* PATH:OFFSET@GPA+SIZE, repeatable */
 	K_OWNER,	/* USER[:GROUP], char[SHIM_OWNER_MAX] + socket_uid/gid */
 	K_MODE,		/* octal permission bits, u32 */
+	K_URI,		/* a libvirt URI, char[SHIM_URI_MAX] */
 };
 
-enum kind { IN_NONE, IN_SHIM, IN_VM };
+enum kind { IN_NONE, IN_SHIM, IN_VM, IN_LIBVIRT };
 
 struct key {
 	enum kind in;
@@ -109,6 +111,9 @@ static const struct key keys[] = {
 	    "every pre-fault" },
 	{ IN_VM, "backing", K_BACKING, 0, 0, 0,
 	    "PATH:OFFSET@GPA+SIZE, e.g. /dev/shm/vm1-node0:0@0+512M" },
+	{ IN_LIBVIRT, "uri", K_URI, S(libvirt_uri), 0, 0,
+	    "a libvirt URI of at most 255 printable characters, e.g. "
+	    "qemu:///system" },
 };
 
 #define NKEYS ARRAY_SIZE(keys)
@@ -121,6 +126,8 @@ struct parse {
 	struct vm_config *vm;		/* IN_VM: the current VM */
 	int shim_line;			/* of [shim], 0 = none yet */
 	int shim_keys[NKEYS];		/* where each [shim] key was set */
+	int libvirt_line;		/* of [libvirt], 0 = none */
+	int libvirt_keys[NKEYS];
 	int (*vm_keys)[NKEYS];		/* the same per VM, cfg->nvms rows */
 	size_t vm_alloc;
 };
@@ -139,6 +146,8 @@ config_defaults(struct shim_config *cfg)
 	cfg->output_max = 64 * KiB;
 	cfg->max_connections = 1024;
 	cfg->max_per_vm = 8;
+	snprintf(cfg->libvirt_uri, sizeof(cfg->libvirt_uri), "%s",
+	    SHIM_LIBVIRT_URI_DEFAULT);
 }
 
 static void
@@ -176,6 +185,8 @@ section_name(const struct parse *p, char *buf, size_t len)
 {
 	if (p->in == IN_VM)
 		snprintf(buf, len, "vm %s", p->vm->name);
+	else if (p->in == IN_LIBVIRT)
+		snprintf(buf, len, "libvirt");
 	else
 		snprintf(buf, len, "shim");
 	return buf;
@@ -370,8 +381,8 @@ set_owner(struct parse *p, const struct key *k, const char *value)
 static void *
 field(struct parse *p, const struct key *k)
 {
-	return k->in == IN_SHIM ? (char *)p->cfg + k->off :
-	    (char *)p->vm + k->off;
+	return k->in == IN_VM ? (char *)p->vm + k->off :
+	    (char *)p->cfg + k->off;
 }
 
 /* The numeric types: sizes, durations (to ms), plain numbers. */
@@ -458,6 +469,15 @@ set_value(struct parse *p, const struct key *k, const char *value)
 		return 0;
 	case K_OWNER:
 		return set_owner(p, k, value);
+	case K_URI:
+		if (value[0] == '\0' || strlen(value) >= SHIM_URI_MAX)
+			return fail_value(p, k, value, "empty or too long:");
+		for (const char *c = value; *c; c++)
+			if (!isgraph((unsigned char)*c))
+				return fail_value(p, k, value,
+				    "blank or control character in");
+		memcpy(f, value, strlen(value) + 1);
+		return 0;
 	case K_MODE:
 		/* octal digits only, as chmod(1) takes them: 660 or 0660 */
 		if (value[0] == '\0' || strlen(value) > 4 ||
@@ -505,12 +525,13 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return 0;
 	if (p->in == IN_NONE) {
 		fail(p, p->f.lineno, -EINVAL, "%s: key outside any section "
-		    "(expected a [shim] or [vm NAME] line before it)",
+		    "(expected a [shim], [vm NAME] or [libvirt] line before "
+		    "it)",
 		    shown(name, cut, sizeof(cut)));
 		return 0;
 	}
-	lines = p->in == IN_SHIM ? p->shim_keys :
-	    p->vm_keys[p->vm - p->cfg->vms];
+	lines = p->in == IN_SHIM ? p->shim_keys : p->in == IN_LIBVIRT ?
+	    p->libvirt_keys : p->vm_keys[p->vm - p->cfg->vms];
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct key *k = &keys[i];
 
@@ -626,6 +647,18 @@ header(void *arg, const char *name, size_t len)
 		p->in = IN_SHIM;
 		return;
 	}
+	if (e - s == 7 && memcmp(s, "libvirt", 7) == 0) {
+		if (p->libvirt_line != 0) {
+			fail(p, p->f.lineno, -EINVAL, "[libvirt]: duplicate "
+			    "section (expected once; first on line %d)",
+			    p->libvirt_line);
+			return;
+		}
+		p->libvirt_line = p->f.lineno;
+		p->cfg->libvirt = 1;
+		p->in = IN_LIBVIRT;
+		return;
+	}
 	if (e - s >= 2 && memcmp(s, "vm", 2) == 0 &&
 	    (e - s == 2 || s[2] == ' ' || s[2] == '\t')) {
 		s += 2;
@@ -640,8 +673,8 @@ header(void *arg, const char *name, size_t len)
 		return;
 	}
 	snprintf(raw, sizeof(raw), "%.*s", (int)len, name);
-	fail(p, p->f.lineno, -EINVAL, "[%s]: unknown section (expected [shim] "
-	    "or [vm NAME])", shown(raw, cut, sizeof(cut)));
+	fail(p, p->f.lineno, -EINVAL, "[%s]: unknown section (expected [shim], "
+	    "[vm NAME] or [libvirt])", shown(raw, cut, sizeof(cut)));
 }
 
 static size_t
@@ -784,8 +817,8 @@ config_load(const char *path, struct shim_config *cfg, char *err,
 	p.f.path = path;
 	p.f.header = header;
 	p.f.arg = &p;
-	p.f.syntax_hint = "[shim], [vm NAME], key = value, or a comment "
-	    "starting with # or ;";
+	p.f.syntax_hint = "[shim], [vm NAME], [libvirt], key = value, or a "
+	    "comment starting with # or ;";
 	p.cfg = cfg;
 	config_defaults(cfg);
 	if ((rc = ini_file_open(&p.f, CONFIG_FILE_MAX, err, errlen)) < 0)
@@ -827,6 +860,7 @@ print_key(const struct key *k, const void *base, FILE *out)
 		return;
 	case K_SOCK:
 	case K_OWNER:
+	case K_URI:
 		if (*f != '\0')
 			fprintf(out, "%s = %s\n", k->name, f);
 		return;
@@ -886,6 +920,12 @@ config_print(const struct shim_config *cfg, FILE *out)
 	for (size_t i = 0; i < NKEYS; i++)
 		if (keys[i].in == IN_SHIM)
 			print_key(&keys[i], cfg, out);
+	if (cfg->libvirt) {
+		fprintf(out, "\n[libvirt]\n");
+		for (size_t i = 0; i < NKEYS; i++)
+			if (keys[i].in == IN_LIBVIRT)
+				print_key(&keys[i], cfg, out);
+	}
 	for (size_t v = 0; v < cfg->nvms; v++) {
 		fprintf(out, "\n[vm %s]\n", cfg->vms[v].name);
 		for (size_t i = 0; i < NKEYS; i++)

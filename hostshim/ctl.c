@@ -12,7 +12,9 @@
  *   LIST          -> DOC, the JSON document of `vtierctl vms --json`
  *   SET_BUDGET    -> OK (the new budget is queued on every session of
  *                    the VM and written before the reply), or ERROR
- *                    -ENOENT for a VM the shim does not know.
+ *                    -ENOENT for a VM the shim does not know.  For a
+ *                    libvirt VM the budget is first written to the
+ *                    domain's metadata (virt.c); ERROR if that fails.
  *
  * The document's keys are a stable schema: keys are added, never
  * renamed (README "vtierctl vms --json").
@@ -213,6 +215,30 @@ jstats(struct jbuf *j, const struct vm *vm, uint64_t now, int d)
 	jclose(j, d, '}');
 }
 
+/* The memory behind the guest: hostshim.ini's backing, or libvirt's. */
+static void
+jbacking(struct jbuf *j, const struct vm *vm, int d)
+{
+	jkey(j, "backing", d);
+	jput(j, "[");
+	j->first = true;
+	for (int i = 0; i < vm->cfg.nbacking; i++) {
+		const struct backing *b = &vm->cfg.backing[i];
+
+		jput(j, "%s\n%*s", i ? "," : "", (d + 1) * 2, "");
+		jopen(j, NULL, d + 1, '{');
+		js(j, "path", d + 2, b->path);
+		ju(j, "offset", d + 2, b->offset);
+		ju(j, "gpa", d + 2, b->gpa);
+		ju(j, "size", d + 2, b->size);
+		jclose(j, d + 1, '}');
+	}
+	if (vm->cfg.nbacking > 0)
+		jput(j, "\n%*s", d * 2, "");
+	jput(j, "]");
+	j->first = false;
+}
+
 static void
 jvm(struct jbuf *j, const struct vm *vm, uint64_t now)
 {
@@ -238,7 +264,14 @@ jvm(struct jbuf *j, const struct vm *vm, uint64_t now)
 	js(j, "agent_version", d, vm->connects ? ver : NULL);
 	ju(j, "budget_bytes", d, vm->budget);
 	js(j, "budget_source", d, vm->budget == 0 ? "none" :
+	    vm->from_libvirt ? "libvirt" :
 	    vm->budget_from_ctl ? "vtierctl" : "config");
+	js(j, "source", d, vm->from_libvirt ? "libvirt" : "ini");
+	js(j, "uuid", d, vm->uuid[0] ? vm->uuid : NULL);
+	js(j, "error", d, vm->error[0] ? vm->error : NULL);
+	jbacking(j, vm, d);
+	js(j, "prefault_note", d, vm->prefault_note[0] ? vm->prefault_note :
+	    NULL);
 	ju(j, "pinned_bytes", d, vm->pinned);
 	ju(j, "prefault_cap_bytes", d, vc->prefault_cap);
 	js(j, "prefault", d, vm->job != NULL ? "running" :
@@ -271,6 +304,12 @@ ctl_format_vms(const struct shim *sh, char **doc, size_t *len)
 	jb(&j, "enabled", 2, sh->cfg.listen_vsock);
 	jb(&j, "listening", 2, sh->vsock != NULL);
 	ju(&j, "port", 2, sh->cfg.vsock_port);
+	jclose(&j, 1, '}');
+	jopen(&j, "libvirt", 1, '{');
+	jb(&j, "enabled", 2, sh->cfg.libvirt);
+	js(&j, "uri", 2, sh->cfg.libvirt ? sh->cfg.libvirt_uri : NULL);
+	js(&j, "state", 2, virt_state(sh));
+	js(&j, "error", 2, virt_last_error(sh));
 	jclose(&j, 1, '}');
 	ju(&j, "connections", 1, sh->nconns);
 	ju(&j, "accepted", 1, sh->count.accepted);
@@ -415,9 +454,25 @@ do_set_budget(struct ctl_client *c, const struct shimctl_req *r)
 		    "(known: %s)", r->vm, sh->vms.n ? known : "none");
 		return;
 	}
+	format_size(r->budget, b, sizeof(b));
+	if (vm->from_libvirt) {
+		char why[SHIM_NOTE_MAX];
+		int rc;
+
+		if ((rc = virt_set_budget(sh, vm, r->budget, why,
+		    sizeof(why))) < 0) {
+			reply_status(c, SHIMCTL_ERROR, rc, "VM %s: budget not "
+			    "set: %s", vm->cfg.name, why);
+			return;
+		}
+		conn_flush_dirty(sh);
+		reply_status(c, SHIMCTL_OK, 0, "VM %s: budget %s %s, sent to "
+		    "%u connected session%s", vm->cfg.name, b, why, vm->nup,
+		    vm->nup == 1 ? "" : "s");
+		return;
+	}
 	budget_set(vm, r->budget, true);
 	conn_flush_dirty(sh);		/* on the wire before we answer */
-	format_size(r->budget, b, sizeof(b));
 	reply_status(c, SHIMCTL_OK, 0, "VM %s: budget %s, sent to %u "
 	    "connected session%s", vm->cfg.name, b, vm->nup,
 	    vm->nup == 1 ? "" : "s");

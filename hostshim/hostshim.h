@@ -10,6 +10,8 @@
  *   listen.c    AF_VSOCK and per-VM Unix listeners; accept; which VM
  *   conn.c      a connection's socket I/O around its session
  *   ctl.c       the control socket vtierctl talks to
+ *   virt.c      [libvirt]: domains as VMs, followed live (virt_none.c
+ *               when built without libvirt; virt_xml.c reads the XML)
  *   loop.c      the epoll loop
  *   main.c      options, start-up, signals, reload, reverse teardown
  *
@@ -38,6 +40,9 @@
 #define SHIM_OWNER_MAX		256	/* "USER:GROUP" as written */
 #define SHIM_SOCKET_MODE	0660	/* [vm] socket_mode's default */
 #define SHIM_TICK_MS		50	/* timers are checked this often */
+#define SHIM_URI_MAX		256	/* [libvirt] uri */
+#define SHIM_LIBVIRT_URI_DEFAULT "qemu:///system"
+#define SHIM_NOTE_MAX		192	/* a VM's error or pre-fault note */
 
 /* ------------------------------------------------------------ config.c */
 
@@ -55,6 +60,8 @@ struct vm_config {
 	uint32_t cid;			/* AF_VSOCK guest CID, 0 = none */
 	char socket[SHIM_SOCK_MAX];	/* Unix socket we listen on, "" = none */
 	int serial;			/* socket is a QEMU virtio-serial chardev */
+	int connect;			/* we connect to socket (QEMU listens:
+					 * a libvirt channel in bind mode) */
 	char socket_owner[SHIM_OWNER_MAX];	/* as written, "" = not set */
 	uid_t socket_uid;		/* its owner, (uid_t)-1: bind()'s (ours) */
 	gid_t socket_gid;		/* its group, (gid_t)-1: bind()'s */
@@ -77,6 +84,8 @@ struct shim_config {
 	uint64_t output_max;		/* per-connection output backlog cap */
 	uint32_t max_connections;	/* all VMs together */
 	uint32_t max_per_vm;
+	int libvirt;			/* a [libvirt] section is there */
+	char libvirt_uri[SHIM_URI_MAX];
 	struct vm_config *vms;		/* nvms of them, in file order */
 	size_t nvms;
 };
@@ -164,6 +173,13 @@ struct vm {
 
 	uint64_t connects;		/* WELCOMEs sent */
 	uint64_t ends[END_NMAX];
+
+	/* Where it came from: hostshim.ini, or a libvirt domain (virt.c). */
+	bool from_libvirt;
+	char uuid[40];			/* libvirt: the domain's UUID */
+	char error[SHIM_NOTE_MAX];	/* shown in vms: a clash, bad metadata */
+	char prefault_note[SHIM_NOTE_MAX];	/* libvirt: why no backing */
+	uint64_t retry_ns;		/* connect = yes: next attempt */
 };
 
 struct vmtab {
@@ -183,6 +199,10 @@ int budget_init(struct vmtab *t, const struct shim_config *cfg);
 int budget_sync(struct vmtab *t, const struct shim_config *cfg,
     struct vm ***gone, size_t *ngone);
 void budget_free(struct vmtab *t);
+/* A VM that is in no config file (a libvirt domain): VM_NEW, at the end. */
+int budget_add(struct vmtab *t, const struct vm_config *vc, struct vm **vp);
+/* Take vm out of t (its sessions and listener already closed) and free it. */
+void budget_remove(struct vmtab *t, struct vm *vm);
 void budget_vm_free(struct vm *vm);
 struct vm *budget_find(const struct vmtab *t, const char *name);
 struct vm *budget_find_cid(const struct vmtab *t, uint32_t cid);
@@ -352,6 +372,7 @@ enum via {
 
 struct conn;
 struct ctl;
+struct virt;
 
 struct shim_counters {
 	uint64_t accepted;
@@ -371,6 +392,7 @@ struct shim {
 	struct listener *vsock;		/* NULL: off or unavailable */
 	bool vsock_unavailable_logged;
 	struct ctl *ctl;
+	struct virt *virt;		/* [libvirt], NULL: off */
 
 	struct conn *conns;		/* every connection */
 	unsigned nconns;
@@ -403,6 +425,9 @@ int listen_vm_open(struct shim *sh, struct vm *vm);
 void listen_close(struct shim *sh, struct listener *ls);
 /* Which of our VMs a vsock peer is; NULL for a stranger. */
 struct vm *listen_vm_by_cid(const struct shim *sh, uint32_t cid);
+/* connect = yes: connect to the VM's socket (QEMU is its server) and
+ * start a serial session on it; -errno when QEMU is not there (yet). */
+int listen_vm_connect(struct shim *sh, struct vm *vm);
 
 /* -------------------------------------------------------------- conn.c */
 
@@ -436,5 +461,31 @@ void ctl_close(struct shim *sh);
 void ctl_tick(struct shim *sh, uint64_t now);
 /* The JSON document of `vtierctl vms --json`, malloc'd into *doc. */
 int ctl_format_vms(const struct shim *sh, char **doc, size_t *len);
+
+/* -------------------------------------------------------------- virt.c */
+
+/*
+ * [libvirt]: connect to cfg.libvirt_uri and serve its running domains
+ * that have the vtier channel or a vsock CID as VMs (vm->from_libvirt).
+ * Failure to reach libvirt is not fatal: it retries with backoff, and
+ * keeps its VMs while libvirt is away.  -ENOTSUP when built without
+ * libvirt (virt_none.c), which start-up reports.
+ */
+int virt_open(struct shim *sh);
+void virt_close(struct shim *sh);
+/* After a reload: [libvirt] added, removed or changed; ini VMs changed. */
+void virt_reload(struct shim *sh);
+/* Each loop turn: libvirt's timers, events, reconnects, channels. */
+void virt_dispatch(struct shim *sh, uint64_t now);
+/* How long the loop may sleep for libvirt's sake, in ms (-1: forever). */
+int virt_timeout_ms(const struct shim *sh, uint64_t now);
+/* vtierctl budget on a libvirt VM: written to the domain's metadata
+ * (live and persistent), then in force.  why says what failed. */
+int virt_set_budget(struct shim *sh, struct vm *vm, uint64_t bytes, char *why,
+    size_t whylen);
+/* "off", "connecting", "connected" or "reconnecting", for vms. */
+const char *virt_state(const struct shim *sh);
+/* Why the last connection attempt failed, or NULL. */
+const char *virt_last_error(const struct shim *sh);
 
 #endif

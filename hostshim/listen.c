@@ -15,6 +15,9 @@
  *    ([vm] socket_owner, else the shim's) and mode ([vm] socket_mode,
  *    0660) in place before it listens (unix_listen_owned), so the VMM's
  *    user can connect and nobody else ever could.
+ *  - A socket QEMU listens on (a libvirt channel in bind mode, virt.c,
+ *    [vm] connect): the shim connects to it, and that connection is the
+ *    VM's, as the socket's path is its alone.
  * A host without AF_VSOCK (no vsock / vhost-vsock module) is told once
  * and served over Unix sockets only; start-up never fails for it.
  * Connection limits (max_connections, max_connections_per_vm) are
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <linux/vm_sockets.h>
 
@@ -179,7 +183,7 @@ listen_vm_open(struct shim *sh, struct vm *vm)
 	const struct vm_config *vc = &vm->cfg;
 	int fd;
 
-	if (vm->listener != NULL || vc->socket[0] == '\0')
+	if (vm->listener != NULL || vc->socket[0] == '\0' || vc->connect)
 		return 0;
 	if ((fd = unix_listen_owned(vc->socket, vc->socket_mode, vc->socket_uid,
 	    vc->socket_gid, 128)) < 0) {
@@ -193,6 +197,33 @@ listen_vm_open(struct shim *sh, struct vm *vm)
 	}
 	return add_listener(sh, fd, vm->cfg.serial ? VIA_SERIAL : VIA_UNIX, vm,
 	    vm->cfg.socket, &vm->listener);
+}
+
+int
+listen_vm_connect(struct shim *sh, struct vm *vm)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	if (!vm->cfg.connect || vm->cfg.socket[0] == '\0')
+		return -EINVAL;
+	if (sh->nconns >= sh->cfg.max_connections)
+		return -EMFILE;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", vm->cfg.socket);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		return -errno;
+	/* A Unix connect completes at once or fails (EAGAIN: backlog full,
+	 * try again later like any other failure). */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	sh->count.accepted++;
+	return conn_new(sh, fd, vm, VIA_SERIAL);
 }
 
 void

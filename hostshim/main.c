@@ -19,7 +19,8 @@
  * limits (timeouts, output_max) apply to connections made after.
  * systemd (Type=notify) hears READY=1 once the control socket and the
  * listeners are open, RELOADING=1 and READY=1 around a reload, and
- * STOPPING=1 when the loop ends.
+ * STOPPING=1 when the loop ends.  With [libvirt], VMs also come and go
+ * with libvirt's domains (virt.c); a reload keeps them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -237,6 +238,7 @@ reload(struct shim *sh)
 		listen_vsock_open(sh);
 	}
 	config_free(&old);
+	virt_reload(sh);
 	log_info("reloaded %s: %zu VM%s, %zu added, %zu removed",
 	    sh->config_path, sh->vms.n, sh->vms.n == 1 ? "" : "s", added,
 	    ngone);
@@ -277,12 +279,15 @@ run(struct shim *sh)
 		now = now_ns();
 		timeout = busy ? 0 : now >= next ? 0 :
 		    (int)((next - now + 999999) / 1000000);
+		if ((rc = virt_timeout_ms(sh, now)) >= 0)
+			timeout = MIN(timeout, rc);
 		if ((rc = loop_wait(&sh->loop, timeout)) < 0) {
 			log_err("epoll: %s", strerror(-rc));
 			return rc;
 		}
 		busy = step_jobs(sh);
 		now = now_ns();
+		virt_dispatch(sh, now);
 		if (now >= next) {
 			conn_tick_all(sh, now);
 			ctl_tick(sh, now);
@@ -319,6 +324,8 @@ start(struct shim *sh)
 		return rc;
 	}
 	open_listeners(sh);
+	if ((rc = virt_open(sh)) < 0)
+		return rc;
 	format_size(sh->cfg.output_max, b, sizeof(b));
 	log_info("vtier-hostshim %s: %zu VM%s, control socket %s, vsock %s",
 	    VTIER_VERSION, sh->vms.n, sh->vms.n == 1 ? "" : "s",
@@ -332,6 +339,7 @@ stop(struct shim *sh)
 {
 	conn_close_vm(sh, NULL, PROTO_BYE_RESTART);
 	conn_reap(sh);
+	virt_close(sh);
 	listen_close(sh, sh->vsock);
 	for (size_t i = 0; i < sh->vms.n; i++)
 		listen_close(sh, sh->vms.v[i]->listener);

@@ -17,35 +17,10 @@ trap 'rm -rf "$T"' EXIT
 
 # The guest: the agent with transport = serial, prefault = always.
 cat >"$T/scenario.sh" <<'SCEN'
-fails=0
-ok()  { echo "scenario: ok   $*"; }
-bad() { echo "scenario: FAIL $*"; fails=$((fails + 1)); }
-st() {	# a value from the agent's status JSON
-	vtierctl -s /run/vtier/agent.sock status --json 2>/dev/null |
-		sed -n "s/^  \"$1\": \"*\([^\",]*\)\"*,*$/\1/p"
-}
-wait_st() {	# KEY VALUE SECONDS
-	i=0
-	while [ "$(st "$1")" != "$2" ] && [ $i -lt $(($3 * 10)) ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	[ "$(st "$1")" = "$2" ]
-}
-cat >/run/agent.ini <<INI
-[agent]
-status_socket = /run/vtier/agent.sock
-[sampler]
-source = replay
-replay = /run/samples.fifo
-prefault = always
-[migrate]
-backend = sim
-[shim]
-transport = serial
-address = vtier.ctl
-stats_interval = 500ms
-timeout = 5s
-INI
+. /vtier/lib.sh
+st() { status_str "$1"; }
+wait_st() { wait_status "$@"; }
+write_shim_ini serial vtier.ctl
 mkfifo /run/samples.fifo
 vtier-agent -c /run/agent.ini 2>/run/agent.log &
 AGENT=$!
@@ -106,7 +81,8 @@ HOST
 start=$(date +%s)
 "$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 120 --host-listens \
 	--host-sock "$T/guest.sock" --host-cmd "sh $T/host.sh" --host-grace 2 \
-	"$T/scenario.sh" "$ST/vtier-agent" "$ST/vtierctl" >"$T/out" 2>&1
+	"$T/scenario.sh" "$ST/vtier-agent" "$ST/vtierctl" \
+	"$SRC/tests/vm/scenarios/lib.sh" >"$T/out" 2>&1
 rc=$?
 cat "$T/out"
 echo "--- host side"

@@ -18,6 +18,41 @@ status_num() {	# 0 while the agent is not answering
 	echo "${v:-0}"
 }
 
+# A value (number or string) from the agent's status JSON, "" if none.
+status_str() {
+	vtierctl -s /run/vtier/agent.sock status --json 2>/dev/null |
+		sed -n "s/^  \"$1\": \"*\([^\",]*\)\"*,*$/\1/p"
+}
+
+# wait_status KEY VALUE SECONDS: 0 once the status shows it in time.
+wait_status() {
+	i=0
+	while [ "$(status_str "$1")" != "$2" ] && [ $i -lt $(($3 * 10)) ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	[ "$(status_str "$1")" = "$2" ]
+}
+
+# An agent for the host-shim tests: replay sampler, sim migrator, the
+# fast node pre-faulted before sampling.  write_shim_ini TRANSPORT ADDRESS
+write_shim_ini() {
+	cat >/run/agent.ini <<INI
+[agent]
+status_socket = /run/vtier/agent.sock
+[sampler]
+source = replay
+replay = /run/samples.fifo
+prefault = always
+[migrate]
+backend = sim
+[shim]
+transport = $1
+address = $2
+stats_interval = 500ms
+timeout = 5s
+INI
+}
+
 # write_ini BUDGET_BYTES [extra lines...]
 write_ini() {
 	budget=$1; shift
