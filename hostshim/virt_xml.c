@@ -646,7 +646,8 @@ range_line(const char *l, size_t n, struct virt_ram *r)
 	}
 	name = close + 3;
 	for (ne = name; ne < e && *ne != ' '; ne++)
-		;
+		if (!isgraph((unsigned char)*ne))
+			return -EINVAL;
 	if (ne == name || (size_t)(ne - name) >= sizeof(r->region))
 		return -EINVAL;
 	memset(r, 0, sizeof(*r));
