@@ -183,6 +183,7 @@ table "$SRC/hostshim/config.c" keys |
 printf '[vm t]\ncid = 3\nsocket = %s/t.sock\nserial = yes\nbacking = %s\n' \
     "$T" "/dev/shm/t:0@0+4K" >"$T/shim.ini"
 echo "socket_owner = root" >>"$T/shim.ini"	# printed only when set
+printf '[libvirt]\nuri = qemu:///system\n' >>"$T/shim.ini"
 "$B/vtier-hostshim" -n -c "$T/shim.ini" | ini_values |
     sed 's/^vm t /vm /' >"$T/shim_all"
 cut -d' ' -f1,2 "$T/shim_all" | sort >"$T/a"
@@ -191,13 +192,14 @@ cmp -s "$T/a" "$T/b" || fail "shim keys: table in hostshim/config.c and" \
     "vtier-hostshim -n differ: $(diff "$T/b" "$T/a" | grep '^[<>]' |
     tr '\n' ' ')"
 # defaults: an empty file for [shim], a VM with only a socket for [vm]
-printf '[vm t]\nsocket = %s/t.sock\n' "$T" >"$T/shim1.ini"
+printf '[vm t]\nsocket = %s/t.sock\n[libvirt]\n' "$T" >"$T/shim1.ini"
 "$B/vtier-hostshim" -n -c "$T/shim1.ini" | ini_values |
     sed 's/^vm t /vm /' >"$T/shim_defaults"
 while read -r s k; do
 	case $s in
 	shim) title="THE [shim] SECTION" ;;
 	vm) title="THE [vm NAME] SECTIONS" ;;
+	libvirt) title="THE [libvirt] SECTION" ;;
 	*) fail "hostshim/config.c: unknown section kind $s"; continue ;;
 	esac
 	part "$P" "$title" | para "$k" >"$T/para"
