@@ -581,6 +581,8 @@ apply(struct virt *v, virDomainPtr dom, const struct virt_domain *d)
 	}
 	domain_config(d, &meta, &vc);
 	if ((o = clash(sh, &vc, &what)) != NULL) {
+		if (vm != NULL)		/* first: drop() clears o's error */
+			drop(sh, vm, "clashes with hostshim.ini");
 		if (strcmp(o->uuid, d->uuid) != 0)
 			log_warnx("VM %s: libvirt domain %s (%s) has the same %s: "
 			    "served from hostshim.ini, the domain's settings are "
@@ -589,8 +591,6 @@ apply(struct virt *v, virDomainPtr dom, const struct virt_domain *d)
 		snprintf(o->error, sizeof(o->error), "libvirt domain %s (%s) "
 		    "has the same %s: its libvirt settings are ignored (remove "
 		    "one)", d->name, d->uuid, what);
-		if (vm != NULL)
-			drop(sh, vm, "clashes with hostshim.ini");
 		return;
 	}
 	if (vm == NULL) {

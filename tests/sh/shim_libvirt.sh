@@ -20,6 +20,7 @@
 #    guest's agent status shows it is printed (and must be under 1 s);
 #  - `vtierctl budget` writes it back (virsh dumpxml, live and
 #    --inactive);
+#  - a [vm] of the same name wins, with the error shown for it;
 #  - malformed metadata is an error shown for that VM; the budget stays;
 #  - libvirtd restarted: the shim reconnects and follows the domain;
 #  - the guest powers off: the shim drops the VM and releases its pins.
@@ -311,6 +312,21 @@ conf=$(virsh -q dumpxml --inactive "$DOM" | grep -cE '<(vtier:)?budget>120M</')
 	ok "vtierctl budget is in the domain's XML, live and persistent" ||
 	bad "dumpxml: live $live, inactive $conf"
 virsh -q dumpxml "$DOM" | sed -n '/<metadata>/,/<\/metadata>/p'
+
+# A [vm] of the same name in hostshim.ini wins: the error is shown for
+# it and the domain is not served; without it, the domain is back.
+cp "$T/shim.ini" "$T/shim.ini.orig"
+printf '[vm %s]\nsocket = %s/clash.sock\n' "$DOM" "$T" >>"$T/shim.ini"
+kill -HUP "$SHIM"
+if wait_get 'vm["source"] + " " + str("libvirt domain" in (vm["error"] or ""))' \
+	"ini True" 10 && [ "$(get 'len(d["vms"])')" = 1 ]; then
+	ok "a [vm] of the same name: '$(get 'vm["error"]')'"
+else bad "clash: $(get 'd["vms"]')"; fi
+cp "$T/shim.ini.orig" "$T/shim.ini"
+kill -HUP "$SHIM"
+if wait_get 'vm["source"] + " " + str(vm["connected"])' "libvirt True" 40; then
+	ok "without the [vm], the domain is served again and its agent is back"
+else bad "after the clash: $(get 'vm')"; fi
 
 # Malformed metadata: an error for that VM, the budget stays.
 virsh -q metadata "$DOM" "$NS" --key vtier --live \

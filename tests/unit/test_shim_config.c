@@ -421,6 +421,48 @@ test_missing_and_many(void)
 }
 
 /* backing = PATH:OFFSET@GPA+SIZE on its own: q35's RAM above 4 GiB. */
+/* [libvirt]: off unless present; uri defaulted, checked, printed back. */
+static void
+test_libvirt_section(void)
+{
+	struct shim_config a, b;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ASSERT_EQ(load_text("[shim]\n", &a), 0);
+	ASSERT_EQ(a.libvirt, 0);
+	config_free(&a);
+	ASSERT_EQ(load_text("[libvirt]\n", &a), 0);
+	ASSERT_EQ(a.libvirt, 1);
+	ASSERT_STREQ(a.libvirt_uri, "qemu:///system");
+	config_free(&a);
+	ASSERT_EQ(load_text("[libvirt]\nuri = qemu+ssh://h/system?no_tty=1\n"
+	    "[vm a]\ncid = 3\n", &a), 0);
+	f = open_memstream(&text, &len);
+	config_print(&a, f);
+	fclose(f);
+	ASSERT_CONTAINS(text, "[libvirt]\nuri = qemu+ssh://h/system?no_tty=1\n");
+	ASSERT_EQ(load_text(text, &b), 0);
+	ASSERT_EQ(b.libvirt, 1);
+	ASSERT_STREQ(b.libvirt_uri, a.libvirt_uri);
+	ASSERT_EQ(b.nvms, 1);
+	free(text);
+	config_free(&a);
+	config_free(&b);
+	ASSERT_EQ(load_text("[libvirt]\nuri = a b\n", &a), -EINVAL);
+	config_free(&a);
+	ASSERT_CONTAINS(errbuf, ":2: [libvirt] uri: blank or control "
+	    "character in 'a b'");
+	ASSERT_EQ(load_text("[libvirt]\n[libvirt]\n", &a), -EINVAL);
+	config_free(&a);
+	ASSERT_CONTAINS(errbuf, ":2: [libvirt]: duplicate section");
+	ASSERT_EQ(load_text("[libvirt]\nsocket = /x\n", &a), -EINVAL);
+	config_free(&a);
+	ASSERT_CONTAINS(errbuf, "[libvirt] socket: unknown key (expected one "
+	    "of uri)");
+}
+
 static void
 test_backing_parser(void)
 {
@@ -453,5 +495,6 @@ main(void)
 	RUN_TEST(test_nul_and_long_lines);
 	RUN_TEST(test_missing_and_many);
 	RUN_TEST(test_backing_parser);
+	RUN_TEST(test_libvirt_section);
 	TEST_EXIT();
 }
