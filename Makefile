@@ -72,6 +72,7 @@ ALL_CFLAGS += -Werror
 endif
 # the static guest programs are never sanitized (ASan cannot link -static)
 STATIC_CFLAGS := $(ALL_CFLAGS)
+STATIC_LDFLAGS := $(ALL_LDFLAGS)
 ifeq ($(SANITIZE),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
@@ -228,22 +229,22 @@ S_SHIM_LIB_OBJS := $(call sobj,$(filter-out hostshim/main.c,$(SHIM_BASE_SRCS)) \
 
 $(B)/static/vtier-agent: $(SB)/agent/main.o $(S_LIB_OBJS)
 	@mkdir -p $(dir $@); rm -f $@
-	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
+	$(CC) $(STATIC_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
 	@test -x $@
 
 $(B)/static/vtier-hostshim: $(SB)/hostshim/main.o $(S_SHIM_LIB_OBJS) $(S_COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS)
+	$(CC) $(STATIC_LDFLAGS) -static -o $@ $^ $(PKG_LIBS)
 
 $(B)/static/vtierctl: $(SB)/agent/vtierctl.o $(S_COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -static -o $@ $^
+	$(CC) $(STATIC_LDFLAGS) -static -o $@ $^
 
 # The guest migration benchmark (tests/bench/guest.sh runs it in the guest).
 $(B)/static/guest_migrate: $(SB)/tests/bench/guest_migrate.o $(S_LIB_OBJS)
 	@mkdir -p $(dir $@); rm -f $@
-	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
+	$(CC) $(STATIC_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
 	@test -x $@
 

@@ -19,7 +19,9 @@
  * (qom-get), so pre-fault needs nothing written by hand.  Where that
  * cannot be exact (anonymous or memfd memory, share=off, a hugetlbfs
  * directory whose file QEMU unlinked) the VM gets no backing and its
- * prefault_note says why; PREFAULT is then refused.
+ * prefault_note says why; PREFAULT is then refused.  QEMU's answer is
+ * taken only for a regular file owned by QEMU's user (the domain's DAC
+ * label), so a QEMU that lies cannot point the shim at another file.
  *
  * Events: lifecycle (started, stopped, migrated, defined, undefined...)
  * and metadata change only name a domain (its UUID) in a pending list;
@@ -448,7 +450,8 @@ tame(const char *s)
  * domain's next event), other -errno: not exact, note says why.
  */
 static int
-read_backing(virDomainPtr dom, struct vm_config *vc, char *note, size_t len)
+read_backing(virDomainPtr dom, const struct virt_domain *d,
+    struct vm_config *vc, char *note, size_t len)
 {
 	struct virt_ram ram[MAX_RAM];
 	char *out = NULL, why[160], path[PATH_MAX], share[16], off[32];
@@ -511,6 +514,15 @@ read_backing(virDomainPtr dom, struct vm_config *vc, char *note, size_t len)
 			    "a directory (hugetlbfs: QEMU unlinked its file)" :
 			    "no file the shim can open");
 			return -ENOENT;
+		}
+		/* QEMU's answer is believed only for a file of QEMU's own
+		 * user (libvirt makes it so): a QEMU that lies cannot have
+		 * the shim map and lock someone else's file */
+		if (d->has_dac && st.st_uid != d->dac_uid) {
+			snprintf(note, len, "memory backend %.32s: %.64s is owned "
+			    "by uid %u, not by QEMU's user %u", ram[i].region,
+			    path, (unsigned)st.st_uid, d->dac_uid);
+			return -EPERM;
 		}
 		if (ram[i].gpa % PROTO_PAGE_SIZE || ram[i].size % PROTO_PAGE_SIZE ||
 		    (ram[i].off + boff) % PROTO_PAGE_SIZE ||
@@ -596,7 +608,7 @@ apply(struct virt *v, virDomainPtr dom, const struct virt_domain *d)
 	if (vm == NULL) {
 		char note[SHIM_NOTE_MAX];
 
-		read_backing(dom, &vc, note, sizeof(note));
+		read_backing(dom, d, &vc, note, sizeof(note));
 		if (budget_add(&sh->vms, &vc, &vm) < 0) {
 			log_warnx("VM %s: out of memory", d->name);
 			return;
@@ -627,7 +639,7 @@ apply(struct virt *v, virDomainPtr dom, const struct virt_domain *d)
 		memcpy(vc.backing, vm->cfg.backing, sizeof(vc.backing));
 		if (vc.nbacking == 0 && strncmp(vm->prefault_note,
 		    "memory map not read", 19) == 0)
-			read_backing(dom, &vc, vm->prefault_note,
+			read_backing(dom, d, &vc, vm->prefault_note,
 			    sizeof(vm->prefault_note));
 		vm->cfg = vc;
 		if (reopen)

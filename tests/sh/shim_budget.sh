@@ -60,8 +60,8 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/vms.json"
 [ "$(json_get "$T/vms.json" 'd["vms"][1]["budget_source"]')" = none ]
 [ "$(json_get "$T/vms.json" 'd["vms"][1]["transport"]')" = unix ]
 "$CTL" --shim "$T/ctl.sock" vms | tee "$T/table"
-grep -q '^a  *unix  *-  *768M ' "$T/table"
-grep -Eq '^b  *unix  *-  *none  *300M  *100M  *2.500  *11  *7  *3 YES ' "$T/table"
+grep -q '^a  *ini  *unix  *-  *768M ' "$T/table"
+grep -Eq '^b  *ini  *unix  *-  *none  *300M  *100M  *2.500  *11  *7  *3 YES ' "$T/table"
 
 # reload: a's file budget changes (pushed), c added, b removed
 "$A" -t 20 watch "$T/a.sock" --until-budget 128M >"$T/watch2" &
