@@ -472,6 +472,8 @@ int ctl_format_vms(const struct shim *sh, char **doc, size_t *len);
  * libvirt (virt_none.c), which start-up reports.
  */
 int virt_open(struct shim *sh);
+/* Built with libvirt (VIRT=1)?  Without, [libvirt] is a config error. */
+bool virt_supported(void);
 void virt_close(struct shim *sh);
 /* After a reload: [libvirt] added, removed or changed; ini VMs changed. */
 void virt_reload(struct shim *sh);

@@ -395,6 +395,13 @@ main(int argc, char **argv)
 		config_free(&sh->cfg);
 		return SHIM_EXIT_CONFIG;
 	}
+	if (sh->cfg.libvirt && !virt_supported()) {
+		fprintf(stderr, "vtier-hostshim: %s: [libvirt]: this "
+		    "vtier-hostshim was built without libvirt support (make "
+		    "VIRT=1 with libvirt-dev installed)\n", sh->config_path);
+		config_free(&sh->cfg);
+		return SHIM_EXIT_CONFIG;
+	}
 	if (check) {
 		config_print(&sh->cfg, stdout);
 		config_free(&sh->cfg);
