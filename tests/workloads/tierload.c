@@ -21,6 +21,11 @@
  * end every page is re-read and checked, so a page corrupted or lost by a
  * migration is caught.
  *
+ * With -U PCT:SECS the last phase is held past its time until the hot set
+ * is PCT% on the fast node or SECS more seconds have passed, so a test
+ * asserts where tiering ends, not how fast it gets there on a loaded
+ * machine; the time it took is printed ("held N.N s").
+ *
  * Progress lines (stdout), one per --report seconds:
  *   tierload: t=3.0 phase=0 hot_on_fast=87.5% accesses=... samples=... dropped=...
  * and at the end:
@@ -48,6 +53,7 @@ struct opts {
 	unsigned long footprint_mib, hot_mib, phases, report_ms, sample_every;
 	unsigned long cold_mib;
 	double phase_s, hot_frac;
+	double hold_pct, hold_s;	/* -U: hold the last phase */
 	unsigned write_every;
 	int slow, fast, thp, idle;
 	const char *fifo;
@@ -213,6 +219,27 @@ verify(const char *base, size_t n, const uint64_t *expect, const char *what)
 	return bad;
 }
 
+/*
+ * -U: whether the last phase goes on past its end: until the hot set is
+ * hold_pct% on the fast node (looked at twice a second at most) or
+ * hold_s seconds have passed.
+ */
+static int
+holding(const struct opts *o, unsigned long ph, uint64_t now, uint64_t end,
+    char *base, size_t first, size_t nhot, size_t npages)
+{
+	static uint64_t next_look;
+
+	if (o->hold_pct <= 0 || ph + 1 != o->phases || stop)
+		return 0;
+	if (now >= end + (uint64_t)(o->hold_s * 1e9))
+		return 0;
+	if (now < next_look)
+		return 1;
+	next_look = now + 500000000ULL;
+	return hot_on_fast(base, first, nhot, npages, o->fast) < o->hold_pct;
+}
+
 static void
 usage(void)
 {
@@ -221,14 +248,17 @@ usage(void)
 	    "                [-o FIFO] [-n 1-in-N] [-w 1-in-W writes]\n"
 	    "                [-h hot fraction] [-S slow node] [-F fast node]\n"
 	    "                [-r report ms] [-T (allow THP)]\n"
-	    "                [-C MiB cold on the fast node] [-I (idle)]\n");
+	    "                [-C MiB cold on the fast node] [-I (idle)]\n"
+	    "                [-U PCT:SECS (hold the last phase until PCT%% of\n"
+	    "                 the hot set is on the fast node, SECS at most)]\n");
 	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o = { 256, 32, 1, 1000, 64, 0, 20.0, 0.9, 16, 1, 0, 0, 0, NULL };
+	struct opts o = { 256, 32, 1, 1000, 64, 0, 20.0, 0.9, 0, 0, 16, 1, 0,
+	    0, 0, NULL };
 	uint64_t seed = 0x1234567 ^ (uint64_t)getpid(), t0, next_report;
 	uint64_t accesses = 0, samples = 0, sink = 0;
 	uint64_t *expect, *cold_expect = NULL;
@@ -237,7 +267,7 @@ main(int argc, char **argv)
 	int c, bad = 0, me = (int)getpid();
 	static struct out out = { .fd = -1 };
 
-	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:TC:I")) != -1) {
+	while ((c = getopt(argc, argv, "f:H:P:s:o:n:w:h:S:F:r:TC:IU:")) != -1) {
 		switch (c) {
 		case 'f': o.footprint_mib = strtoul(optarg, NULL, 0); break;
 		case 'H': o.hot_mib = strtoul(optarg, NULL, 0); break;
@@ -253,6 +283,11 @@ main(int argc, char **argv)
 		case 'T': o.thp = 1; break;
 		case 'C': o.cold_mib = strtoul(optarg, NULL, 0); break;
 		case 'I': o.idle = 1; break;
+		case 'U':
+			if (sscanf(optarg, "%lf:%lf", &o.hold_pct, &o.hold_s) != 2 ||
+			    o.hold_pct <= 0 || o.hold_pct > 100 || o.hold_s <= 0)
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -337,12 +372,20 @@ main(int argc, char **argv)
 				fflush(stdout);
 				next_report = now + o.report_ms * 1000000ULL;
 			}
-			if (now >= end)
+			if (now >= end && !holding(&o, ph, now, end, base, first,
+			    nhot, npages))
 				break;
 		}
-		if (ph + 1 == o.phases || stop)
-			printf("tierload: phase %lu end hot_on_fast=%.1f%%\n", ph,
+		if (ph + 1 == o.phases || stop) {
+			uint64_t now = now_ns();
+
+			printf("tierload: phase %lu end hot_on_fast=%.1f%%", ph,
 			    hot_on_fast(base, first, nhot, npages, o.fast));
+			if (o.hold_pct > 0)
+				printf(" held %.1f s", now > end ?
+				    (double)(now - end) / 1e9 : 0.0);
+			printf("\n");
+		}
 	}
 	if (out.fd >= 0) {
 		/* the last lines, and what was lost, for up to 2 s */

@@ -17,7 +17,7 @@ i=0
 while ! grep -q '^tierload: pid' /run/idle.out && [ $i -lt 100 ]; do
 	sleep 0.1; i=$((i + 1))
 done
-run_tierload -f 192 -H 32 -C 16 -s 20
+run_tierload -f 192 -H 32 -C 16 -s 20 -U 90:30
 watch_workload
 vtierctl -s /run/vtier/agent.sock status
 check_workload 90

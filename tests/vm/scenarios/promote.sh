@@ -9,7 +9,7 @@ budget=$((used0 + 64 * 1048576))
 write_ini $budget
 start_agent || exit 1
 echo "scenario: node0 used $((used0 / 1048576)) MiB at start, budget $((budget / 1048576)) MiB"
-run_tierload -f 256 -H 32 -s 20
+run_tierload -f 256 -H 32 -s 20 -U 95:30
 # the short-lived one: its exit lands in the middle of migrations
 tierload -f 48 -H 16 -s 3 -o /run/samples.fifo -n 16 -r 10000 >/run/short.out 2>&1 &
 S=$!

@@ -6,7 +6,7 @@ used0=$(node_used 0)
 budget=$((used0 + 64 * 1048576))
 write_ini $budget
 start_agent || exit 1
-run_tierload -f 256 -H 32 -P 2 -s 12
+run_tierload -f 256 -H 32 -P 2 -s 12 -U 95:30
 at_tick() {
 	case $1 in
 	14)	echo "scenario: t=7s SIGKILL to the agent"
