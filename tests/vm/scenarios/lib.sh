@@ -117,17 +117,15 @@ run_tierload() {
 }
 
 # Watch the workload until it exits, sampling node 0's usage twice a
-# second (maxused, and maxused_after once after_t has passed) and printing
-# a progress line every 2 s.  Calls the scenario's at_tick with the
+# second (maxused) and printing a progress line every 2 s.  Calls the scenario's at_tick with the
 # elapsed half-seconds if defined.  Leaves tierload's status in wrc.
 at_tick() { :; }
 watch_workload() {
-	maxused=0 maxused_after=0 n=0 after_t=${AFTER_T:-0}
+	maxused=0 n=0
 	# /proc, not kill -0: busybox's kill -0 was seen failing on a live pid
 	while [ -e /proc/$W ] && ! grep -q '^tierload: done' /run/tierload.out; do
 		u=$(node_used 0)
 		[ "$u" -gt $maxused ] && maxused=$u
-		[ $n -ge $((after_t * 2)) ] && [ "$u" -gt $maxused_after ] && maxused_after=$u
 		at_tick $n
 		sleep 0.5
 		n=$((n + 1))
