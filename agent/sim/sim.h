@@ -234,6 +234,28 @@ void sim_result_free(struct sim_result *res);
 int sim_oracle(const struct sim_trace *tr, const struct sim_params *par,
     struct sim_result *res);
 
+/* ---- the last-level cache model (llc.c) ---- */
+
+#define SIM_LLC_LINE		64
+#define SIM_LLC_WAYS_DEFAULT	16
+#define SIM_LLC_WAYS_MAX	64
+#define SIM_LLC_LINES_MAX	(1ULL << 26)	/* 4 GiB of cache */
+
+struct sim_llc;
+
+/*
+ * A cache of size bytes (a multiple of 64 * ways, at most 4 GiB) with
+ * ways lines per set (1..64), empty.  0, -EINVAL or -ENOMEM.
+ */
+int sim_llc_create(struct sim_llc **cp, uint64_t size, unsigned ways);
+void sim_llc_free(struct sim_llc *c);
+/* An access to addr's line: true on a hit; the line is most recent now. */
+bool sim_llc_access(struct sim_llc *c, uint64_t addr);
+void sim_llc_stats(const struct sim_llc *c, uint64_t *accesses,
+    uint64_t *misses);
+/* "SIZE[,WAYS]" (WAYS default 16) into what sim_llc_create takes; -EINVAL. */
+int sim_llc_parse(const char *spec, uint64_t *size, unsigned *ways);
+
 /* ---- trace generators (gen.c) and the lackey converter (lackey.c) ---- */
 
 int sim_gen_main(int argc, char **argv);
