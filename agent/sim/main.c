@@ -40,7 +40,7 @@ usage(FILE *f)
 	    "                 [--epoch MS] [--csv OUT] [--headroom SIZE|PCT%%]\n"
 	    "                 [--config AGENT_INI] [--cost SPEC]\n"
 	    "       vtier-sim convert [--to text|binary] IN OUT\n"
-	    "       vtier-sim gen zipf|shift|scan|mix [options]   (gen --help)\n"
+	    "       vtier-sim gen zipf|shift|scan|mix|slide [options]  (gen --help)\n"
 	    "       vtier-sim lackey [options] [IN]               (lackey --help)\n"
 	    "\n"
 	    "  --trace FILE     text (time_ns pid addr_hex [weight] [L|S]) or\n"

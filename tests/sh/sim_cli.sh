@@ -79,7 +79,7 @@ b=$("$S" --trace "$T/g.vtb" --budget 25% 2>/dev/null)
 [ "$a" = "$b" ]
 
 # generators are reproducible from the seed, and differ across seeds
-for k in zipf shift scan mix; do
+for k in zipf shift scan mix slide; do
 	"$S" gen $k --pages 300 --samples 2000 --seed 9 --binary -o "$T/$k.1"
 	"$S" gen $k --pages 300 --samples 2000 --seed 9 --binary -o "$T/$k.2"
 	"$S" gen $k --pages 300 --samples 2000 --seed 10 --binary -o "$T/$k.3"
@@ -87,6 +87,20 @@ for k in zipf shift scan mix; do
 	! cmp -s "$T/$k.1" "$T/$k.3"
 done
 [ "$("$S" gen mix --pages 100 --samples 4000 | awk '{print $2}' | sort -u | wc -l)" -eq 4 ]
+# mix --weights: process i gets weight i / sum of the samples (1:3 here)
+"$S" gen mix --procs 2 --skews 1,1 --weights 1,3 --pages 100 --samples 8000 \
+	>"$T/w.txt"
+n1=$(awk '$2 == 1000' "$T/w.txt" | wc -l)
+[ "$n1" -ge 1700 ] && [ "$n1" -le 2300 ]
+# slide: the hot window (--hot 10 of 1000 pages, all samples) moves on:
+# the first and the last tenth of the trace share no page (a page: the
+# address without its last 3 hex digits)
+"$S" gen slide --pages 1000 --hot 10 --hot-frac 1 --travel 500 --samples 5000 \
+	>"$T/s.txt"
+head -500 "$T/s.txt" | awk '{print substr($3, 1, length($3) - 3)}' | sort -u >"$T/s.first"
+tail -500 "$T/s.txt" | awk '{print substr($3, 1, length($3) - 3)}' | sort -u >"$T/s.last"
+[ "$(wc -l <"$T/s.first")" -le 60 ]
+[ -z "$(comm -12 "$T/s.first" "$T/s.last")" ]
 
 # usage errors: exit 2
 expect_rc 2 "$S"
@@ -100,6 +114,10 @@ expect_rc 2 "$S" --trace "$F/zipf.vtb" --budget 25% --bogus
 expect_rc 2 "$S" convert "$T/g.txt"
 expect_rc 2 "$S" gen nosuchkind
 expect_rc 2 "$S" gen shift --hot 0
+expect_rc 2 "$S" gen mix --procs 2 --skews 1,1 --weights 1
+grep -q -- '--weights needs a weight' "$T/err"
+expect_rc 2 "$S" gen mix --weights 1,0
+expect_rc 2 "$S" gen slide --pages 100 --hot 100
 printf '[policy]\nhysteresis = lots\n' >"$T/bad.ini"
 expect_rc 2 "$S" --trace "$F/zipf.vtb" --budget 25% --config "$T/bad.ini"
 grep -q "bad.ini:2:" "$T/err"
