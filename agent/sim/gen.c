@@ -7,7 +7,12 @@
  *   scan   a hot set mixed with a sequential scan over every other page
  *          (the scan takes 1 - --hot-frac of the samples, one page each)
  *   mix    --procs processes of --pages pages each, Zipf with the skews
- *          of --skews, samples shared equally
+ *          of --skews, samples shared equally or by the relative
+ *          --weights (processes of different rates)
+ *   slide  a hot window (--hot pages, --hot-frac of the samples, uniform
+ *          within it) that slides gradually over the pages, its start
+ *          moving --travel pages over the whole trace (gradual drift);
+ *          the other samples are uniform over every page
  *
  * Samples come --rate per second of trace time, evenly spaced; a sample
  * is a store with probability --stores.  Page ranks are scattered over
@@ -31,10 +36,10 @@
 
 struct gen {
 	const char *kind;
-	uint64_t pages, samples, rate, seed, pid, hot, phases, procs;
+	uint64_t pages, samples, rate, seed, pid, hot, phases, procs, travel;
 	double skew, hot_frac, stores;
-	double skews[MAX_PROCS];
-	size_t nskews;
+	double skews[MAX_PROCS], weights[MAX_PROCS];
+	size_t nskews, nweights;
 	const char *out;
 	bool binary;
 	uint64_t rng;
@@ -50,18 +55,21 @@ static void
 gen_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: vtier-sim gen zipf|shift|scan|mix [options]\n"
+	    "usage: vtier-sim gen zipf|shift|scan|mix|slide [options]\n"
 	    "  --pages N      footprint in 4 KiB pages (per process) [65536]\n"
 	    "  --samples N    samples [1000000]\n"
 	    "  --rate N       samples per second of trace time [20000]\n"
 	    "  --seed N       [1]     --pid N  first pid [1000]\n"
 	    "  --stores F     share of stores [0.25]\n"
 	    "  --skew S       zipf: skew [0.99]\n"
-	    "  --hot N        shift/scan: hot pages [pages/8 | pages/16]\n"
-	    "  --hot-frac F   shift/scan: share of samples to the hot set [0.9 | 0.7]\n"
+	    "  --hot N        shift/scan/slide: hot pages [pages/8 | pages/16 | pages/8]\n"
+	    "  --hot-frac F   shift/scan/slide: share of samples to the hot set\n"
+	    "                 [0.9 | 0.7 | 0.9]\n"
 	    "  --phases K     shift: phases [3]\n"
+	    "  --travel N     slide: pages the window moves over the trace [pages/2]\n"
 	    "  --procs P      mix: processes [4]\n"
 	    "  --skews LIST   mix: skew per process [0.6,0.9,1.1,1.3]\n"
+	    "  --weights LIST mix: relative share of the samples per process [equal]\n"
 	    "  -o FILE        output [stdout]   --binary  binary format\n");
 }
 
@@ -112,26 +120,26 @@ zipf_draw(const double *cdf, uint64_t n, uint64_t *rng)
 	return lo;
 }
 
+/* Up to MAX_PROCS comma-separated numbers in [lo, hi] into v. */
 static int
-parse_skews(struct gen *g, const char *s)
+parse_list(const char *s, double *v, size_t *n, double lo, double hi)
 {
 	char buf[256], *save = NULL, *end;
 
 	if (strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%s", s);
-	g->nskews = 0;
+	*n = 0;
 	for (char *t = strtok_r(buf, ",", &save); t != NULL;
 	    t = strtok_r(NULL, ",", &save)) {
-		if (g->nskews == MAX_PROCS)
+		if (*n == MAX_PROCS)
 			return -EINVAL;
-		g->skews[g->nskews] = strtod(t, &end);
-		if (*end != '\0' || !(g->skews[g->nskews] >= 0) ||
-		    g->skews[g->nskews] > 10)
+		v[*n] = strtod(t, &end);
+		if (*end != '\0' || !(v[*n] >= lo) || v[*n] > hi)
 			return -EINVAL;
-		g->nskews++;
+		(*n)++;
 	}
-	return g->nskews ? 0 : -EINVAL;
+	return *n ? 0 : -EINVAL;
 }
 
 static int
@@ -150,6 +158,8 @@ parse_opts(struct gen *g, int argc, char **argv)
 		{ "phases", required_argument, NULL, 'P' },
 		{ "procs", required_argument, NULL, 'c' },
 		{ "skews", required_argument, NULL, 'Z' },
+		{ "weights", required_argument, NULL, 'W' },
+		{ "travel", required_argument, NULL, 'T' },
 		{ "binary", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -171,14 +181,24 @@ parse_opts(struct gen *g, int argc, char **argv)
 		case 'H': u = &g->hot; break;
 		case 'P': u = &g->phases; break;
 		case 'c': u = &g->procs; break;
+		case 'T': u = &g->travel; break;
 		case 'w': d = &g->stores; break;
 		case 'z': d = &g->skew; break;
 		case 'f': d = &g->hot_frac; break;
 		case 'Z':
-			if (parse_skews(g, optarg) < 0) {
+			if (parse_list(optarg, g->skews, &g->nskews, 0, 10) < 0) {
 				fprintf(stderr, "vtier-sim gen: --skews %s: expected "
 				    "up to %d numbers 0..10, comma-separated\n",
 				    optarg, MAX_PROCS);
+				return -EINVAL;
+			}
+			continue;
+		case 'W':
+			if (parse_list(optarg, g->weights, &g->nweights, 1e-6,
+			    1e6) < 0) {
+				fprintf(stderr, "vtier-sim gen: --weights %s: "
+				    "expected up to %d numbers 1e-6..1e6, "
+				    "comma-separated\n", optarg, MAX_PROCS);
 				return -EINVAL;
 			}
 			continue;
@@ -219,14 +239,18 @@ check(const struct gen *g)
 		why = "--pid out of range";
 	else if (g->hot_frac > 1 || g->stores > 1)
 		why = "--hot-frac and --stores are shares, 0..1";
-	else if ((strcmp(g->kind, "shift") == 0 || strcmp(g->kind, "scan") == 0) &&
-	    (g->hot == 0 || g->hot >= g->pages))
+	else if ((strcmp(g->kind, "shift") == 0 || strcmp(g->kind, "scan") == 0 ||
+	    strcmp(g->kind, "slide") == 0) && (g->hot == 0 || g->hot >= g->pages))
 		why = "--hot must be 1..pages-1";
 	else if (g->phases == 0 || g->phases > g->samples)
 		why = "--phases must be 1..samples";
 	else if (g->procs == 0 || g->procs > MAX_PROCS ||
 	    (strcmp(g->kind, "mix") == 0 && g->nskews < g->procs))
 		why = "--procs must be 1..16, with a skew each";
+	else if (g->nweights != 0 && g->nweights < g->procs)
+		why = "--weights needs a weight for each of --procs";
+	else if (g->travel > MAX_PAGES)
+		why = "--travel must be at most 2^26";
 	if (why != NULL) {
 		fprintf(stderr, "vtier-sim gen %s: %s\n", g->kind, why);
 		return -EINVAL;
@@ -242,8 +266,14 @@ generate(struct gen *g, struct trace_writer *w)
 	uint8_t *is_hot = NULL;
 	bool mix = strcmp(g->kind, "mix") == 0, shift = strcmp(g->kind, "shift") == 0;
 	bool zipf = mix || strcmp(g->kind, "zipf") == 0;
+	bool slide = strcmp(g->kind, "slide") == 0;
 	uint64_t nprocs = mix ? g->procs : 1, scan = 0;
+	double wsum[MAX_PROCS], total = 0;
 	int rc = -ENOMEM;
+
+	/* running sums of the weights, for the draw of a process */
+	for (uint64_t i = 0; i < nprocs && g->nweights; i++)
+		wsum[i] = total += g->weights[i];
 
 	memset(pr, 0, sizeof(pr));
 	for (uint64_t i = 0; zipf && i < nprocs; i++) {
@@ -267,8 +297,16 @@ generate(struct gen *g, struct trace_writer *w)
 
 	for (uint64_t i = 0; i < g->samples; i++) {
 		struct sample s = { .time_ns = i * 1000000000ULL / g->rate };
-		uint64_t proc = nprocs > 1 ? sim_rand(&g->rng) % nprocs : 0, slot;
+		uint64_t proc = 0, slot;
 
+		if (nprocs > 1 && g->nweights == 0) {
+			proc = sim_rand(&g->rng) % nprocs;
+		} else if (nprocs > 1) {
+			double u = sim_rand01(&g->rng) * total;
+
+			while (proc + 1 < nprocs && wsum[proc] <= u)
+				proc++;
+		}
 		if (zipf) {
 			slot = pr[proc].perm[zipf_draw(pr[proc].cdf, g->pages,
 			    &g->rng)];
@@ -276,7 +314,17 @@ generate(struct gen *g, struct trace_writer *w)
 			if (shift && i > 0 && i * g->phases / g->samples !=
 			    (i - 1) * g->phases / g->samples)
 				shuffle(hotset, g->pages, &g->rng);
-			if (sim_rand01(&g->rng) < g->hot_frac) {
+			if (slide) {
+				/* the window's start moves on with the samples */
+				uint64_t start = (uint64_t)((__uint128_t)i *
+				    g->travel / g->samples);
+
+				if (sim_rand01(&g->rng) < g->hot_frac)
+					slot = hotset[(start + sim_rand(&g->rng) %
+					    g->hot) % g->pages];
+				else
+					slot = sim_rand(&g->rng) % g->pages;
+			} else if (sim_rand01(&g->rng) < g->hot_frac) {
 				slot = hotset[sim_rand(&g->rng) % g->hot];
 			} else if (shift) {
 				slot = hotset[g->hot + sim_rand(&g->rng) %
@@ -322,7 +370,7 @@ sim_gen_main(int argc, char **argv)
 
 	if (argc < 2 || (strcmp(argv[1], "zipf") != 0 &&
 	    strcmp(argv[1], "shift") != 0 && strcmp(argv[1], "scan") != 0 &&
-	    strcmp(argv[1], "mix") != 0)) {
+	    strcmp(argv[1], "mix") != 0 && strcmp(argv[1], "slide") != 0)) {
 		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 		    strcmp(argv[1], "-h") == 0)) {
 			gen_usage(stdout);
@@ -334,6 +382,7 @@ sim_gen_main(int argc, char **argv)
 	g.kind = argv[1];
 	g.hot = UINT64_MAX;	/* defaults depend on the kind */
 	g.hot_frac = -1;
+	g.travel = UINT64_MAX;
 	if ((rc = parse_opts(&g, argc - 1, argv + 1)) != 0) {
 		if (rc > 0)
 			return SIM_EXIT_OK;
@@ -345,6 +394,8 @@ sim_gen_main(int argc, char **argv)
 		    g.pages / 8);
 	if (g.hot_frac < 0)
 		g.hot_frac = strcmp(g.kind, "scan") == 0 ? 0.7 : 0.9;
+	if (g.travel == UINT64_MAX)
+		g.travel = g.pages / 2;
 	if (check(&g) < 0)
 		return SIM_EXIT_USAGE;
 	g.rng = g.seed;

@@ -17,6 +17,15 @@
  * second; fixing the sample rate (default 20000/s) stretches the program
  * so the policies see samples at the pace a sampler would deliver them.
  *
+ * What PEBS sees (--llc SIZE[,WAYS]): the accesses first go through a
+ * model of the last-level cache (llc.c; an access that spans two lines
+ * looks up both and misses if either does), and only those that miss
+ * it are sampled, one in --every, as the L3-miss load event vtier uses
+ * samples one in its period.  Stores are filtered the same way (a store
+ * that misses is a read for ownership from memory), so every sample is
+ * memory traffic; the agent's default event table also samples retired
+ * stores that hit, which this leaves out.
+ *
  * Any other line (valgrind's messages, the program's own output if it
  * shares the stream) is skipped and counted; a line that starts like an
  * access but does not parse stops the conversion with its line number.
@@ -40,6 +49,8 @@ lackey_usage(FILE *f)
 	    "  --rate N    samples per second of trace time [20000]\n"
 	    "  --pid P     pid to record [from valgrind's ==PID== lines]\n"
 	    "  --instr     count instruction fetches as accesses too\n"
+	    "  --llc SIZE[,WAYS]  sample only accesses that miss a last-level\n"
+	    "              cache of SIZE bytes, WAYS-way LRU [16], 64-byte lines\n"
 	    "  -o FILE     output [stdout]    --binary  binary format\n"
 	    "example:\n"
 	    "  valgrind --tool=lackey --trace-mem=yes --log-fd=9 PROG 9>&1 >/dev/null |\n"
@@ -64,11 +75,10 @@ banner_pid(const char *line)
 
 /* "ADDR,SIZE" after the access letter; 0 or -EINVAL. */
 static int
-parse_access(const char *s, uint64_t *addr)
+parse_access(const char *s, uint64_t *addr, uint64_t *size)
 {
 	char buf[40];
 	const char *comma;
-	uint64_t size;
 
 	while (*s == ' ')
 		s++;
@@ -81,9 +91,21 @@ parse_access(const char *s, uint64_t *addr)
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(comma + 1, "\r\n"),
 	    comma + 1);
-	if (parse_u64(buf, &size) < 0 || size == 0)
+	if (parse_u64(buf, size) < 0 || *size == 0)
 		return -EINVAL;
 	return 0;
+}
+
+/* Whether an access of size bytes at addr misses the cache (both its lines). */
+static bool
+llc_miss(struct sim_llc *llc, uint64_t addr, uint64_t size)
+{
+	uint64_t last = addr + size - 1 < addr ? UINT64_MAX : addr + size - 1;
+	bool hit = sim_llc_access(llc, addr);
+
+	if (last / SIM_LLC_LINE != addr / SIM_LLC_LINE)
+		hit &= sim_llc_access(llc, last);
+	return !hit;
 }
 
 int
@@ -94,12 +116,15 @@ sim_lackey_main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "instr", no_argument, NULL, 'i' },
+		{ "llc", required_argument, NULL, 'l' },
 		{ "binary", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t every = 20, rate = 20000, pid = 0, lineno = 0, accesses = 0;
-	uint64_t samples = 0, skipped = 0, beyond = 0;
+	uint64_t samples = 0, skipped = 0, beyond = 0, llc_size = 0;
+	unsigned llc_ways = 0;
+	struct sim_llc *llc = NULL;
 	const char *in = "-", *out = "-";
 	bool instr = false, binary = false;
 	struct trace_writer *w = NULL;
@@ -127,6 +152,14 @@ sim_lackey_main(int argc, char **argv)
 				goto usage;
 			break;
 		case 'i': instr = true; break;
+		case 'l':
+			if (sim_llc_parse(optarg, &llc_size, &llc_ways) < 0) {
+				fprintf(stderr, "vtier-sim lackey: --llc %s: expected "
+				    "SIZE[,WAYS], WAYS 1..%d, SIZE a multiple of 64 "
+				    "* WAYS up to 4G\n", optarg, SIM_LLC_WAYS_MAX);
+				return SIM_EXIT_USAGE;
+			}
+			break;
 		case 'b': binary = true; break;
 		case 'o': out = optarg; break;
 		case 'h': lackey_usage(stdout); return SIM_EXIT_OK;
@@ -137,6 +170,10 @@ sim_lackey_main(int argc, char **argv)
 		goto usage;
 	if (argc - optind == 1)
 		in = argv[optind];
+	if (llc_size != 0 && (rc = sim_llc_create(&llc, llc_size, llc_ways)) < 0) {
+		fprintf(stderr, "vtier-sim lackey: --llc: %s\n", strerror(-rc));
+		return SIM_EXIT_ERR;
+	}
 	if (strcmp(in, "-") != 0 && (f = fopen(in, "r")) == NULL) {
 		fprintf(stderr, "vtier-sim lackey: %s: %s\n", in, strerror(errno));
 		return SIM_EXIT_ERR;
@@ -148,7 +185,7 @@ sim_lackey_main(int argc, char **argv)
 	}
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		struct sample s;
-		uint64_t addr;
+		uint64_t addr, size;
 		uint32_t bp;
 		char kind;
 
@@ -166,7 +203,7 @@ sim_lackey_main(int argc, char **argv)
 			skipped++;
 			continue;
 		}
-		if (parse_access(line + 2, &addr) < 0) {
+		if (parse_access(line + 2, &addr, &size) < 0) {
 			fprintf(stderr, "vtier-sim lackey: %s:%llu: malformed "
 			    "access line (expected \"%c ADDR,SIZE\")\n",
 			    strcmp(in, "-") == 0 ? "(stdin)" : in,
@@ -175,6 +212,8 @@ sim_lackey_main(int argc, char **argv)
 			goto out;
 		}
 		if (kind == 'I' && !instr)
+			continue;
+		if (llc != NULL && !llc_miss(llc, addr, size))
 			continue;
 		if (++accesses % every != 0)
 			continue;
@@ -212,9 +251,22 @@ sim_lackey_main(int argc, char **argv)
 	    (unsigned long long)accesses, (unsigned long long)samples,
 	    (unsigned long long)every, (unsigned long long)skipped,
 	    (unsigned long long)beyond);
+	if (llc != NULL) {
+		uint64_t looked, missed;
+		char sz[32];
+
+		sim_llc_stats(llc, &looked, &missed);
+		format_size(llc_size, sz, sizeof(sz));
+		fprintf(stderr, "vtier-sim lackey: LLC %s, %u-way: %llu line "
+		    "lookups, %llu misses (%.2f%%); the accesses above are "
+		    "those that missed\n", sz, llc_ways,
+		    (unsigned long long)looked, (unsigned long long)missed,
+		    looked ? 100.0 * (double)missed / (double)looked : 0.0);
+	}
 	ex = SIM_EXIT_OK;
 out:
 	trace_writer_close(w);
+	sim_llc_free(llc);
 	free(line);
 	if (f != stdin)
 		fclose(f);

@@ -4,12 +4,14 @@
  * the per-epoch oracle; plus the trace tools (convert, gen, lackey).
  *
  *   vtier-sim --trace FILE --budget SIZE|PCT% [--policy NAME] [--epoch MS]
- *             [--csv OUT] [--headroom SIZE|PCT%]
+ *             [--csv OUT] [--headroom SIZE|PCT%] [--cost SPEC]
  *
  * stdout carries exactly one summary line per policy,
- *   policy=NAME hit=0.xxxx oracle=0.xxxx ratio=0.xxxx migrated_mib=N
- * (ratio = hit / oracle; migrated = pages promoted plus demoted), and
- * nothing else; --csv writes the per-epoch records.  Exit codes: 0, 1
+ *   policy=NAME hit=0.xxxx oracle=0.xxxx ratio=0.xxxx migrated_mib=N slowdown=x.xxxx
+ * (ratio = hit / oracle; migrated = pages promoted plus demoted;
+ * slowdown = the cost model's run time against all-fast memory, cost.c;
+ * the oracle's moves are free), and nothing else; --csv writes the
+ * per-epoch records.  Exit codes: 0, 1
  * (I/O or memory), 2 (usage), 3 (malformed trace, the message names the
  * file and line or record).
  */
@@ -30,12 +32,15 @@
 static void
 usage(FILE *f)
 {
+	struct sim_cost c;
+
+	sim_cost_defaults(&c);
 	fprintf(f,
 	    "usage: vtier-sim --trace FILE --budget SIZE|PCT%% [--policy NAME]\n"
 	    "                 [--epoch MS] [--csv OUT] [--headroom SIZE|PCT%%]\n"
-	    "                 [--config AGENT_INI]\n"
+	    "                 [--config AGENT_INI] [--cost SPEC]\n"
 	    "       vtier-sim convert [--to text|binary] IN OUT\n"
-	    "       vtier-sim gen zipf|shift|scan|mix [options]   (gen --help)\n"
+	    "       vtier-sim gen zipf|shift|scan|mix|slide [options]  (gen --help)\n"
 	    "       vtier-sim lackey [options] [IN]               (lackey --help)\n"
 	    "\n"
 	    "  --trace FILE     text (time_ns pid addr_hex [weight] [L|S]) or\n"
@@ -53,9 +58,13 @@ usage(FILE *f)
 	    "  --config FILE    vtier's settings from an agent.ini ([heat], [policy],\n"
 	    "                   [migrate], [budget] headroom); default: the built-in\n"
 	    "                   defaults, as an empty agent.ini gives\n"
+	    "  --cost SPEC      the cost model behind slowdown=: any of\n"
+	    "                   accesses=N (per sample) [%llu], fast=NS [%.0f],\n"
+	    "                   slow=NS [%.0f], migrate=NS (per 4 KiB page) [%.0f]\n"
 	    "  -v               log the agent's messages (twice: debug)\n"
 	    "Exit: 0 ok, 1 error, 2 usage, 3 malformed trace.\n",
-	    EPOCH_MS_DEFAULT);
+	    EPOCH_MS_DEFAULT, (unsigned long long)c.accesses, c.fast_ns,
+	    c.slow_ns, c.migrate_ns);
 }
 
 /* "25%", "12.5%" (of base) or a size; false if neither. */
@@ -81,11 +90,21 @@ parse_amount(const char *s, uint64_t base, uint64_t *out)
 struct opts {
 	const char *trace, *budget, *policy, *csv, *headroom, *config;
 	uint64_t epoch_ms;
+	struct sim_cost cost;
 };
+
+/* Migrated pages the cost model charges: none for the oracle's free moves. */
+static uint64_t
+charged(const struct sim_result *r, const struct sim_result *oracle,
+    uint64_t promoted, uint64_t demoted)
+{
+	return strcmp(r->policy, oracle->policy) == 0 ? 0 : promoted + demoted;
+}
 
 static int
 write_csv(const char *path, const struct sim_result *res, size_t nres,
-    const struct sim_result *oracle, uint64_t epoch_ms)
+    const struct sim_result *oracle, uint64_t epoch_ms,
+    const struct sim_cost *cost)
 {
 	FILE *f = fopen(path, "w");
 
@@ -95,7 +114,7 @@ write_csv(const char *path, const struct sim_result *res, size_t nres,
 	}
 	fprintf(f, "policy,epoch,start_ms,samples,hits,hit_ratio,oracle_hits,"
 	    "oracle_ratio,promoted_pages,demoted_pages,migrated_bytes,"
-	    "fast_bytes\n");
+	    "fast_bytes,slowdown\n");
 	for (size_t i = 0; i < nres; i++) {
 		for (size_t e = 0; e < res[i].nep; e++) {
 			const struct sim_epoch *ep = &res[i].ep[e];
@@ -103,7 +122,7 @@ write_csv(const char *path, const struct sim_result *res, size_t nres,
 			double n = ep->samples ? (double)ep->samples : 1.0;
 
 			fprintf(f, "%s,%zu,%llu,%llu,%llu,%.6f,%llu,%.6f,%llu,%llu,"
-			    "%llu,%llu\n", res[i].policy, e,
+			    "%llu,%llu,%.6f\n", res[i].policy, e,
 			    (unsigned long long)(e * epoch_ms),
 			    (unsigned long long)ep->samples,
 			    (unsigned long long)ep->hits, (double)ep->hits / n,
@@ -112,7 +131,9 @@ write_csv(const char *path, const struct sim_result *res, size_t nres,
 			    (unsigned long long)ep->demoted,
 			    (unsigned long long)((ep->promoted + ep->demoted) *
 			    SIM_PAGE_SIZE),
-			    (unsigned long long)(ep->fast_pages * SIM_PAGE_SIZE));
+			    (unsigned long long)(ep->fast_pages * SIM_PAGE_SIZE),
+			    sim_cost_slowdown(cost, ep->samples, ep->hits,
+			    charged(&res[i], oracle, ep->promoted, ep->demoted)));
 		}
 	}
 	if (fclose(f) != 0) {
@@ -123,15 +144,19 @@ write_csv(const char *path, const struct sim_result *res, size_t nres,
 }
 
 static void
-summary(const struct sim_result *r, const struct sim_result *oracle)
+summary(const struct sim_result *r, const struct sim_result *oracle,
+    const struct sim_cost *cost)
 {
 	double n = r->samples ? (double)r->samples : 1.0;
 	double hit = (double)r->hits / n, ohit = (double)oracle->hits / n;
 	uint64_t bytes = (r->promoted + r->demoted) * SIM_PAGE_SIZE;
 
-	printf("policy=%s hit=%.4f oracle=%.4f ratio=%.4f migrated_mib=%llu\n",
-	    r->policy, hit, ohit, oracle->hits ? hit / ohit : 1.0,
-	    (unsigned long long)((bytes + MiB / 2) / MiB));
+	printf("policy=%s hit=%.4f oracle=%.4f ratio=%.4f migrated_mib=%llu "
+	    "slowdown=%.4f\n", r->policy, hit, ohit,
+	    oracle->hits ? hit / ohit : 1.0,
+	    (unsigned long long)((bytes + MiB / 2) / MiB),
+	    sim_cost_slowdown(cost, r->samples, r->hits,
+	    charged(r, oracle, r->promoted, r->demoted)));
 }
 
 /* The policies named in spec, in report order; oracle last.  -EINVAL. */
@@ -215,6 +240,7 @@ run_sim(const struct opts *o)
 		goto out;
 	}
 	par.budget_pages = budget / SIM_PAGE_SIZE;
+	par.cost = o->cost;
 	par.epoch_ns = o->epoch_ms * 1000000ULL;
 	par.headroom = MIN(par.cfg.headroom, par.budget_pages * SIM_PAGE_SIZE / 64);
 	if (o->headroom != NULL &&
@@ -257,16 +283,17 @@ run_sim(const struct opts *o)
 	if (o->csv != NULL) {
 		if (want_oracle)
 			res[ndone++] = oracle;
-		rc = write_csv(o->csv, res, ndone, &oracle, o->epoch_ms);
+		rc = write_csv(o->csv, res, ndone, &oracle, o->epoch_ms,
+		    &par.cost);
 		if (want_oracle)
 			ndone--;
 		if (rc < 0)
 			goto out;
 	}
 	for (size_t i = 0; i < ndone; i++)
-		summary(&res[i], &oracle);
+		summary(&res[i], &oracle, &par.cost);
 	if (want_oracle)
-		summary(&oracle, &oracle);
+		summary(&oracle, &oracle, &par.cost);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "vtier-sim: stdout: %s\n", strerror(errno));
 		goto out;
@@ -362,13 +389,16 @@ main(int argc, char **argv)
 		{ "csv", required_argument, NULL, 'c' },
 		{ "headroom", required_argument, NULL, 'H' },
 		{ "config", required_argument, NULL, 'C' },
+		{ "cost", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .policy = "all", .epoch_ms = EPOCH_MS_DEFAULT };
+	char err[256];
 	int c, verbose = 0;
 
+	sim_cost_defaults(&o.cost);
 	log_init("vtier-sim", LOG_LVL_ERR);
 	if (argc >= 2 && strcmp(argv[1], "convert") == 0)
 		return convert_main(argc - 1, argv + 1);
@@ -384,6 +414,12 @@ main(int argc, char **argv)
 		case 'c': o.csv = optarg; break;
 		case 'H': o.headroom = optarg; break;
 		case 'C': o.config = optarg; break;
+		case 'k':
+			if (sim_cost_parse(&o.cost, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "vtier-sim: %s\n", err);
+				return SIM_EXIT_USAGE;
+			}
+			break;
 		case 'e':
 			if (parse_duration_ms(optarg, &o.epoch_ms) < 0 ||
 			    o.epoch_ms == 0 || o.epoch_ms > 1000ULL * 86400 * 365) {

@@ -2,7 +2,8 @@
  * sim.h - vtier-sim's private header: trace files (text and binary), a
  * trace loaded into memory with dense page ids, the replay engine and the
  * placement policies it compares (vtier's own, the published baselines,
- * first-touch and the per-epoch oracle).
+ * first-touch and the per-epoch oracle), and the cost model that prices
+ * their hits, misses and migrations.
  *
  * The engine is "the machine": it keeps which pages sit in the fast tier
  * (at the start, the first budget-worth of pages in order of first
@@ -122,12 +123,37 @@ int sim_trace_add(struct sim_trace *t, const struct sample *s);
 int64_t sim_trace_find(const struct sim_trace *t, uint64_t key);
 void sim_trace_free(struct sim_trace *t);
 
+/* ---- the cost model (cost.c) ---- */
+
+struct sim_cost {
+	uint64_t accesses;	/* memory accesses one sample stands for */
+	double fast_ns;		/* one access to the fast tier */
+	double slow_ns;		/* one access to the slow tier */
+	double migrate_ns;	/* one 4 KiB page migrated, either way */
+};
+
+/* The published figures cost.c cites. */
+void sim_cost_defaults(struct sim_cost *c);
+/* Estimated run time (ns) of samples with hits and migrated pages. */
+double sim_cost_time(const struct sim_cost *c, uint64_t samples, uint64_t hits,
+    uint64_t migrated_pages);
+/* That time over the same accesses all on the fast tier (1 for none). */
+double sim_cost_slowdown(const struct sim_cost *c, uint64_t samples,
+    uint64_t hits, uint64_t migrated_pages);
+/*
+ * Change c from "accesses=N,fast=NS,slow=NS,migrate=NS" (any of them);
+ * 0, or -EINVAL with the message in err and c unchanged.
+ */
+int sim_cost_parse(struct sim_cost *c, const char *spec, char *err,
+    size_t errlen);
+
 /* ---- the engine (engine.c) ---- */
 
 struct sim_params {
 	uint64_t budget_pages;	/* fast-tier capacity, 4 KiB pages */
 	uint64_t epoch_ns;	/* reporting and oracle epoch */
 	uint64_t headroom;	/* bytes vtier keeps free below the budget */
+	struct sim_cost cost;	/* what hits, misses and migrations cost */
 	struct agent_config cfg;	/* vtier's settings (config_defaults) */
 };
 
@@ -207,6 +233,28 @@ void sim_result_free(struct sim_result *res);
  */
 int sim_oracle(const struct sim_trace *tr, const struct sim_params *par,
     struct sim_result *res);
+
+/* ---- the last-level cache model (llc.c) ---- */
+
+#define SIM_LLC_LINE		64
+#define SIM_LLC_WAYS_DEFAULT	16
+#define SIM_LLC_WAYS_MAX	64
+#define SIM_LLC_LINES_MAX	(1ULL << 26)	/* 4 GiB of cache */
+
+struct sim_llc;
+
+/*
+ * A cache of size bytes (a multiple of 64 * ways, at most 4 GiB) with
+ * ways lines per set (1..64), empty.  0, -EINVAL or -ENOMEM.
+ */
+int sim_llc_create(struct sim_llc **cp, uint64_t size, unsigned ways);
+void sim_llc_free(struct sim_llc *c);
+/* An access to addr's line: true on a hit; the line is most recent now. */
+bool sim_llc_access(struct sim_llc *c, uint64_t addr);
+void sim_llc_stats(const struct sim_llc *c, uint64_t *accesses,
+    uint64_t *misses);
+/* "SIZE[,WAYS]" (WAYS default 16) into what sim_llc_create takes; -EINVAL. */
+int sim_llc_parse(const char *spec, uint64_t *size, unsigned *ways);
 
 /* ---- trace generators (gen.c) and the lackey converter (lackey.c) ---- */
 

@@ -22,11 +22,18 @@ expect_rc() {	# rc, command... (stderr to $T/err)
 expect_rc 0 "$S" --trace "$F/oracle.txt" --budget 8K --policy oracle,first-touch
 cat "$T/out"
 [ "$(wc -l <"$T/out")" -eq 2 ]
-grep -qx 'policy=first-touch hit=0.2727 oracle=0.7273 ratio=0.3750 migrated_mib=0' "$T/out"
-grep -qx 'policy=oracle hit=0.7273 oracle=0.7273 ratio=1.0000 migrated_mib=0' "$T/out"
+grep -qx 'policy=first-touch hit=0.2727 oracle=0.7273 ratio=0.3750 migrated_mib=0 slowdown=2.0909' "$T/out"
+grep -qx 'policy=oracle hit=0.7273 oracle=0.7273 ratio=1.0000 migrated_mib=0 slowdown=1.4091' "$T/out"
 # 50% of the 4-page footprint is the same budget
 "$S" --trace "$F/oracle.txt" --budget 50% --policy oracle,first-touch 2>/dev/null |
 	cmp - "$T/out"
+# the cost model: 3 hits and 8 misses at 100 and 250 ns (the defaults)
+# are 2300 ns against 1100; at 100 and 400 ns, 3500 against 1100
+"$S" --trace "$F/oracle.txt" --budget 8K --policy first-touch \
+	--cost accesses=7,slow=400 2>/dev/null | grep -q ' slowdown=3.1818$'
+expect_rc 2 "$S" --trace "$F/oracle.txt" --budget 8K --cost fast=0
+grep -q -- '--cost fast=0' "$T/err"
+expect_rc 2 "$S" --trace "$F/oracle.txt" --budget 8K --cost speed=1
 
 # all policies: six lines, in order, nothing else on stdout
 expect_rc 0 "$S" --trace "$F/shift.vtb" --budget 25% --epoch 1s --csv "$T/e.csv"
@@ -34,16 +41,18 @@ cat "$T/out"
 [ "$(wc -l <"$T/out")" -eq 6 ]
 awk '{print $1}' "$T/out" | tr '\n' ' ' | grep -qx \
 	'policy=vtier policy=hemem policy=memtis policy=tpp policy=first-touch policy=oracle '
-grep -Evq '^policy=[a-z-]+ hit=[01]\.[0-9]{4} oracle=[01]\.[0-9]{4} ratio=[0-9]+\.[0-9]{4} migrated_mib=[0-9]+$' "$T/out" && exit 1
+grep -Evq '^policy=[a-z-]+ hit=[01]\.[0-9]{4} oracle=[01]\.[0-9]{4} ratio=[0-9]+\.[0-9]{4} migrated_mib=[0-9]+ slowdown=[0-9]+\.[0-9]{4}$' "$T/out" && exit 1
 grep -q 'samples' "$T/err"
 # CSV: a header and one row per policy and epoch (4 s trace, 1 s epochs)
-head -1 "$T/e.csv" | grep -qx 'policy,epoch,start_ms,samples,hits,hit_ratio,oracle_hits,oracle_ratio,promoted_pages,demoted_pages,migrated_bytes,fast_bytes'
+head -1 "$T/e.csv" | grep -qx 'policy,epoch,start_ms,samples,hits,hit_ratio,oracle_hits,oracle_ratio,promoted_pages,demoted_pages,migrated_bytes,fast_bytes,slowdown'
 [ "$(grep -c '^vtier,' "$T/e.csv")" -eq 4 ]
 [ "$(grep -c '^oracle,' "$T/e.csv")" -eq 4 ]
 [ "$(wc -l <"$T/e.csv")" -eq 25 ]
 # every policy sees every sample; first-touch never migrates
 [ "$(awk -F, 'NR>1 {s[$1]+=$4} END {for (p in s) print s[p]}' "$T/e.csv" | sort -u)" = 8000 ]
 awk -F, '$1=="first-touch" && $11!=0 {exit 1}' "$T/e.csv"
+# an epoch's slowdown is at least 1 and at most slow/fast plus migration
+awk -F, 'NR>1 && ($13 < 1 || ($1=="first-touch" && $13 > 2.5)) {exit 1}' "$T/e.csv"
 
 # every shipped trace runs; the oracle is never below first-touch
 for f in "$F"/*.vtb; do
@@ -70,7 +79,7 @@ b=$("$S" --trace "$T/g.vtb" --budget 25% 2>/dev/null)
 [ "$a" = "$b" ]
 
 # generators are reproducible from the seed, and differ across seeds
-for k in zipf shift scan mix; do
+for k in zipf shift scan mix slide; do
 	"$S" gen $k --pages 300 --samples 2000 --seed 9 --binary -o "$T/$k.1"
 	"$S" gen $k --pages 300 --samples 2000 --seed 9 --binary -o "$T/$k.2"
 	"$S" gen $k --pages 300 --samples 2000 --seed 10 --binary -o "$T/$k.3"
@@ -78,6 +87,20 @@ for k in zipf shift scan mix; do
 	! cmp -s "$T/$k.1" "$T/$k.3"
 done
 [ "$("$S" gen mix --pages 100 --samples 4000 | awk '{print $2}' | sort -u | wc -l)" -eq 4 ]
+# mix --weights: process i gets weight i / sum of the samples (1:3 here)
+"$S" gen mix --procs 2 --skews 1,1 --weights 1,3 --pages 100 --samples 8000 \
+	>"$T/w.txt"
+n1=$(awk '$2 == 1000' "$T/w.txt" | wc -l)
+[ "$n1" -ge 1700 ] && [ "$n1" -le 2300 ]
+# slide: the hot window (--hot 10 of 1000 pages, all samples) moves on:
+# the first and the last tenth of the trace share no page (a page: the
+# address without its last 3 hex digits)
+"$S" gen slide --pages 1000 --hot 10 --hot-frac 1 --travel 500 --samples 5000 \
+	>"$T/s.txt"
+head -500 "$T/s.txt" | awk '{print substr($3, 1, length($3) - 3)}' | sort -u >"$T/s.first"
+tail -500 "$T/s.txt" | awk '{print substr($3, 1, length($3) - 3)}' | sort -u >"$T/s.last"
+[ "$(wc -l <"$T/s.first")" -le 60 ]
+[ -z "$(comm -12 "$T/s.first" "$T/s.last")" ]
 
 # usage errors: exit 2
 expect_rc 2 "$S"
@@ -91,6 +114,10 @@ expect_rc 2 "$S" --trace "$F/zipf.vtb" --budget 25% --bogus
 expect_rc 2 "$S" convert "$T/g.txt"
 expect_rc 2 "$S" gen nosuchkind
 expect_rc 2 "$S" gen shift --hot 0
+expect_rc 2 "$S" gen mix --procs 2 --skews 1,1 --weights 1
+grep -q -- '--weights needs a weight' "$T/err"
+expect_rc 2 "$S" gen mix --weights 1,0
+expect_rc 2 "$S" gen slide --pages 100 --hot 100
 printf '[policy]\nhysteresis = lots\n' >"$T/bad.ini"
 expect_rc 2 "$S" --trace "$F/zipf.vtb" --budget 25% --config "$T/bad.ini"
 grep -q "bad.ini:2:" "$T/err"

@@ -2,7 +2,8 @@
 # small C program sweeps a 1 MiB buffer under
 # `valgrind --tool=lackey --trace-mem=yes`; the converted trace must have
 # the program's pid, samples 1 in N of its data accesses, cover the
-# buffer's pages at their real addresses, and replay.  Also: a malformed
+# buffer's pages at their real addresses, and replay; through the LLC
+# model (--llc) only the misses are sampled.  Also: a malformed
 # access line is refused with its line number.  Skips without valgrind
 # (make check installs it: DEB_DEPS).
 set -eu
@@ -74,6 +75,30 @@ m=$(wc -l <"$T/back.txt")
 [ $((m - n)) -le $((n / 100)) ] && [ $((n - m)) -le $((n / 100)) ]
 "$S" --trace "$T/sweep.vtb" --budget 25% --epoch 100ms >"$T/sum"
 [ "$(wc -l <"$T/sum")" -eq 6 ]
+
+# what PEBS sees (--llc): the first sweep misses every line of the 1 MiB
+# buffer whatever the cache; with 256 KiB the second sweep misses again
+# and so does the first of the 64 KiB reads (the rest hit), with 2 MiB
+# nothing after the first sweep misses: 16384 + 1024 misses apart
+"$S" lackey --every 1 --llc 256K -o "$T/l256.txt" "$T/lackey.out" 2>"$T/err"
+cat "$T/err"
+grep -q 'LLC 256K, 16-way' "$T/err"
+"$S" lackey --every 1 --llc 2M,8 -o "$T/l2m.txt" "$T/lackey.out" 2>/dev/null
+n256=$(grep -vc '^#' "$T/l256.txt")
+n2m=$(grep -vc '^#' "$T/l2m.txt")
+echo "LLC misses: $n256 with 256K, $n2m with 2M"
+d=$((n256 - n2m))
+[ "$d" -ge 16000 ] && [ "$d" -le 19000 ]
+[ "$n2m" -ge 16384 ] && [ "$n2m" -lt $((data / 2)) ]
+inllc=$(python3 -c '
+import sys
+lo, hi = int(sys.argv[1], 16), int(sys.argv[2], 16)
+pages = {int(l.split()[2], 16) >> 12 for l in open(sys.argv[3])}
+print(sum(1 for p in pages if lo >> 12 <= p <= (hi - 1) >> 12))' \
+	"$lo" "$hi" "$T/l256.txt")
+[ "$inllc" -ge 256 ]
+rc=0; "$S" lackey --llc 100K,3 "$T/lackey.out" >/dev/null 2>"$T/err" || rc=$?
+[ $rc -eq 2 ] && grep -q -- '--llc 100K,3' "$T/err"
 
 # a broken access line is refused with its line number
 printf '==42== Lackey\nI  04001000,3\n L 1fff0000,8\n S zz,8\n' >"$T/bad.out"
