@@ -13,7 +13,7 @@ T=$(mktemp -d /tmp/vtier-noballoon.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 start=$(date +%s)
 "$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 240 --no-balloon \
-	-e GATE=0 -e SECONDS_RUN=10 \
+	-e GATE=0 -e SECONDS_RUN=15 -e HOT_MIN=0 \
 	"$SRC/tests/vm/scenarios/hostmem.sh" "$ST/vtier-agent" "$ST/vtierctl" \
 	"$ST/tierload" "$SRC/tests/vm/scenarios/lib.sh" >"$T/out" 2>&1
 rc=$?
