@@ -22,6 +22,7 @@
 struct node_state {
 	uint64_t last_ns;	/* last compaction (0: never) */
 	uint64_t spacing_ns;	/* until the next may come */
+	uint64_t left;		/* bytes in small pieces it left */
 };
 
 struct compactor {
@@ -157,10 +158,13 @@ compact_step(struct compactor *c, uint64_t fast_mask, int order,
 	c->st.unreportable = total;
 	for (int i = 0; i < 64; i++) {
 		struct node_state *ns = &c->node[i];
-		uint64_t t, took, gain;
+		uint64_t t, took, gain, spacing = ns->spacing_ns;
 
+		/* what demotions freed since the last one: a fresh chance */
+		if (before[i] >= ns->left + COMPACT_MIN_BYTES)
+			spacing = COMPACT_SPACING_NS;
 		if (!(fast_mask >> i & 1) || before[i] < COMPACT_MIN_BYTES ||
-		    (ns->last_ns != 0 && now - ns->last_ns < ns->spacing_ns))
+		    (ns->last_ns != 0 && now - ns->last_ns < spacing))
 			continue;
 		t = now_ns();
 		if ((rc = compact_node(c, i)) < 0) {
@@ -175,8 +179,10 @@ compact_step(struct compactor *c, uint64_t fast_mask, int order,
 		c->st.runs++;
 		c->st.ns += took;
 		c->st.max_ns = MAX(c->st.max_ns, took);
+		ns->left = before[i];
 		if (read_unreportable(c, 1ULL << i, order, after) < 0)
 			continue;
+		ns->left = after[i];
 		gain = before[i] > after[i] ? before[i] - after[i] : 0;
 		c->st.gained += gain;
 		c->st.unreportable -= MIN(c->st.unreportable, gain);

@@ -19,7 +19,9 @@
  * and at most once every COMPACT_SPACING_NS; a compaction that gained
  * less than a quarter of what it was called for doubles the node's
  * spacing (up to COMPACT_SPACING_MAX_NS: unmovable pages are in the
- * way), a fruitful one resets it.
+ * way), a fruitful one resets it, and so does COMPACT_MIN_BYTES more in
+ * small pieces than the last compaction left (a budget shrink's
+ * demotions: new free memory to join).
  *
  * The round's, on the worker thread (the write blocks while the kernel
  * compacts).  It writes nothing but the compact files.

@@ -4,7 +4,7 @@
  * left out, zones of a node added, junk lines skipped, and a compaction
  * step on a fixture tree: a node with enough small free pieces has its
  * compact file written, one with few does not, and the spacing holds
- * off the next.
+ * off the next, unless more free memory in small pieces came since.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +105,15 @@ test_step(void)
 	 * doubled, so COMPACT_SPACING_NS later is still too early */
 	ASSERT_EQ(compact_step(c, 0x3, 9, t + COMPACT_SPACING_NS), 0);
 	ASSERT_EQ(compact_step(c, 0x3, 9, t + 2 * COMPACT_SPACING_NS), 1);
+	ASSERT_EQ(size_of(p0), 2);
+	/* spacing doubled again; but 8 MiB more in small pieces than the
+	 * last compaction left (a budget shrink's demotions) is a fresh
+	 * chance at the base spacing */
+	put(p0, "");
+	ASSERT_EQ(compact_step(c, 0x3, 9, t + 3 * COMPACT_SPACING_NS), 0);
+	put(bi, "Node 0, zone Normal 4608 0 0 0 0 0 0 0 0 0 0\n");
+	ASSERT_EQ(compact_step(c, 0x3, 9, t + 3 * COMPACT_SPACING_NS +
+	    COMPACT_LOOK_NS), 1);
 	ASSERT_EQ(size_of(p0), 2);
 	/* not a fast node: never */
 	put(p0, "");
