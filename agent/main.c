@@ -634,7 +634,8 @@ finish_round(struct agent *a)
 		if (r->mr.promoted_bytes || r->mr.demoted_bytes)
 			log_debug("round %llu: fast %llu -> %llu, promoted %llu, "
 			    "demoted %llu bytes, threshold %u, %llu ms (adopt "
-			    "%llu, query %llu, plan %llu, migrate %llu)%s%s",
+			    "%llu, query %llu, plan %llu of which vacate %llu, "
+			    "migrate %llu, compact %llu)%s%s",
 			    (unsigned long long)a->ctr.ticks,
 			    (unsigned long long)r->fast_used,
 			    (unsigned long long)used,
@@ -645,7 +646,9 @@ finish_round(struct agent *a)
 			    (unsigned long long)(r->adopt_ns / 1000000),
 			    (unsigned long long)(r->query_ns / 1000000),
 			    (unsigned long long)(r->plan_ns / 1000000),
+			    (unsigned long long)(r->vacate_ns / 1000000),
 			    (unsigned long long)(r->migrate_ns / 1000000),
+			    (unsigned long long)(r->compact_ns / 1000000),
 			    r->cancelled ? " (cancelled)" : "",
 			    r->mr.cut ? " (cut)" : "");
 	} else {
