@@ -163,6 +163,10 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+$(B)/bench/bench_shim_%: $(B)/obj/tests/bench/bench_shim_%.o $(SHIM_LIB_OBJS) $(COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(VIRT_LIBS)
+
 $(B)/bench/%: $(B)/obj/tests/bench/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm

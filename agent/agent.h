@@ -8,13 +8,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "compact.h"
 #include "config.h"
 #include "heat.h"
 #include "migrate.h"
 #include "policy.h"
+#include "reporting.h"
 #include "round.h"
 #include "sample.h"
 #include "topo.h"
+#include "vacate.h"
 
 struct heat;
 struct loop;
@@ -58,6 +61,8 @@ struct agent_view {
 	uint64_t hot_bytes, hot_on_fast_bytes;
 	uint32_t threshold;
 	size_t managed;
+	struct vacate_stats vs;
+	struct compact_stats cs;
 };
 
 /* A sampler fd's watch in the loop. */
@@ -79,6 +84,8 @@ struct agent {
 	struct procs *procs;		/* real backend only */
 	struct thp *thp;		/* THP detection, real backend only */
 	struct adopter *adopt;		/* untracked fast pages, real backend only */
+	struct vacate *vacate;		/* demotions by block, real backend only */
+	struct compactor *compact;	/* fast nodes' compaction, likewise */
 	struct loop *loop;
 	struct chan *chan;		/* NULL: [shim] transport = none */
 	int chan_watch;			/* loop watcher of the channel's fd */
@@ -110,6 +117,10 @@ struct agent {
 	bool round_pending;		/* due (or a new budget) while one ran */
 	bool reload_pending;		/* a reload's stage settings wait */
 	struct agent_view view;
+
+	struct reporting rep;		/* free page reporting, as last probed */
+	bool rep_noted;			/* rep has been logged once */
+	bool rep_warned;		/* "nothing returns freed memory" said */
 
 	uint64_t budget;		/* effective budget in bytes */
 	enum budget_source budget_source;

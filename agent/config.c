@@ -122,6 +122,8 @@ static const struct key keys[] = {
 	    1, 65536, NULL },
 	{ "migrate", "sim_call_time", K_DURATION, FIELD(sim_call_ms), 0,
 	    0, 10 * 1000, NULL },
+	{ "migrate", "vacate", K_BOOL, FIELD(vacate), 0, 0, 1, NULL },
+	{ "migrate", "compact", K_BOOL, FIELD(compact), 0, 0, 1, NULL },
 	{ "nodes", "fast", K_NODES, FIELD(fast_nodes), 0, 0, 0, NULL },
 	{ "nodes", "slow", K_NODES, FIELD(slow_nodes), 0, 0, 0, NULL },
 	{ "shim", "transport", K_ENUM, FIELD(shim), 0,
@@ -176,6 +178,8 @@ config_defaults(struct agent_config *cfg)
 	cfg->backend = BACKEND_MOVE_PAGES;
 	cfg->rate_bytes = 256 * MiB;
 	cfg->pages_per_call = 1024;
+	cfg->vacate = 1;
+	cfg->compact = 1;
 	cfg->fast_nodes = 0;
 	cfg->slow_nodes = 0;
 	cfg->min_rss = 0;

@@ -75,6 +75,8 @@ struct agent_config {
 	uint64_t rate_bytes;			/* rate = 256M (bytes per second) */
 	uint32_t pages_per_call;		/* pages_per_call = 1024 */
 	uint64_t sim_call_ms;			/* sim_call_time = 0 (sim backend) */
+	int vacate;				/* vacate = yes (whole 2 MiB blocks) */
+	int compact;				/* compact = yes (fast nodes) */
 
 	/* [nodes] 0 = auto: fast = nodes with CPUs, slow = memory-only nodes */
 	uint64_t fast_nodes;			/* fast = auto */

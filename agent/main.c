@@ -30,6 +30,7 @@
 #include "adopt.h"
 #include "agent.h"
 #include "chan.h"
+#include "compact.h"
 #include "heat.h"
 #include "loop.h"
 #include "migrate.h"
@@ -38,6 +39,7 @@
 #include "proc.h"
 #include "sampleq.h"
 #include "thp.h"
+#include "vacate.h"
 #include "worker.h"
 
 #define EXIT_CONFIG	2
@@ -289,6 +291,50 @@ resume_samplers(struct agent *a)
 }
 
 /*
+ * Whether what the guest frees goes back to the host: said when it is
+ * first known and when it changes, and warned about once while the
+ * budget is below the fast nodes' size and nothing returns freed memory
+ * (the budget then saves the host nothing).
+ */
+static void
+note_reporting(struct agent *a, const struct reporting *rep)
+{
+	bool changed = !a->rep_noted || rep->available != a->rep.available ||
+	    rep->order != a->rep.order;
+	char b[32];
+
+	a->rep = *rep;
+	a->rep_noted = true;
+	if (rep->available) {
+		if (changed)
+			log_info("free page reporting: %s reports free blocks "
+			    "of %llu KiB to the host (page_reporting_order %d)%s",
+			    rep->device, rep->order >= 0 ? 4ULL << rep->order :
+			    0ULL, rep->order, a->cfg.vacate && a->vacate ?
+			    "; demotions empty whole 2 MiB blocks ([migrate] "
+			    "vacate)" : "");
+		a->rep_warned = false;
+		return;
+	}
+	if (changed && a->rep_warned)
+		log_info("free page reporting: gone");
+	/* the sim backend's memory is not the guest's: nothing to say */
+	if (a->cfg.backend == BACKEND_MOVE_PAGES && !a->rep_warned &&
+	    a->budget < topo_fast_total(&a->topo)) {
+		format_size(a->budget, b, sizeof(b));
+		log_warnx("free page reporting: none (no virtio-balloon device "
+		    "with free page reporting bound to virtio_balloon): the "
+		    "budget of %s keeps this guest's fast nodes in bounds, but "
+		    "the host keeps backing every page the guest has touched; "
+		    "give the VM QEMU -device virtio-balloon-pci,"
+		    "free-page-reporting=on (libvirt: <memballoon "
+		    "model='virtio' freePageReporting='on'/>) and load "
+		    "virtio_balloon", b);
+		a->rep_warned = true;
+	}
+}
+
+/*
  * The plan says the budget cannot be met: over it, and nothing of a
  * managed process left to demote.  Not while adoption may still find
  * cold pages on the fast nodes (adopt_settled: no pass running, the last
@@ -506,6 +552,10 @@ view_update(struct agent *a)
 	v->hot_on_fast_bytes = a->plan.hot_on_fast_bytes;
 	v->threshold = a->plan.threshold;
 	v->managed = a->procs ? proc_count_managed(a->procs) : 0;
+	if (a->vacate != NULL)
+		v->vs = *vacate_stats(a->vacate);
+	if (a->compact != NULL)
+		v->cs = *compact_stats(a->compact);
 }
 
 /* Settings a reload changes in stages a round may have had. */
@@ -584,7 +634,8 @@ finish_round(struct agent *a)
 		if (r->mr.promoted_bytes || r->mr.demoted_bytes)
 			log_debug("round %llu: fast %llu -> %llu, promoted %llu, "
 			    "demoted %llu bytes, threshold %u, %llu ms (adopt "
-			    "%llu, query %llu, plan %llu, migrate %llu)%s%s",
+			    "%llu, query %llu, plan %llu of which vacate %llu, "
+			    "migrate %llu, compact %llu)%s%s",
 			    (unsigned long long)a->ctr.ticks,
 			    (unsigned long long)r->fast_used,
 			    (unsigned long long)used,
@@ -595,12 +646,15 @@ finish_round(struct agent *a)
 			    (unsigned long long)(r->adopt_ns / 1000000),
 			    (unsigned long long)(r->query_ns / 1000000),
 			    (unsigned long long)(r->plan_ns / 1000000),
+			    (unsigned long long)(r->vacate_ns / 1000000),
 			    (unsigned long long)(r->migrate_ns / 1000000),
+			    (unsigned long long)(r->compact_ns / 1000000),
 			    r->cancelled ? " (cancelled)" : "",
 			    r->mr.cut ? " (cut)" : "");
 	} else {
 		a->fast_used = r->fast_used;
 	}
+	note_reporting(a, &r->rep);
 	sampleq_drain(a->sq, on_queued_sample, a);
 	flush_batch(a);
 	resume_samplers(a);
@@ -929,6 +983,12 @@ start(struct agent *a, const char *sysfs)
 		if ((rc = adopt_create(&a->adopt, "/proc", a->procs, a->thp,
 		    ADOPT_PAGES_PER_S, now_ns() + ADOPT_GRACE_NS)) < 0)
 			return rc;
+		if ((rc = vacate_create(&a->vacate, "/proc")) < 0)
+			log_warnx("vacate: /proc/kpageflags: %s: demotions are "
+			    "not chosen by physical block, and what they free "
+			    "may not go back to the host", strerror(-rc));
+		if ((rc = compact_create(&a->compact, sysfs, "/proc")) < 0)
+			return rc;
 	}
 	/* a stale socket of a killed agent is replaced, a live one refused */
 	if ((a->statusfd = unix_listen(a->cfg.status_socket, 0660, 16)) < 0) {
@@ -969,7 +1029,11 @@ start(struct agent *a, const char *sysfs)
 	a->round.plan = &a->plan;
 	a->round.mig = a->mig;
 	a->round.adopt = a->adopt;
+	a->round.vacate = a->vacate;
+	a->round.compact = a->compact;
 	a->round.topo = a->topo;
+	reporting_probe(a->topo.root, &a->round.rep);
+	a->round.probe_ns = now_ns();
 	if ((rc = sampleq_create(&a->sq, QUEUE_MAX)) < 0)
 		return rc;
 	if ((rc = worker_create(&a->worker)) < 0) {
@@ -983,6 +1047,7 @@ start(struct agent *a, const char *sysfs)
 		a->worker_watch = rc;
 	}
 	view_update(a);
+	note_reporting(a, &a->round.rep);
 	if (a->cfg.shim != SHIM_NONE) {
 		struct proto_msg hello;
 
@@ -1029,6 +1094,8 @@ stop(struct agent *a)
 		close(a->statusfd);
 		unlink(a->cfg.status_socket);
 	}
+	compact_destroy(a->compact);
+	vacate_destroy(a->vacate);
 	adopt_destroy(a->adopt);
 	thp_close(a->thp);
 	proc_destroy(a->procs);

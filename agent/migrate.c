@@ -9,7 +9,10 @@
  * for promotions, room + bytes demoted so far) allows; the first item
  * that does not fit ends the phase, so a later, smaller item never jumps
  * a hotter or colder one the policy ranked first.  The taken items are
- * sorted by (pid, address) and sent per process in calls of at most
+ * grouped by pid, in plan order within each process (a round its
+ * deadline cuts short has moved the plan's first items: the policy's
+ * ranking, or vacate.c's whole physical blocks), and sent per process
+ * in calls of at most
  * pages_per_call base pages (a THP counts 512, as that is what the kernel
  * copies; one THP alone may exceed a smaller limit), so no process sits
  * in one long call.
@@ -358,6 +361,7 @@ migrate_close(struct migrator *m)
 		return;
 	m->ops->close(m);
 	free(m->items);
+	free(m->order);
 	free(m->pages);
 	free(m->npages);
 	free(m->nodes);
@@ -633,7 +637,7 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
     size_t n, int64_t limit, struct phase *ph)
 {
 	struct plan_item *items;
-	uint64_t avail, taken_bytes = 0;
+	uint64_t *order, avail, taken_bytes = 0;
 	size_t ntaken = 0, i, j;
 	int rc;
 
@@ -651,6 +655,12 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 		goto err;
 	}
 	m->items = items;
+	order = grow(m->order, &m->order_cap, n, sizeof(*m->order));
+	if (order == NULL) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	m->order = order;
 	avail = tbucket_avail(&m->tb);
 	for (i = 0; i < n; i++) {
 		const struct plan_item *it = &plan[i];
@@ -666,11 +676,14 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 		}
 		if (limit < 0 || taken_bytes + bytes > (uint64_t)limit)
 			break;
-		m->items[ntaken++] = *it;
+		/* a plan holds at most its cap (<= 2^20) items of each kind */
+		m->order[ntaken++] = (uint64_t)heat_key_pid(it->key) << 32 | i;
 		taken_bytes += bytes;
 	}
 	if (ntaken > 1)
-		qsort(m->items, ntaken, sizeof(*m->items), cmp_item);
+		qsort(m->order, ntaken, sizeof(*m->order), cmp_u64);
+	for (i = 0; i < ntaken; i++)
+		m->items[i] = plan[m->order[i] & UINT32_MAX];
 
 	for (i = 0; i < ntaken && !ph->stop; i = j) {
 		uint32_t pid = heat_key_pid(m->items[i].key);

@@ -66,8 +66,10 @@ struct migrator {
 	size_t query_hand;
 
 	/* Scratch, grown on demand, kept between rounds. */
-	struct plan_item *items;	/* taken items, sorted by pid, addr */
+	struct plan_item *items;	/* taken items, by pid, in plan order */
 	size_t items_cap;
+	uint64_t *order;		/* pid << 32 | plan index, to sort them */
+	size_t order_cap;
 	void **pages;			/* one call's worth (pages_per_call) */
 	uint32_t *npages;
 	int *nodes;

@@ -10,9 +10,11 @@
 #include "vtier/log.h"
 #include "vtier/util.h"
 #include "adopt.h"
+#include "compact.h"
 #include "heat.h"
 #include "policy.h"
 #include "round.h"
+#include "vacate.h"
 #include "worker.h"
 
 #define QUERY_BATCH	65536	/* unknown placements looked up per round */
@@ -51,8 +53,9 @@ round_run(void *arg)
 	int rc;
 
 	r->err = 0;
-	r->cancelled = r->planned = false;
+	r->cancelled = r->planned = r->probed = false;
 	r->adopt_ns = r->query_ns = r->plan_ns = r->migrate_ns = 0;
+	r->vacate_ns = r->compact_ns = 0;
 	memset(&r->mr, 0, sizeof(r->mr));
 	policy_heat_clock(r->heat, &r->cfg, r->budget);
 	heat_advance(r->heat, now);
@@ -61,6 +64,12 @@ round_run(void *arg)
 		goto out;
 	}
 	r->fast_used = r->fast_used_after = used;
+	/* a balloon device can come (a module loaded) or go at any time */
+	if (r->probe_ns == 0 || now - r->probe_ns >= REPORTING_PROBE_NS) {
+		reporting_probe(r->topo.root, &r->rep);
+		r->probe_ns = now;
+		r->probed = true;
+	}
 	t = now_ns();
 	if (r->adopt != NULL && r->cfg.adopt) {
 		adopt_set_cancel(r->adopt, r->cancel);
@@ -88,6 +97,14 @@ round_run(void *arg)
 		goto out;
 	}
 	r->planned = true;
+	/* freed memory reaches the host in whole blocks only: choose them */
+	if (r->vacate != NULL && r->cfg.vacate && r->rep.available &&
+	    r->plan->ndemote > 0) {
+		uint64_t tv = now_ns();
+
+		(void)vacate_plan(r->vacate, r->heat, &pp, r->plan, now);
+		r->vacate_ns = now_ns() - tv;
+	}
 	r->plan_ns = now_ns() - t;
 	room = policy_room(&r->cfg, r->budget, used);
 	t = now_ns();
@@ -106,6 +123,15 @@ round_run(void *arg)
 		    r->mr.demoted_bytes);
 	r->fast_used_after = used;
 	migrate_set_deadline(r->mig, 0);
+	if (r->compact != NULL && r->cfg.compact && r->rep.available &&
+	    !worker_cancelled(r->cancel)) {
+		t = now_ns();
+		if ((rc = compact_step(r->compact, r->topo.fast_mask,
+		    r->rep.order, t)) < 0)
+			log_warnx("compaction: /proc/buddyinfo: %s",
+			    strerror(-rc));
+		r->compact_ns = now_ns() - t;
+	}
 out:
 	r->cancelled = worker_cancelled(r->cancel);
 	r->cost_ns = now_ns() - r->start_ns;

@@ -20,11 +20,14 @@
 
 #include "config.h"
 #include "migrate.h"
+#include "reporting.h"
 #include "topo.h"
 
 struct adopter;
+struct compactor;
 struct heat;
 struct plan;
+struct vacate;
 
 struct round {
 	/* the stages, the round's while it runs */
@@ -32,6 +35,8 @@ struct round {
 	struct plan *plan;
 	struct migrator *mig;
 	struct adopter *adopt;		/* NULL: no adoption */
+	struct vacate *vacate;		/* NULL: demotions as planned */
+	struct compactor *compact;	/* NULL: no compaction */
 	struct topo topo;		/* its own copy: usage is refreshed */
 	const atomic_bool *cancel;	/* true: end at the next step */
 
@@ -40,6 +45,10 @@ struct round {
 	uint64_t budget;
 	uint16_t tick;
 	uint64_t start_ns;
+
+	/* the round's own, from one round to the next */
+	struct reporting rep;		/* free page reporting, as last probed */
+	uint64_t probe_ns;		/* when (0: never) */
 
 	/* outputs */
 	int err;			/* -errno: fast usage unknown, no plan */
@@ -50,7 +59,10 @@ struct round {
 	uint64_t fast_used_after;	/* estimated after its moves */
 	struct migrate_round mr;
 	uint64_t cost_ns;		/* how long it took */
+	bool probed;			/* rep was probed again */
 	uint64_t adopt_ns, query_ns, plan_ns, migrate_ns;	/* of which */
+	uint64_t vacate_ns;		/* of plan_ns: choosing blocks */
+	uint64_t compact_ns;		/* compacting fast nodes */
 };
 
 /* Run one round on r (a worker_fn).  Never fails: errors are in r->err. */

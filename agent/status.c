@@ -164,6 +164,14 @@ status_format(const struct agent *a, char *buf, size_t len)
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);
 	ju(&j, "managed_processes", v->managed);
+	js(&j, "free_page_reporting", a->rep.available ? "yes" : "no");
+	jkey(&j, "reporting_order");
+	jput(&j, "%d", a->rep.order);
+	ju(&j, "vacated_pages", v->vs.rewritten);
+	ju(&j, "compactions", v->cs.runs);
+	ju(&j, "compact_ms", v->cs.ns / 1000000);
+	ju(&j, "unreportable_free_bytes", a->rep.available ?
+	    v->cs.unreportable : 0);
 	{
 		struct chan_info ci;
 

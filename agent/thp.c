@@ -4,7 +4,7 @@
  * pagemap entry (Documentation/admin-guide/mm/pagemap.rst): bit 63 page
  * present, bits 0-54 the page frame number (zero without CAP_SYS_ADMIN).
  * kpageflags: one u64 of KPF_* bits per frame; KPF_THP is bit 22.
- * Pagemap fds are cached per pid in a small direct-mapped table.
+ * Pagemap files are cached per pid (pagemap.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +18,10 @@
 #include "thp.h"
 
 #define KPF_THP		22
-#define CACHE		64
 
 struct thp {
-	char procfs[256];
+	struct pagemap *pm;
 	int kpageflags;
-	struct { uint32_t pid; int fd; } cache[CACHE];
 	bool no_pfns;		/* pagemap hides frame numbers from us */
 };
 
@@ -35,7 +33,6 @@ thp_open(struct thp **tp, const char *procfs)
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return -ENOMEM;
-	snprintf(t->procfs, sizeof(t->procfs), "%s", procfs);
 	snprintf(path, sizeof(path), "%s/kpageflags", procfs);
 	if ((t->kpageflags = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		int err = -errno;
@@ -43,8 +40,11 @@ thp_open(struct thp **tp, const char *procfs)
 		free(t);
 		return err;
 	}
-	for (int i = 0; i < CACHE; i++)
-		t->cache[i].fd = -1;
+	if (pagemap_open(&t->pm, procfs) < 0) {
+		close(t->kpageflags);
+		free(t);
+		return -ENOMEM;
+	}
 	*tp = t;
 	return 0;
 }
@@ -54,55 +54,26 @@ thp_close(struct thp *t)
 {
 	if (t == NULL)
 		return;
-	for (int i = 0; i < CACHE; i++)
-		if (t->cache[i].fd >= 0)
-			close(t->cache[i].fd);
+	pagemap_close(t->pm);
 	close(t->kpageflags);
 	free(t);
-}
-
-static int
-pagemap_fd(struct thp *t, uint32_t pid)
-{
-	unsigned i = (pid * 2654435761u) % CACHE;
-	char path[300];
-
-	if (t->cache[i].fd >= 0 && t->cache[i].pid == pid)
-		return t->cache[i].fd;
-	if (t->cache[i].fd >= 0)
-		close(t->cache[i].fd);
-	t->cache[i].fd = -1;
-	snprintf(path, sizeof(path), "%s/%u/pagemap", t->procfs, pid);
-	if ((t->cache[i].fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	t->cache[i].pid = pid;
-	return t->cache[i].fd;
 }
 
 void
 thp_forget(struct thp *t, uint32_t pid)
 {
-	unsigned i = (pid * 2654435761u) % CACHE;
-
-	if (t != NULL && t->cache[i].fd >= 0 && t->cache[i].pid == pid) {
-		close(t->cache[i].fd);
-		t->cache[i].fd = -1;
-	}
+	if (t != NULL)
+		pagemap_forget(t->pm, pid);
 }
 
 int
 thp_check(struct thp *t, uint32_t pid, uint64_t addr)
 {
 	uint64_t pm;
-	int fd = pagemap_fd(t, pid);
+	int rc;
 
-	if (fd < 0)
-		return fd;
-	if (pread(fd, &pm, sizeof(pm), (off_t)((addr >> 12) * 8)) !=
-	    (ssize_t)sizeof(pm)) {
-		thp_forget(t, pid);	/* gone, or reused: reopen next time */
-		return -ESRCH;
-	}
+	if ((rc = pagemap_read(t->pm, pid, addr, &pm, 1)) < 0)
+		return rc;
 	if (!(pm & PAGEMAP_PRESENT))
 		return 0;
 	if ((pm & PAGEMAP_PFN_MASK) == 0) {

@@ -11,14 +11,7 @@
 
 #include <stdint.h>
 
-/*
- * A /proc/PID/pagemap entry (Documentation/admin-guide/mm/pagemap.rst),
- * one u64 per page: read here and by the adopter (agent/adopt.c).
- */
-#define PAGEMAP_PRESENT		(1ULL << 63)
-#define PAGEMAP_FILE		(1ULL << 61)	/* file page or shared anonymous */
-#define PAGEMAP_EXCLUSIVE	(1ULL << 56)	/* mapped by this process only */
-#define PAGEMAP_PFN_MASK	((1ULL << 55) - 1)	/* 0 without CAP_SYS_ADMIN */
+#include "pagemap.h"	/* PAGEMAP_*, also for the adopter */
 
 struct thp;
 

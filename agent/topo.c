@@ -334,14 +334,6 @@ topo_pick(const struct topo *t, uint64_t mask)
 	return best;
 }
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
  * One devices/system/memory/memoryN directory: is it an online block of
  * node?  Membership is the memoryN/node<K> entry (a symlink in sysfs, a

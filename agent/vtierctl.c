@@ -410,6 +410,13 @@ static const struct metric agent_metrics[] = {
 	    "The agent's user and system CPU time."),
 };
 
+/* Per VM and backing range (backing.N.host_resident_bytes). */
+static const struct metric shim_vm_resident =
+	GAUGE("vtier_hostshim_vm_host_resident_bytes", NULL,
+	    "Host memory (RAM or swap) behind a backing range of the VM "
+	    "(range = its index in the VM's backing list), read at most "
+	    "every 2 s; compare the sum with the budget.");
+
 /* These two are counted over the VMs, not read from a key. */
 static const struct metric shim_vms =
 	GAUGE("vtier_hostshim_vms", NULL, "VMs the shim is configured for.");
@@ -426,6 +433,7 @@ static const struct metric shim_vm_metrics[] = {
 	    "The VM's fast-memory budget; 0: none set."),
 	GAUGE("vtier_hostshim_vm_pinned_bytes", "pinned_bytes",
 	    "Host memory pinned behind the VM's PEBS buffers."),
+	/* vtier_hostshim_vm_host_resident_bytes{vm,range}: metrics_shim */
 	GAUGE("vtier_hostshim_vm_fast_used_bytes", "stats.fast_used_bytes",
 	    "Fast-node memory in use, from the agent's last stats; no "
 	    "sample before the first."),
@@ -570,6 +578,27 @@ metrics_shim(FILE *f, const struct doc *d)
 	sample(&p, &shim_vms, NULL, 0, n);
 	snprintf(n, sizeof(n), "%d", nup);
 	sample(&p, &shim_connected_vms, NULL, 0, n);
+	for (int v = 0, lo = 0; span_vm(d, v, lo, &vm) == 0; v++, lo = vm.hi) {
+		l[0] = (struct label){ "vm", span_get(&vm, "name") };
+		for (int r = 0; r < 64; r++) {
+			char key[64], idx[16];
+			const char *val;
+
+			snprintf(key, sizeof(key),
+			    "backing.%d.host_resident_bytes", r);
+			val = span_get(&vm, key);
+			if (strcmp(val, "?") == 0)
+				break;
+			if (strcmp(val, "null") == 0)
+				continue;
+			if ((val = value_of(&shim_vm_resident, key, val)) ==
+			    NULL)
+				return -EBADMSG;
+			snprintf(idx, sizeof(idx), "%d", r);
+			l[1] = (struct label){ "range", idx };
+			sample(&p, &shim_vm_resident, l, 2, val);
+		}
+	}
 	for (size_t i = 0; i < ARRAY_SIZE(shim_vm_metrics); i++) {
 		for (int v = 0, lo = 0; span_vm(d, v, lo, &vm) == 0;
 		    v++, lo = vm.hi) {
@@ -901,16 +930,16 @@ print_vms(const struct doc *d)
 		    get(d, "libvirt.state"), strcmp(get(d, "libvirt.error"),
 		    "null") ? ": " : "", strcmp(get(d, "libvirt.error"),
 		    "null") ? get(d, "libvirt.error") : "");
-	printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s\n",
-	    "VM", "SOURCE", "TRANSPORT", "AGENT", "BUDGET", "FAST USED",
-	    "HOT SET", "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST", "UNATT",
-	    "PINNED");
+	printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s "
+	    "%9s\n", "VM", "SOURCE", "TRANSPORT", "AGENT", "BUDGET",
+	    "FAST USED", "HOT SET", "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST",
+	    "UNATT", "PINNED", "HOST MEM");
 	for (int i = 0, lo = 0; span_vm(d, i, lo, &vm) == 0; i++, lo = vm.hi) {
-		char a[16], b[16], c[16], e[16];
+		char a[16], b[16], c[16], e[16], h[16];
 
 #define V(k) span_get(&vm, k)
 		printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s "
-		    "%7s\n", V("name"), or_dash(V("source")), V("transport"),
+		    "%7s %9s\n", V("name"), or_dash(V("source")), V("transport"),
 		    strcmp(V("connected"), "true") == 0 ? "up" : "-",
 		    strcmp(V("budget_bytes"), "0") == 0 ? "none" :
 		    hsize(V("budget_bytes"), a, sizeof(a)),
@@ -922,7 +951,8 @@ print_vms(const struct doc *d)
 		    or_dash(V("stats.lost_samples")),
 		    strcmp(V("stats.budget_unattainable"), "true") == 0 ? "YES" :
 		    strcmp(V("stats.budget_unattainable"), "false") == 0 ?
-		    "no" : "-", hsize(V("pinned_bytes"), e, sizeof(e)));
+		    "no" : "-", hsize(V("pinned_bytes"), e, sizeof(e)),
+		    hsize(V("host_resident_bytes"), h, sizeof(h)));
 		if (strcmp(V("error"), "null") != 0 && strcmp(V("error"), "?"))
 			printf("  %s: error: %s\n", V("name"), V("error"));
 		if (strcmp(V("prefault_note"), "null") != 0 &&

@@ -31,6 +31,9 @@ vm_new(struct vm **vp, const struct vm_config *vc)
 	vm->cfg = *vc;
 	vm->budget = vc->budget;
 	vm->changed = VM_NEW;
+	for (int i = 0; i < SHIM_MAX_BACKING; i++)
+		vm->resident[i] = RESIDENT_UNKNOWN;
+	vm->resident_total = RESIDENT_UNKNOWN;
 	*vp = vm;
 	return 0;
 }
@@ -194,8 +197,10 @@ budget_sync(struct vmtab *t, const struct shim_config *cfg,
 	for (size_t i = 0; i < cfg->nvms; i++) {
 		struct vm *vm = t->v[i];
 
-		if (vm->changed & VM_BACKING)
+		if (vm->changed & VM_BACKING) {
 			prefault_release(vm);	/* may no longer be its RAM */
+			vm->resident_ns = 0;	/* read afresh */
+		}
 		if (vm->changed & VM_BUDGET)
 			budget_set(vm, vm->cfg.budget, false);
 	}

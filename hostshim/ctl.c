@@ -134,6 +134,17 @@ ju(struct jbuf *j, const char *k, int depth, uint64_t v)
 	jput(j, "%llu", (unsigned long long)v);
 }
 
+/* A count, or null where it is not known. */
+static void
+jun(struct jbuf *j, const char *k, int depth, uint64_t v)
+{
+	jkey(j, k, depth);
+	if (v == RESIDENT_UNKNOWN)
+		jput(j, "null");
+	else
+		jput(j, "%llu", (unsigned long long)v);
+}
+
 static void
 jb(struct jbuf *j, const char *k, int depth, bool v)
 {
@@ -231,6 +242,7 @@ jbacking(struct jbuf *j, const struct vm *vm, int d)
 		ju(j, "offset", d + 2, b->offset);
 		ju(j, "gpa", d + 2, b->gpa);
 		ju(j, "size", d + 2, b->size);
+		jun(j, "host_resident_bytes", d + 2, vm->resident[i]);
 		jclose(j, d + 1, '}');
 	}
 	if (vm->cfg.nbacking > 0)
@@ -272,6 +284,8 @@ jvm(struct jbuf *j, const struct vm *vm, uint64_t now)
 	jbacking(j, vm, d);
 	js(j, "prefault_note", d, vm->prefault_note[0] ? vm->prefault_note :
 	    NULL);
+	jun(j, "host_resident_bytes", d, vc->nbacking > 0 ?
+	    vm->resident_total : RESIDENT_UNKNOWN);
 	ju(j, "pinned_bytes", d, vm->pinned);
 	ju(j, "prefault_cap_bytes", d, vc->prefault_cap);
 	js(j, "prefault", d, vm->job != NULL ? "running" :
@@ -421,6 +435,8 @@ do_list(struct ctl_client *c)
 	char *doc;
 	size_t len;
 
+	/* the host memory behind each VM, if not read in the last 2 s */
+	resident_refresh_all(&c->ctl->sh->vms, now_ns());
 	if (ctl_format_vms(c->ctl->sh, &doc, &len) < 0) {
 		reply_status(c, SHIMCTL_ERROR, -ENOMEM, "out of memory");
 		return;

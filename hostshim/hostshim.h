@@ -7,6 +7,7 @@
  *   budget.c    the VM table: budget, sessions, last stats, pins; reload
  *   session.c   one connection's protocol state machine (no sockets)
  *   prefault.c  GPA -> backing file offset; map, populate, mlock; release
+ *   resident.c  host memory behind each backing range (SEEK_DATA/HOLE)
  *   listen.c    AF_VSOCK and per-VM Unix listeners; accept; which VM
  *   conn.c      a connection's socket I/O around its session
  *   ctl.c       the control socket vtierctl talks to
@@ -170,6 +171,11 @@ struct vm {
 	int pf_status;			/* last result: 0 or -errno */
 	uint64_t pf_count;		/* PREFAULT_DONE with status 0 sent */
 	uint64_t pf_refused;		/* refused with ERROR */
+
+	/* Host memory behind each backing range (resident.c). */
+	uint64_t resident[SHIM_MAX_BACKING];	/* RESIDENT_UNKNOWN: not read */
+	uint64_t resident_total;	/* RESIDENT_UNKNOWN: none read */
+	uint64_t resident_ns;		/* when (0: never, or backing changed) */
 
 	uint64_t connects;		/* WELCOMEs sent */
 	uint64_t ends[END_NMAX];
@@ -336,6 +342,24 @@ size_t prefault_jobs(void);
 void prefault_release(struct vm *vm);
 /* A job's requester went away: it finishes without telling anyone. */
 void prefault_forget(struct vm *vm, struct session *s);
+
+/* ---------------------------------------------------------- resident.c */
+
+#define RESIDENT_REFRESH_NS	(2ULL * 1000000000ULL)	/* per VM, at most */
+#define RESIDENT_MAX_EXTENTS	65536	/* per range and refresh */
+#define RESIDENT_UNKNOWN	UINT64_MAX
+
+/*
+ * Bytes of fd's window [off, off + len) that hold host memory: st_blocks
+ * when the window is the whole file, else its SEEK_DATA extents.  0 or
+ * -errno.
+ */
+int resident_range(int fd, uint64_t off, uint64_t len, uint64_t *bytes);
+/* vm's resident[] and resident_total, unless read less than
+ * RESIDENT_REFRESH_NS before now.  A file that cannot be read is
+ * RESIDENT_UNKNOWN (logged at debug level). */
+void resident_refresh(struct vm *vm, uint64_t now);
+void resident_refresh_all(struct vmtab *t, uint64_t now);
 
 /* -------------------------------------------------------------- loop.c */
 

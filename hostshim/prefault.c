@@ -320,6 +320,7 @@ job_end(struct vm *vm, int status)
 		    "LimitMEMLOCK=infinity)" : "");
 	}
 	vm->pf_status = status;
+	vm->resident_ns = 0;	/* it populated pages: read afresh */
 	if (j->requester != NULL)
 		session_prefault_done(j->requester, status,
 		    status == 0 ? total : 0);

@@ -4,7 +4,9 @@
 # agent its DRAM budget over virtio-serial and, 20 s in, lowers it live
 # with `vtierctl budget`; the agent tiers a workload.  Prints a line per
 # second and ends with
-#   demo: hot_on_fast=NN.N% fast_used=NN MiB budget=NN MiB data_ok=yes|no
+#   demo: hot_on_fast=NN.N% fast_used=NN MiB budget=NN MiB host_fast=NN MiB data_ok=yes|no
+# (host_fast: the host memory behind node 0 when the workload ended, the
+# allocated blocks of its backing file)
 # Exit 0 only if hot_on_fast >= 95%, fast_used <= budget and data_ok=yes.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)

@@ -305,3 +305,11 @@ write_all(int fd, const void *buf, size_t len)
 	}
 	return 0;
 }
+
+int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}

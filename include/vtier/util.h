@@ -50,4 +50,7 @@ ssize_t read_file(const char *path, char *buf, size_t len);
 /* Write all of buf, retrying on EINTR and short writes. 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* qsort/bsearch order of two uint64_t. */
+int cmp_u64(const void *a, const void *b);
+
 #endif

@@ -76,7 +76,12 @@ budget = 96M
 [vm web2]
 socket = $T/web2.sock
 budget = 32M
+backing = /dev/shm/vtier-shimtest-$$-web2:0@0+4M
 INI
+# web2's memory: 4 MiB of which 1 MiB written (host_resident_bytes)
+truncate -s 4M /dev/shm/vtier-shimtest-$$-web2
+dd if=/dev/zero of=/dev/shm/vtier-shimtest-$$-web2 bs=1M count=1 seek=2 \
+	conv=notrunc status=none
 mkfifo "$T/fifo"
 cat >"$T/agent.ini" <<INI
 [agent]
@@ -215,6 +220,8 @@ diff "$T/want" "$T/got"
 [ "$(val "$T/shim.prom" 'vtier_hostshim_vm_budget_bytes{vm="web1"}')" = $((96 << 20)) ]
 [ "$(val "$T/shim.prom" 'vtier_hostshim_vm_budget_bytes{vm="web2"}')" = $((32 << 20)) ]
 [ "$(val "$T/shim.prom" 'vtier_hostshim_vm_pinned_bytes{vm="web2"}')" = 0 ]
+[ "$(val "$T/shim.prom" 'vtier_hostshim_vm_host_resident_bytes{vm="web2",range="0"}')" = 1048576 ]
+[ "$(grep -c '^vtier_hostshim_vm_host_resident_bytes' "$T/shim.prom")" = 1 ]
 [ "$(val "$T/shim.prom" 'vtier_hostshim_vm_samples_total{vm="web1"}')" = 2000 ]
 [ "$(val "$T/shim.prom" 'vtier_hostshim_vm_promoted_bytes_total{vm="web1"}')" = 409600 ]
 [ "$(val "$T/shim.prom" 'vtier_hostshim_vm_fast_used_bytes{vm="web1"}')" = \

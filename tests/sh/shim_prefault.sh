@@ -70,6 +70,17 @@ echo "shim VmLck, smaps Locked (kB): $(locked_kb)"
 [ "$(json_get "$T/v.json" 'd["vms"][1]["pinned_bytes"]')" = 3145728 ]
 [ "$(json_get "$T/v.json" 'd["vms"][1]["prefault"]')" = done ]
 [ "$(json_get "$T/v.json" 'd["vms"][1]["prefaults_refused"]')" = 2 ]
+# the host memory behind each range: what was pinned, as the files say
+[ "$(json_get "$T/v.json" 'd["vms"][1]["host_resident_bytes"]')" = 3145728 ]
+[ "$(json_get "$T/v.json" 'd["vms"][1]["backing"][0]["host_resident_bytes"]')" = 2097152 ]
+[ "$(json_get "$T/v.json" 'd["vms"][1]["backing"][1]["host_resident_bytes"]')" = 1048576 ]
+[ "$(json_get "$T/v.json" 'd["vms"][1]["backing"][1]["host_resident_bytes"]')" = \
+  "$(( $(stat -c %b "$n1") * 512 ))" ]
+[ "$(json_get "$T/v.json" 'd["vms"][0]["host_resident_bytes"]')" = None ]
+"$CTL" --shim "$T/ctl.sock" vms | tee "$T/v.txt"
+grep -q 'HOST MEM$' "$T/v.txt"
+grep -q '^pf .* 3M$' "$T/v.txt"
+grep -q '^nob .* -$' "$T/v.txt"
 
 # the same again (an agent reconnecting): kept, nothing new
 "$A" prefault "$T/pf.sock" 1M+1M,7M+2M | grep -qx "DONE 0 3145728"

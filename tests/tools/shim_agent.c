@@ -580,14 +580,6 @@ struct sc {
 	char why[96];
 };
 
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void
 finish(struct sc *c, bool ok, const char *why)
 {

@@ -180,11 +180,14 @@ fi
 # virtio-serial link to the host, vsock + the virtio transport (the
 # agent's production transport; it has no device here, but loading it
 # makes the AF_VSOCK code paths behave as in a real guest) and
-# vsock_loopback (CID 1, to exercise the AF_VSOCK code inside the guest).
+# vsock_loopback (CID 1, to exercise the AF_VSOCK code inside the guest),
+# and virtio_balloon for free page reporting (run-guest.sh gives the
+# guest virtio-balloon-pci,free-page-reporting=on: what the guest frees
+# goes back to the host; Debian's 6.1 has CONFIG_PAGE_REPORTING=y).
 # modprobe --show-depends resolves dependencies and their order from the
 # depmod output, and says "builtin" for what is built in (skipped).
 # VTIER_GUEST_MODULES adds more (names as modprobe knows them).
-WANT="virtio_pci virtio_console vmw_vsock_virtio_transport vsock_loopback"
+WANT="virtio_pci virtio_console vmw_vsock_virtio_transport vsock_loopback virtio_balloon"
 WANT="$WANT ${VTIER_GUEST_MODULES:-}"
 resolve_modules() {
 	: >"$VM/modules.deps"

@@ -34,6 +34,10 @@
 #   --append ARGS        more kernel command line
 #   --qemu-arg ARG       one more QEMU argument (repeatable)
 #   --port-name NAME     virtio-serial port name (default vtier.ctl)
+#   --no-balloon         no virtio-balloon device (by default the guest has
+#                        virtio-balloon-pci,free-page-reporting=on and loads
+#                        virtio_balloon: free guest memory goes back to the
+#                        host in 2 MiB blocks)
 #   --host-sock PATH     where the host end of the port is (default
 #                        $VM_DIR/host.sock); the caller picks the path so
 #                        it knows where to connect before the guest runs
@@ -62,11 +66,20 @@
 #                      0..node0 size, node 1 starts right after it (both
 #                      below 4 GiB while the total is under 2.75 GiB on q35)
 #   VTIER_NODE0_MIB, VTIER_NODE1_MIB
+#   VTIER_HOST_RESIDENT  the host residency log (see "Host residency")
 # It starts after QEMU has created the socket (default mode) or before
 # QEMU (--host-listens).  If CMD ends by itself with a non-zero status the
 # run fails with that status; if it is still running --host-grace seconds
 # after the guest powered off, it is killed (process group) and that is
 # not a failure.
+#
+# Host residency: every 0.5 s the allocated bytes (st_blocks) of each
+# node's backing file are written to $VM_DIR/host_resident.log on the host
+# and to a second virtio-serial port, vtier.hostres, in the guest; /init
+# appends what arrives to /run/host_resident.  One line each time:
+#   host_resident ms=MS node0=BYTES node1=BYTES
+# (MS: since QEMU started).  Scenarios read the latest with lib.sh's
+# host_resident NODE; host commands get VTIER_HOST_RESIDENT (the log).
 #
 # Output and status: the scenario's stdout+stderr (a dedicated serial
 # port, ttyS1, not mixed with kernel messages) is printed on stdout as it
@@ -93,6 +106,7 @@ HOST_GRACE=5
 CONSOLE_COPY=
 KEEP=${VTIER_VM_KEEP:-0}
 QUIET=0
+BALLOON=1
 ENVS=()
 QEMU_EXTRA=()
 
@@ -114,6 +128,7 @@ while [ $# -gt 0 ]; do
 	--append) APPEND="$APPEND $2"; shift ;;
 	--qemu-arg) QEMU_EXTRA+=("$2"); shift ;;
 	--port-name) PORT_NAME=$2; shift ;;
+	--no-balloon) BALLOON=0 ;;
 	--host-sock) HOST_SOCK=$2; shift ;;
 	--host-listens) HOST_LISTENS=1 ;;
 	--host-cmd) HOST_CMD=$2; shift ;;
@@ -158,9 +173,11 @@ done
 D=$(mktemp -d /dev/shm/vtier-vm.XXXXXX) || exit 125
 QPID=
 HPID=
+RPID=
 # shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
 	[ -n "$QPID" ] && kill -KILL "$QPID" 2>/dev/null
+	[ -n "$RPID" ] && kill -KILL "$RPID" 2>/dev/null
 	[ -n "$HPID" ] && kill -KILL -- "-$HPID" 2>/dev/null
 	# QEMU's listening socket may outlive it when --host-sock is outside $D.
 	[ "$HOST_LISTENS" = 0 ] && [ -S "$HOST_SOCK" ] && rm -f "$HOST_SOCK"
@@ -251,15 +268,44 @@ Q+=(-nodefaults -no-user-config -display none -monitor none -no-reboot
 	-device virtio-serial-pci
 	-chardev "socket,id=c0,path=$HOST_SOCK,$SOCKOPT"
 	-device "virtserialport,chardev=c0,name=$PORT_NAME"
+	-chardev "pipe,id=hr,path=$D/hostres"
+	-device virtserialport,chardev=hr,name=vtier.hostres
 	-kernel "$KERNEL" -initrd "$D/initrd"
 	-append "console=ttyS0 quiet panic=-1 vtier.port=$PORT_NAME$APPEND")
+# Free page reporting: QEMU punches what the guest reports free out of
+# the backing files (memory-backend-file, share=on).
+[ "$BALLOON" = 1 ] && Q+=(-device virtio-balloon-pci,free-page-reporting=on)
 [ ${#QEMU_EXTRA[@]} -gt 0 ] && Q+=("${QEMU_EXTRA[@]}")
+
+# The host residency sampler (see "Host residency" above).  A pipe
+# chardev: QEMU reads hostres.in (opened read-write, so neither side
+# blocks on open); the guest's lines, if any, go to hostres.out, unread.
+# If the guest never opens its port the FIFO fills after ~64 KiB (over
+# 15 minutes of lines) and the sampler blocks: harmless, it is killed at
+# the end.
+mkfifo "$D/hostres.in" "$D/hostres.out" || exit 125
+start_resident_sampler() {
+	(
+		exec 3<>"$D/hostres.in"
+		while :; do
+			b0=$(stat -c %b "$D/node0" 2>/dev/null || echo 0)
+			b1=$(stat -c %b "$D/node1" 2>/dev/null || echo 0)
+			l="host_resident ms=$(( $(date +%s%3N) - T0 )) node0=$((b0 * 512)) node1=$((b1 * 512))"
+			echo "$l" >>"$D/host_resident.log"
+			echo "$l" >&3
+			sleep 0.5
+		done
+	) </dev/null >/dev/null 2>&1 &
+	RPID=$!
+	disown "$RPID"	# no "Killed" notice when it is killed
+}
 
 start_host_cmd() {
 	# Own process group (setsid), so cleanup can kill CMD and its children.
 	VTIER_HOST_SOCK=$HOST_SOCK VTIER_VM_DIR=$D \
 	VTIER_NODE0_FILE=$D/node0 VTIER_NODE1_FILE=$D/node1 \
 	VTIER_NODE0_MIB=$N0 VTIER_NODE1_MIB=$N1 \
+	VTIER_HOST_RESIDENT=$D/host_resident.log \
 		setsid sh -c "$HOST_CMD" </dev/null &
 	HPID=$!
 	say "host command started (pid $HPID)"
@@ -272,6 +318,7 @@ T0=$(now_ms)
 say "booting $(basename "$KERNEL"): node0 ${N0}M (cpus 0-$((SMP - 1))), node1 ${N1}M, host socket $HOST_SOCK"
 "${Q[@]}" </dev/null >"$D/qemu.log" 2>&1 &
 QPID=$!
+start_resident_sampler
 
 # ----------------------------------------------------------- supervision
 # Poll: print new complete scenario lines, start CMD once the socket is
@@ -316,6 +363,8 @@ done
 wait "$QPID" 2>/dev/null
 qrc=$?
 QPID=
+kill -KILL "$RPID" 2>/dev/null
+RPID=
 show_new 1
 T1=$(now_ms)
 [ -n "$CONSOLE_COPY" ] && cp "$CONSOLE" "$CONSOLE_COPY"

@@ -2,8 +2,9 @@
 # Scenario run by smoke.sh inside the test-bed guest (busybox sh).  Checks
 # that the guest is the machine DESIGN.md describes: two NUMA nodes, node 1
 # memory-only, 128 MiB memory blocks memory0-3 on node 0 and memory4-11 on
-# node 1, the virtio-serial port, vsock loopback, and move_pages across the
-# nodes (numa_probe).  One line per check; exit status = number of failures.
+# node 1, the virtio-serial port, vsock loopback, move_pages across the
+# nodes (numa_probe), free page reporting (virtio_balloon) and the host's
+# residency lines.  One line per check; exit status = number of failures.
 fails=0
 ok()   { echo "smoke: ok   $*"; }
 bad()  { echo "smoke: FAIL $*"; fails=$((fails + 1)); }
@@ -14,6 +15,12 @@ check() {	# description, command...
 
 N=/sys/devices/system/node
 M=/sys/devices/system/memory
+# as tests/vm/scenarios/lib.sh's: the latest of run-guest.sh's lines
+host_resident() {
+	v=$(sed -n '/^host_resident ms=[0-9]* node0=[0-9]* node1=[0-9]*$/h; ${x;p}' \
+		/run/host_resident 2>/dev/null | sed -n "s/.* node$1=\([0-9]*\).*/\1/p")
+	echo "${v:-0}"
+}
 echo "smoke: kernel $(uname -r), nodes online $(cat $N/online)," \
 	"node0 cpus '$(cat $N/node0/cpulist)', node1 cpus '$(cat $N/node1/cpulist 2>/dev/null)'"
 
@@ -71,6 +78,25 @@ if [ "${VTIER_SMOKE_HOST:-0}" = 1 ]; then
 	check "host link: sent 'ping smoke-$$', got '$reply'" \
 		test "$reply" = "pong smoke-$$"
 fi
+
+# Free page reporting: the balloon device (run-guest.sh adds it) bound to
+# virtio_balloon with VIRTIO_BALLOON_F_REPORTING (feature bit 5).
+balloon=
+for d in /sys/bus/virtio/drivers/virtio_balloon/virtio*; do
+	[ -e "$d" ] && balloon=$(basename "$d")
+done
+check "virtio_balloon bound ($balloon)" test -n "$balloon"
+check "free page reporting negotiated" test "$(cut -c6 \
+	/sys/bus/virtio/devices/"$balloon"/features 2>/dev/null)" = 1
+check "page_reporting_order $(cat /sys/module/page_reporting/parameters/page_reporting_order 2>/dev/null)" \
+	test -r /sys/module/page_reporting/parameters/page_reporting_order
+# The host's residency of each node's backing file, every 0.5 s.
+i=0
+while [ "$(host_resident 0)" = 0 ] && [ $i -lt 50 ]; do
+	sleep 0.2; i=$((i + 1))
+done
+check "host residency: node0 $(( $(host_resident 0) / 1048576 )) MiB, node1 $(( $(host_resident 1) / 1048576 )) MiB" \
+	test "$(host_resident 0)" -gt 0
 
 check "/dev/vsock exists" test -c /dev/vsock
 check "vsock loopback round trip" vsock_ping

@@ -154,3 +154,12 @@ check_workload() {	# min_hot_on_fast_percent
 	awk "BEGIN { exit !($hof >= $1) }" && ok "hot pages on fast $hof% >= $1%" ||
 		bad "hot pages on fast $hof% < $1%"
 }
+
+# Host memory behind a node (allocated bytes of its backing file on the
+# host), from run-guest.sh's latest line, at most 0.5 s old; 0 if none
+# came yet.  host_resident NODE
+host_resident() {
+	v=$(sed -n '/^host_resident ms=[0-9]* node0=[0-9]* node1=[0-9]*$/h; ${x;p}' \
+		/run/host_resident 2>/dev/null | sed -n "s/.* node$1=\([0-9]*\).*/\1/p")
+	echo "${v:-0}"
+}

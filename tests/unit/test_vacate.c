@@ -1,0 +1,127 @@
+/*
+ * test_vacate.c - demotions chosen by 2 MiB physical block (agent/
+ * vacate.c) on this process's own pages, their frames read from the real
+ * /proc/self/pagemap and /proc/kpageflags: a plan demoting every other
+ * page of 16 MiB of cold memory is rewritten to as many pages in fewer
+ * physical blocks, demoting the same bytes, every page once and every
+ * one cold and on a fast node, the rest of the plan untouched.  Skipped
+ * (77) without the frame numbers (not root).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vtier/util.h"
+#include "heat.h"
+#include "pagemap.h"
+#include "policy.h"
+#include "vacate.h"
+#include "../test.h"
+
+#define PG	4096ULL
+#define NPG	4096		/* 16 MiB */
+#define NDEM	1024		/* every other page of the first 8 MiB */
+
+/* Distinct 2 MiB physical blocks of the plan's first n items. */
+static size_t
+blocks_of(int pm, const struct plan_item *it, size_t n)
+{
+	uint64_t b[NDEM];
+	size_t nb = 0;
+
+	for (size_t i = 0; i < n && i < NDEM; i++) {
+		uint64_t e = 0;
+
+		if (pread(pm, &e, 8, (off_t)(heat_key_addr(it[i].key) / PG * 8)) != 8)
+			return 0;
+		b[i] = (e & PAGEMAP_PFN_MASK) >> 9;
+	}
+	qsort(b, n, sizeof(*b), cmp_u64);
+	for (size_t i = 0; i < n; i++)
+		nb += i == 0 || b[i] != b[i - 1];
+	return nb;
+}
+
+static void
+test_blocks(void)
+{
+	struct heat *h;
+	struct vacate *v;
+	struct plan p = { 0 };
+	struct policy_params pp = { .fast_mask = 1, .slow_mask = 2,
+	    .now_tick = 100, .min_residence = 8 };
+	uint64_t keys[NDEM + 1], e = 0;
+	size_t before, after;
+	char *mem;
+	int pm;
+
+	mem = mmap(NULL, NPG * PG, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(mem != MAP_FAILED);
+	madvise(mem, NPG * PG, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < NPG; i++)
+		mem[i * PG] = (char)i;
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	ASSERT_TRUE(pm >= 0);
+	if (pread(pm, &e, 8, (off_t)((uintptr_t)mem / PG * 8)) != 8 ||
+	    (e & PAGEMAP_PFN_MASK) == 0) {
+		printf("  skip: no page frame numbers (not root)\n");
+		exit(TEST_SKIP);
+	}
+	ASSERT_EQ(heat_create(&h, 16384, 1000000000ULL), 0);
+	for (size_t i = 0; i < NPG; i++)
+		ASSERT_EQ(heat_adopt(h, heat_key((uint32_t)getpid(),
+		    (uintptr_t)mem + i * PG, false), 0), 1);
+	p.cap = 2 * NDEM;
+	p.demote = calloc(p.cap, sizeof(*p.demote));
+	ASSERT_TRUE(p.demote != NULL);
+	for (size_t i = 0; i < NDEM; i++) {
+		p.demote[i].key = heat_key((uint32_t)getpid(),
+		    (uintptr_t)mem + 2 * i * PG, false);
+		p.demote[i].npages = 1;
+	}
+	/* a warm page after the cold ones: it stays, last */
+	p.demote[NDEM] = (struct plan_item){ .key = heat_key(
+	    (uint32_t)getpid(), (uintptr_t)mem + PG, false), .heat = 7,
+	    .npages = 1 };
+	p.ndemote = NDEM + 1;
+	p.demote_bytes = (NDEM + 1) * PG;
+	before = blocks_of(pm, p.demote, NDEM);
+
+	ASSERT_EQ(vacate_create(&v, "/proc"), 0);
+	ASSERT_EQ(vacate_plan(v, h, &pp, &p, 1000000000ULL), 0);
+	after = blocks_of(pm, p.demote, NDEM);
+	printf("  %d cold pages demoted: in %zu physical blocks as planned, "
+	    "%zu as vacate chose\n", NDEM, before, after);
+	ASSERT_EQ_U(p.ndemote, NDEM + 1);
+	ASSERT_EQ_U(p.demote_bytes, (NDEM + 1) * PG);
+	ASSERT_EQ_U(p.demote[NDEM].heat, 7);
+	ASSERT_TRUE(after > 0 && after <= before);
+	ASSERT_TRUE(after <= NDEM / 512 + 2 || after < before);
+	for (size_t i = 0; i < NDEM; i++) {
+		uint64_t a = heat_key_addr(p.demote[i].key);
+
+		keys[i] = p.demote[i].key;
+		ASSERT_EQ_U(p.demote[i].heat, 0);
+		ASSERT_TRUE(a >= (uintptr_t)mem && a < (uintptr_t)mem + NPG * PG);
+	}
+	qsort(keys, NDEM, sizeof(*keys), cmp_u64);
+	for (size_t i = 1; i < NDEM; i++)
+		ASSERT_TRUE(keys[i] != keys[i - 1]);
+	ASSERT_TRUE(vacate_stats(v)->rewritten == NDEM);
+	vacate_destroy(v);
+	heat_destroy(h);
+	free(p.demote);
+	close(pm);
+	munmap(mem, NPG * PG);
+}
+
+int
+main(void)
+{
+	RUN_TEST(test_blocks);
+	TEST_EXIT();
+}
