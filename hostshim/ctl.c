@@ -472,6 +472,7 @@ do_set_budget(struct ctl_client *c, const struct shimctl_req *r)
 		return;
 	}
 	budget_set(vm, r->budget, true);
+	session_push_budget(vm);
 	conn_flush_dirty(sh);		/* on the wire before we answer */
 	reply_status(c, SHIMCTL_OK, 0, "VM %s: budget %s, sent to %u "
 	    "connected session%s", vm->cfg.name, b, vm->nup,

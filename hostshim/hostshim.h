@@ -192,9 +192,11 @@ int budget_init(struct vmtab *t, const struct shim_config *cfg);
 /*
  * Make t match cfg (a reload): VMs are matched by name.  Changed ones get
  * their VM_* bits in vm->changed and keep their sessions and pins; a
- * changed file budget replaces the one in force and is pushed at once.
- * Removed VMs are moved to *gone (the caller closes their sessions and
- * listener, then budget_vm_free()s them).
+ * changed file budget replaces the one in force (VM_BUDGET: the caller
+ * pushes it, session_push_budget), a changed backing releases the pins
+ * and cancels a job (VM_BACKING: the caller tells the asker,
+ * session_prefault_done).  Removed VMs are moved to *gone (the caller
+ * closes their sessions and listener, then budget_vm_free()s them).
  */
 int budget_sync(struct vmtab *t, const struct shim_config *cfg,
     struct vm ***gone, size_t *ngone);
@@ -206,7 +208,7 @@ void budget_remove(struct vmtab *t, struct vm *vm);
 void budget_vm_free(struct vm *vm);
 struct vm *budget_find(const struct vmtab *t, const char *name);
 struct vm *budget_find_cid(const struct vmtab *t, uint32_t cid);
-/* Set vm's budget and queue BUDGET on each of its sessions past HELLO. */
+/* Set vm's budget; the caller pushes it (session_push_budget). */
 void budget_set(struct vm *vm, uint64_t bytes, bool from_ctl);
 /* Sessions of vm that reached WELCOME. */
 bool budget_connected(const struct vm *vm);
@@ -251,7 +253,7 @@ struct session {
 	uint64_t start_ns;		/* connection, or serial back to HELLO */
 	uint64_t rx_ns;			/* last byte from the peer */
 	uint64_t ping_ns;		/* our PING in flight since, or 0 */
-	bool pf_waiting;		/* its PREFAULT is being worked on */
+	bool pf_waiting;		/* its PREFAULT is vm->job */
 
 	uint64_t frames_in, frames_out;
 	void (*on_output)(void *arg);	/* output went from none to some */
@@ -275,12 +277,16 @@ int session_tick(struct session *s, uint64_t now);
 /* Queued output, and how much of it the socket took. */
 const uint8_t *session_output(const struct session *s, size_t *len);
 void session_consumed(struct session *s, size_t n);
-/* Push the VM's budget (after WELCOME only). */
-void session_send_budget(struct session *s);
+/* Queue BUDGET on each session of vm past WELCOME (none if not set). */
+void session_push_budget(struct vm *vm);
 /* BYE(reason), then CLOSING with end = END_SHUTDOWN. */
 void session_bye(struct session *s, uint32_t reason);
-/* The pre-fault job this session asked for finished. */
-void session_prefault_done(struct session *s, int status, uint64_t pinned);
+/*
+ * After vm's pre-fault job ended (prefault_step, _finish, _release): the
+ * session that asked for it, if still there, hears PREFAULT_DONE with
+ * vm->pf_status and vm->pinned.  Nothing while the job runs.
+ */
+void session_prefault_done(struct vm *vm);
 /* Earliest time session_tick has something to do, or UINT64_MAX. */
 uint64_t session_deadline(const struct session *s);
 const char *session_state_name(enum session_state st);
@@ -319,23 +325,22 @@ int prefault_translate(const struct vm_config *vc, uint64_t gpa, int *idx,
 int prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
     struct pf_plan *plan, char *why, size_t whylen);
 /*
- * Start replacing vm's pinned set with plan's segments; requester (may be
- * NULL) hears the result through session_prefault_done.  Files are
+ * Start replacing vm's pinned set with plan's segments.  Files are
  * opened and mapped here; the populating and locking happen in
  * prefault_step.  -EBUSY while a job runs; other -errno: nothing changed.
+ * When the job ends its outcome is in vm->pf_status and vm->pinned; this
+ * module tells nobody (the caller runs session_prefault_done).
  */
-int prefault_start(struct vm *vm, const struct pf_plan *plan,
-    struct session *requester);
+int prefault_start(struct vm *vm, const struct pf_plan *plan);
 /* Work up to max_bytes on vm's job: 1 more to do, 0 done (or no job). */
 int prefault_step(struct vm *vm, uint64_t max_bytes);
 /* Run vm's job to its end (tests, shutdown of a job). */
 void prefault_finish(struct vm *vm);
 /* Jobs under way, all VMs together (the loop polls while any are). */
 size_t prefault_jobs(void);
-/* Unlock and unmap everything vm has pinned; cancel its job. */
+/* Unlock and unmap everything vm has pinned; cancel its job
+ * (pf_status -ECANCELED). */
 void prefault_release(struct vm *vm);
-/* A job's requester went away: it finishes without telling anyone. */
-void prefault_forget(struct vm *vm, struct session *s);
 
 /* -------------------------------------------------------------- loop.c */
 

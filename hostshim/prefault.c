@@ -81,7 +81,6 @@ struct pf_job {
 	size_t npins;
 	bool *kept;			/* vm->pins[i] is in the new set */
 	size_t cur;			/* first pin not done */
-	struct session *requester;
 	uint64_t start_ns;
 };
 
@@ -185,7 +184,7 @@ static int
 map_seg(const struct backing *b, const struct pf_seg *sg, struct pin *p)
 {
 	struct stat st;
-	uint64_t off = sg->off, end = sg->off + sg->len, align;
+	uint64_t off = sg->off, stop = sg->off + sg->len, align;
 	void *addr;
 	int fd, rc;
 
@@ -207,16 +206,16 @@ map_seg(const struct backing *b, const struct pf_seg *sg, struct pin *p)
 	align = (uint64_t)st.st_blksize;
 	if (align > PROTO_PAGE_SIZE && align <= GiB && (align & (align - 1)) == 0) {
 		off = off / align * align;
-		end = (end + align - 1) / align * align;
+		stop = (stop + align - 1) / align * align;
 	}
-	if ((uint64_t)st.st_size < end) {
+	if ((uint64_t)st.st_size < stop) {
 		log_warnx("pre-fault: %s is %lld bytes, smaller than its "
 		    "configured range (to 0x%llx)", b->path,
-		    (long long)st.st_size, (unsigned long long)end);
+		    (long long)st.st_size, (unsigned long long)stop);
 		rc = -ERANGE;
 		goto out;
 	}
-	addr = mmap(NULL, end - off, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	addr = mmap(NULL, stop - off, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 	    (off_t)off);
 	if (addr == MAP_FAILED) {
 		rc = -errno;
@@ -225,7 +224,7 @@ map_seg(const struct backing *b, const struct pf_seg *sg, struct pin *p)
 	}
 	snprintf(p->path, sizeof(p->path), "%s", b->path);
 	p->off = off;
-	p->len = end - off;
+	p->len = stop - off;
 	p->addr = addr;
 	p->done = 0;
 	rc = 0;
@@ -235,8 +234,7 @@ out:
 }
 
 int
-prefault_start(struct vm *vm, const struct pf_plan *plan,
-    struct session *requester)
+prefault_start(struct vm *vm, const struct pf_plan *plan)
 {
 	struct pf_job *j;
 	int rc = -ENOMEM;
@@ -270,7 +268,6 @@ prefault_start(struct vm *vm, const struct pf_plan *plan,
 		}
 		j->npins = i + 1;
 	}
-	j->requester = requester;
 	j->start_ns = now_ns();
 	vm->job = j;
 	njobs++;
@@ -283,7 +280,10 @@ err:
 	return rc;
 }
 
-/* The job is over: swap the sets (or drop the new one), tell the asker. */
+/*
+ * The job is over: swap the sets (or drop the new one).  The outcome is
+ * left in vm (pf_status, pinned) for whoever asked (session.c).
+ */
 static void
 job_end(struct vm *vm, int status)
 {
@@ -320,9 +320,6 @@ job_end(struct vm *vm, int status)
 		    "LimitMEMLOCK=infinity)" : "");
 	}
 	vm->pf_status = status;
-	if (j->requester != NULL)
-		session_prefault_done(j->requester, status,
-		    status == 0 ? total : 0);
 	job_free(j);
 }
 
@@ -380,13 +377,6 @@ prefault_finish(struct vm *vm)
 {
 	while (prefault_step(vm, UINT64_MAX) == 1)
 		;
-}
-
-void
-prefault_forget(struct vm *vm, struct session *s)
-{
-	if (vm->job != NULL && vm->job->requester == s)
-		vm->job->requester = NULL;
 }
 
 void

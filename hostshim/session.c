@@ -107,10 +107,7 @@ end(struct session *s, enum session_end why, bool flush)
 		return -EPIPE;
 	s->end = why;
 	s->vm->ends[why]++;
-	if (s->pf_waiting) {
-		prefault_forget(s->vm, s);
-		s->pf_waiting = false;
-	}
+	s->pf_waiting = false;		/* nobody hears the job's end */
 	set_state(s, flush && s->outlen > s->outoff ? SESS_CLOSING :
 	    SESS_DEAD);
 	return -EPIPE;
@@ -263,7 +260,7 @@ on_prefault(struct session *s, const struct proto_msg *m)
 		send_error(s, PROTO_ERR_REFUSED, "pre-fault refused: %s", why);
 		return;
 	}
-	if ((rc = prefault_start(vm, &plan, s)) < 0) {
+	if ((rc = prefault_start(vm, &plan)) < 0) {
 		vm->pf_status = rc;
 		proto_msg_prefault_done(&r, rc, 0);
 		queue(s, &r);
@@ -310,6 +307,7 @@ handle(struct session *s, const struct proto_msg *m, uint64_t now)
 		log_info("VM %s: agent said BYE (reason %u)%s", s->vm->cfg.name,
 		    m->u.bye.reason, s->vm->npins ? ": pins released" : "");
 		prefault_release(s->vm);
+		session_prefault_done(s->vm);	/* a job cancelled */
 		end(s, END_BYE, false);
 		break;
 	default:	/* WELCOME, BUDGET, PREFAULT_DONE: ours to send */
@@ -447,8 +445,8 @@ session_consumed(struct session *s, size_t n)
 		s->outoff = s->outlen = 0;
 }
 
-void
-session_send_budget(struct session *s)
+static void
+send_budget(struct session *s)
 {
 	struct proto_msg m;
 
@@ -457,6 +455,13 @@ session_send_budget(struct session *s)
 		return;
 	proto_msg_budget(&m, s->vm->budget);
 	queue(s, &m);
+}
+
+void
+session_push_budget(struct vm *vm)
+{
+	for (struct session *s = vm->sessions; s != NULL; s = s->vm_next)
+		send_budget(s);
 }
 
 void
@@ -472,11 +477,18 @@ session_bye(struct session *s, uint32_t reason)
 }
 
 void
-session_prefault_done(struct session *s, int status, uint64_t pinned)
+session_prefault_done(struct vm *vm)
 {
 	struct proto_msg m;
 
-	s->pf_waiting = false;
-	proto_msg_prefault_done(&m, status, pinned);
-	queue(s, &m);
+	if (vm->job != NULL)
+		return;		/* still under way */
+	for (struct session *s = vm->sessions; s != NULL; s = s->vm_next) {
+		if (!s->pf_waiting)
+			continue;
+		s->pf_waiting = false;
+		proto_msg_prefault_done(&m, vm->pf_status,
+		    vm->pf_status == 0 ? vm->pinned : 0);
+		queue(s, &m);
+	}
 }

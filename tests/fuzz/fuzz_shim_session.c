@@ -204,8 +204,10 @@ fuzz_session(const uint8_t *d, size_t n, uint8_t mode)
 		} else if (op == 12) {	/* the operator sets a budget */
 			budget_set(r.vm, (uint64_t)(next_rand(&rs) % 4) * GiB,
 			    true);
+			session_push_budget(r.vm);
 		} else if (op == 13) {	/* the loop works on the pre-fault */
 			prefault_step(r.vm, 64 * KiB);
+			session_prefault_done(r.vm);
 		} else if (op == 14) {	/* the shim goes away */
 			session_bye(r.s, PROTO_BYE_RESTART);
 		} else {
@@ -219,6 +221,7 @@ fuzz_session(const uint8_t *d, size_t n, uint8_t mode)
 		check_output(&r, !(mode & 4));
 	}
 	prefault_finish(r.vm);
+	session_prefault_done(r.vm);
 	check_output(&r, true);
 	check_state(&r, r.s->st);
 	session_free(r.s);

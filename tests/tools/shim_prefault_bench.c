@@ -41,7 +41,7 @@ run(struct vm *vm, uint64_t size, const char *what)
 		return rc;
 	}
 	t0 = now_ns();
-	if ((rc = prefault_start(vm, &plan, NULL)) < 0) {
+	if ((rc = prefault_start(vm, &plan)) < 0) {
 		fprintf(stderr, "start: %s\n", strerror(-rc));
 		return rc;
 	}

@@ -210,7 +210,7 @@ pin(struct vm *vm, struct proto_prefault *r, int want)
 
 	if (prefault_plan(&vm->cfg, r, &plan, why, sizeof(why)) < 0)
 		abort();
-	rc = prefault_start(vm, &plan, NULL);
+	rc = prefault_start(vm, &plan);
 	if (rc != want)
 		fprintf(stderr, "prefault_start: %d, wanted %d\n", rc, want);
 	if (rc == 0)
@@ -327,8 +327,8 @@ test_steps(void)
 	req_init(&r);
 	req_add(&r, 0, 8 * MiB);
 	ASSERT_EQ(prefault_plan(&vm->cfg, &r, &plan, why, sizeof(why)), 0);
-	ASSERT_EQ(prefault_start(vm, &plan, NULL), 0);
-	ASSERT_EQ(prefault_start(vm, &plan, NULL), -EBUSY);
+	ASSERT_EQ(prefault_start(vm, &plan), 0);
+	ASSERT_EQ(prefault_start(vm, &plan), -EBUSY);
 	while (prefault_step(vm, 1 * MiB) == 1)
 		steps++;
 	ASSERT_EQ(steps, 7);

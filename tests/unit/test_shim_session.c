@@ -191,6 +191,7 @@ test_budget_push(void)
 	b = up_session(0);
 	ASSERT_EQ(session_new(&waiting, vm, false, &lim, 0), 0);
 	budget_set(vm, GiB, true);
+	session_push_budget(vm);
 	ASSERT_EQ(drain(a, out, 4), 1);
 	ASSERT_EQ(out[0].type, PROTO_BUDGET);
 	ASSERT_EQ_U(out[0].u.budget.budget, GiB);
@@ -200,6 +201,7 @@ test_budget_push(void)
 	ASSERT_TRUE(vm->budget_from_ctl);
 	/* "not set" is never pushed as a budget of 0 bytes */
 	budget_set(vm, 0, false);
+	session_push_budget(vm);
 	ASSERT_EQ(drain(a, out, 4), 0);
 	session_free(a);
 	session_free(b);
@@ -500,6 +502,7 @@ test_prefault(void)
 	ASSERT_EQ(drain(t, out, 4), 1);
 	ASSERT_EQ(out[0].u.error.code, PROTO_ERR_UNEXPECTED);
 	prefault_finish(vm);
+	session_prefault_done(vm);
 	ASSERT_EQ(drain(s, out, 4), 1);
 	ASSERT_EQ(out[0].type, PROTO_PREFAULT_DONE);
 	ASSERT_EQ(out[0].u.prefault_done.status, 0);
