@@ -35,6 +35,7 @@
 #include "migrate.h"
 #include "perf_ring.h"
 #include "probe.h"
+#include "probe_report.h"
 #include "proc.h"
 #include "sampleq.h"
 #include "thp.h"
@@ -1084,7 +1085,7 @@ main(int argc, char **argv)
 	if (probe) {
 		/* no config needed: what this machine's PMU allows, exit 0 or 3 */
 		log_init("vtier-agent", LOG_LVL_WARN);
-		return probe_run(stdout, dry_run);
+		return probe_report_run(stdout, dry_run);
 	}
 	log_init("vtier-agent", LOG_LVL_INFO);
 	if (config_load(a->config_path, &a->cfg, err, sizeof(err)) < 0) {
