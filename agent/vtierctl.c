@@ -426,6 +426,8 @@ static const struct metric shim_vm_metrics[] = {
 	    "The VM's fast-memory budget; 0: none set."),
 	GAUGE("vtier_hostshim_vm_pinned_bytes", "pinned_bytes",
 	    "Host memory pinned behind the VM's PEBS buffers."),
+	GAUGE("vtier_hostshim_vm_prefault_ranges", "prefault_ranges",
+	    "Guest-physical ranges of the pinned set."),
 	GAUGE("vtier_hostshim_vm_fast_used_bytes", "stats.fast_used_bytes",
 	    "Fast-node memory in use, from the agent's last stats; no "
 	    "sample before the first."),
@@ -901,16 +903,21 @@ print_vms(const struct doc *d)
 		    get(d, "libvirt.state"), strcmp(get(d, "libvirt.error"),
 		    "null") ? ": " : "", strcmp(get(d, "libvirt.error"),
 		    "null") ? get(d, "libvirt.error") : "");
-	printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s\n",
-	    "VM", "SOURCE", "TRANSPORT", "AGENT", "BUDGET", "FAST USED",
-	    "HOT SET", "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST", "UNATT",
-	    "PINNED");
+	printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s "
+	    "%s\n", "VM", "SOURCE", "TRANSPORT", "AGENT", "BUDGET",
+	    "FAST USED", "HOT SET", "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST",
+	    "UNATT", "PINNED", "SCOPE");
 	for (int i = 0, lo = 0; span_vm(d, i, lo, &vm) == 0; i++, lo = vm.hi) {
-		char a[16], b[16], c[16], e[16];
+		char a[16], b[16], c[16], e[16], f[48];
 
 #define V(k) span_get(&vm, k)
+		/* "fast-node:kcore": the fallback and why */
+		snprintf(f, sizeof(f), "%s%s%s", or_dash(V("prefault_scope")),
+		    strcmp(or_dash(V("prefault_reason")), "-") ? ":" : "",
+		    strcmp(or_dash(V("prefault_reason")), "-") ?
+		    V("prefault_reason") : "");
 		printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s "
-		    "%7s\n", V("name"), or_dash(V("source")), V("transport"),
+		    "%7s %s\n", V("name"), or_dash(V("source")), V("transport"),
 		    strcmp(V("connected"), "true") == 0 ? "up" : "-",
 		    strcmp(V("budget_bytes"), "0") == 0 ? "none" :
 		    hsize(V("budget_bytes"), a, sizeof(a)),
@@ -922,7 +929,7 @@ print_vms(const struct doc *d)
 		    or_dash(V("stats.lost_samples")),
 		    strcmp(V("stats.budget_unattainable"), "true") == 0 ? "YES" :
 		    strcmp(V("stats.budget_unattainable"), "false") == 0 ?
-		    "no" : "-", hsize(V("pinned_bytes"), e, sizeof(e)));
+		    "no" : "-", hsize(V("pinned_bytes"), e, sizeof(e)), f);
 		if (strcmp(V("error"), "null") != 0 && strcmp(V("error"), "?"))
 			printf("  %s: error: %s\n", V("name"), V("error"));
 		if (strcmp(V("prefault_note"), "null") != 0 &&

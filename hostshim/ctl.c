@@ -239,6 +239,22 @@ jbacking(struct jbuf *j, const struct vm *vm, int d)
 	j->first = false;
 }
 
+/* What is pinned: "none", or what the agent said the set is. */
+static const char *
+scope_name(const struct vm *vm)
+{
+	if (vm->npins == 0)
+		return "none";
+	switch (vm->pf_scope) {
+	case PF_SCOPE_PEBS:
+		return "pebs-buffers";
+	case PF_SCOPE_FAST_NODE:
+		return "fast-node";
+	default:
+		return "unknown";	/* a plain PREFAULT: an older agent */
+	}
+}
+
 static void
 jvm(struct jbuf *j, const struct vm *vm, uint64_t now)
 {
@@ -279,6 +295,11 @@ jvm(struct jbuf *j, const struct vm *vm, uint64_t now)
 	    vm->pf_status == 0 ? "done" : "failed");
 	js(j, "prefault_error", d, vm->pf_status != 0 ?
 	    strerror(-vm->pf_status) : NULL);
+	js(j, "prefault_scope", d, scope_name(vm));
+	js(j, "prefault_reason", d, vm->npins > 0 &&
+	    vm->pf_scope == PF_SCOPE_FAST_NODE ?
+	    proto_pf_reason_name(vm->pf_reason) : NULL);
+	ju(j, "prefault_ranges", d, vm->npins > 0 ? vm->pf_ranges : 0);
 	ju(j, "prefaults", d, vm->pf_count);
 	ju(j, "prefaults_refused", d, vm->pf_refused);
 	ju(j, "connects", d, vm->connects);

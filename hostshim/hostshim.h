@@ -128,6 +128,19 @@ struct pin {
 #define VM_BACKING	(1u << 4)	/* backing ranges: pins released */
 #define VM_REMOVED	(1u << 5)
 
+/* What a pre-fault set is, from how the agent sent it. */
+enum pf_scope {
+	PF_SCOPE_UNSAID = 0,		/* a plain PREFAULT (an older agent) */
+	PF_SCOPE_PEBS,			/* PREFAULT_PART: the PEBS buffers */
+	PF_SCOPE_FAST_NODE,		/* PREFAULT_PART with PROTO_PF_FAST_NODE */
+};
+
+struct pf_what {
+	enum pf_scope scope;
+	uint16_t reason;
+	size_t nranges;
+};
+
 /* Why a session ended (counted per VM and in total). */
 enum session_end {
 	END_NONE = 0,
@@ -168,6 +181,11 @@ struct vm {
 	uint64_t pinned;		/* bytes locked (sum of pins[].done) */
 	struct pf_job *job;
 	int pf_status;			/* last result: 0 or -errno */
+	/* What the pinned set is, as the agent said (session.c) */
+	enum pf_scope pf_scope;
+	uint16_t pf_reason;		/* enum proto_pf_reason (fast-node) */
+	size_t pf_ranges;		/* ranges the agent asked for */
+	struct pf_what pf_next;		/* of the job under way */
 	uint64_t pf_count;		/* PREFAULT_DONE with status 0 sent */
 	uint64_t pf_refused;		/* refused with ERROR */
 
@@ -254,6 +272,12 @@ struct session {
 	uint64_t rx_ns;			/* last byte from the peer */
 	uint64_t ping_ns;		/* our PING in flight since, or 0 */
 	bool pf_waiting;		/* its PREFAULT is vm->job */
+	uint32_t caps;			/* PROTO_CAP_* in its WELCOME */
+	/* A set coming in PREFAULT_PART frames: sorted, merged, bounded
+	 * by PROTO_MAX_SET_RANGES; set_bad: refused, the rest is ignored */
+	struct proto_range *set;
+	size_t nset, setcap;
+	bool set_bad;
 
 	uint64_t frames_in, frames_out;
 	void (*on_output)(void *arg);	/* output went from none to some */
@@ -301,11 +325,9 @@ struct pf_seg {
 };
 
 /* Ranges are sorted and disjoint, as are backings: each backing
- * boundary splits at most one range. */
-#define PF_MAX_SEGS	(PROTO_MAX_RANGES + SHIM_MAX_BACKING)
-
+ * boundary splits at most one range, so seg has n + nbacking room. */
 struct pf_plan {
-	struct pf_seg seg[PF_MAX_SEGS];
+	struct pf_seg *seg;
 	size_t nseg;
 	uint64_t total;			/* bytes requested */
 };
@@ -317,13 +339,16 @@ struct pf_plan {
 int prefault_translate(const struct vm_config *vc, uint64_t gpa, int *idx,
     uint64_t *off, uint64_t *avail);
 /*
- * Check a PREFAULT against the VM's configuration and cut it into
- * segments: -ENOENT no backing configured, -ERANGE a range not wholly
- * inside the VM's memory, -E2BIG more than prefault_cap.  why says which.
- * Pure: nothing is opened or touched.
+ * Check a set of n ranges (sorted, disjoint, page aligned: what the
+ * decoder and session.c let by) against the VM's configuration and cut
+ * it into segments: -ENOENT no backing configured, -ERANGE a range not
+ * wholly inside the VM's memory, -E2BIG more than prefault_cap, -ENOMEM.
+ * why says which.  Nothing is opened or touched; prefault_plan_free
+ * frees the segments (also after an error).
  */
-int prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
-    struct pf_plan *plan, char *why, size_t whylen);
+int prefault_plan(const struct vm_config *vc, const struct proto_range *r,
+    size_t n, struct pf_plan *plan, char *why, size_t whylen);
+void prefault_plan_free(struct pf_plan *plan);
 /*
  * Start replacing vm's pinned set with plan's segments.  Files are
  * opened and mapped here; the populating and locking happen in

@@ -1,7 +1,8 @@
 /*
  * prefault.c - pin the host memory behind a guest's PEBS buffers.
  *
- * The agent sends guest-physical ranges (PREFAULT).  Each range must lie
+ * The agent sends a set of guest-physical ranges (one PREFAULT, or
+ * PREFAULT_PART frames gathered by session.c).  Each range must lie
  * wholly inside the VM's configured backing ranges ("backing =
  * PATH:OFFSET@GPA+SIZE", the files a QEMU memory-backend-file/memfd with
  * share=on uses) and the request must be within the VM's prefault_cap;
@@ -34,6 +35,10 @@
  *    Lake server and later, vmx_pebs_supported()), which needs no help.
  *    The pin is for KVMs that allow guest PEBS on older CPUs, and a
  *    cheap safety margin elsewhere.
+ *  - Each pinned window is its own mapping, and mlock keeps it a VMA of
+ *    its own: a set of a few pages per vCPU costs the shim about one
+ *    mapping per range (vm.max_map_count, 65530 by default, bounds them
+ *    all; a set has at most PROTO_MAX_SET_RANGES).
  *  - mlock needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK
  *    (LimitMEMLOCK=infinity under systemd); otherwise PREFAULT_DONE
  *    carries -EPERM/-ENOMEM and nothing stays pinned.
@@ -105,11 +110,13 @@ prefault_translate(const struct vm_config *vc, uint64_t gpa, int *idx,
 }
 
 int
-prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
-    struct pf_plan *plan, char *why, size_t whylen)
+prefault_plan(const struct vm_config *vc, const struct proto_range *r,
+    size_t n, struct pf_plan *plan, char *why, size_t whylen)
 {
 	char a[32], b[32];
+	size_t room;
 
+	plan->seg = NULL;
 	plan->nseg = 0;
 	plan->total = 0;
 	if (vc->nbacking == 0) {
@@ -117,23 +124,31 @@ prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
 		    vc->name);
 		return -ENOENT;
 	}
-	if (req->nranges > PROTO_MAX_RANGES)
-		return -EINVAL;		/* the decoder never lets this by */
-	for (size_t i = 0; i < req->nranges; i++) {
-		uint64_t gpa = req->ranges[i].gpa, left = req->ranges[i].size;
+	if (n == 0 || n > PROTO_MAX_SET_RANGES) {
+		snprintf(why, whylen, "%zu ranges (1 to %d)", n,
+		    PROTO_MAX_SET_RANGES);
+		return -EINVAL;		/* session.c never lets this by */
+	}
+	room = n + (size_t)vc->nbacking;
+	if ((plan->seg = calloc(room, sizeof(*plan->seg))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t gpa = r[i].gpa, left = r[i].size;
 
-		plan->total += left;	/* < 64 * 2^52: no overflow */
+		plan->total += left;	/* < 16384 * 2^52: no overflow */
 		while (left > 0) {
 			struct pf_seg *sg;
 			uint64_t off, avail;
 			int idx;
 
 			if (prefault_translate(vc, gpa, &idx, &off, &avail) < 0 ||
-			    plan->nseg == PF_MAX_SEGS) {
+			    plan->nseg == room) {
 				snprintf(why, whylen, "GPA 0x%llx+0x%llx is not "
 				    "inside the VM's memory",
-				    (unsigned long long)req->ranges[i].gpa,
-				    (unsigned long long)req->ranges[i].size);
+				    (unsigned long long)r[i].gpa,
+				    (unsigned long long)r[i].size);
 				plan->nseg = 0;
 				return -ERANGE;
 			}
@@ -154,6 +169,14 @@ prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
 		return -E2BIG;
 	}
 	return 0;
+}
+
+void
+prefault_plan_free(struct pf_plan *plan)
+{
+	free(plan->seg);
+	plan->seg = NULL;
+	plan->nseg = 0;
 }
 
 static void
