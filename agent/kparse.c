@@ -75,6 +75,8 @@ enum {
 #define KERNEL_PTR_SIZE	8	/* x86-64 */
 #define MAX_CHAIN	32	/* typedef/modifier/array links followed */
 #define MAX_NEST	8	/* anonymous members looked into */
+#define MAX_VISITS	(1u << 16)	/* members looked at per lookup: nested
+					 * anonymous members fan out */
 
 /* Bytes after the 12-byte record, or -1 for a kind not known here. */
 static long
@@ -292,11 +294,13 @@ type_size(const struct kparse_btf *b, uint32_t id, int depth,
 /*
  * Member `name` of struct/union id, at *bits from the outermost struct:
  * 1 found (offset in *bits, size in *size), 0 not there, -EINVAL (a
- * bitfield, or not byte-aligned, or a type without a size).
+ * bitfield, or not byte-aligned, or a type without a size), -E2BIG
+ * (*visits used up: anonymous members nested too widely).
  */
 static int
 find_member(const struct kparse_btf *b, uint32_t id, const char *name,
-    int depth, uint64_t base, uint64_t *bits, uint32_t *size)
+    int depth, uint64_t base, unsigned *visits, uint64_t *bits,
+    uint32_t *size)
 {
 	const uint8_t *r = rec(b, id);
 	bool kflag = le32(r + 4) >> 31;
@@ -310,6 +314,8 @@ find_member(const struct kparse_btf *b, uint32_t id, const char *name,
 		uint32_t inner;
 		int rc;
 
+		if ((*visits)-- == 0)
+			return -E2BIG;
 		if (mname == NULL)
 			return -EINVAL;
 		if (mname[0] == '\0') {
@@ -319,8 +325,8 @@ find_member(const struct kparse_btf *b, uint32_t id, const char *name,
 			    (kind_of(rec(b, inner)) != KIND_STRUCT &&
 			    kind_of(rec(b, inner)) != KIND_UNION))
 				continue;
-			rc = find_member(b, inner, name, depth + 1, at, bits,
-			    size);
+			rc = find_member(b, inner, name, depth + 1, at, visits,
+			    bits, size);
 			if (rc != 0)
 				return rc;
 			continue;
@@ -360,6 +366,7 @@ each_struct(const struct kparse_btf *b, const char *sname,
 
 struct member_q {
 	const char *member;
+	unsigned visits;		/* all structs of the name together */
 	bool have;
 	uint64_t bits;
 	uint32_t size;
@@ -374,7 +381,7 @@ member_of(const struct kparse_btf *b, uint32_t id, void *arg)
 	uint32_t size;
 	int rc;
 
-	rc = find_member(b, id, q->member, 0, 0, &bits, &size);
+	rc = find_member(b, id, q->member, 0, 0, &q->visits, &bits, &size);
 	if (rc <= 0) {
 		q->why = rc == 0 ? -ENOENT : rc;
 		return q->why;
@@ -394,7 +401,7 @@ kparse_btf_member(const struct kparse_btf *b, const char *sname,
     const char *member, uint32_t *off, uint32_t *size, char *err,
     size_t errlen)
 {
-	struct member_q q = { .member = member };
+	struct member_q q = { .member = member, .visits = MAX_VISITS };
 	int rc;
 
 	rc = each_struct(b, sname, member_of, &q);
@@ -404,8 +411,10 @@ kparse_btf_member(const struct kparse_btf *b, const char *sname,
 	}
 	if (rc < 0) {
 		say(err, errlen, q.why == -ENOENT ? "struct %s has no member "
-		    "%s" : "struct %s's member %s is a bitfield, not "
-		    "byte-aligned, or differs between copies", sname, member);
+		    "%s" : q.why == -E2BIG ? "struct %s: anonymous members "
+		    "nested too widely looking for %s" : "struct %s's member "
+		    "%s is a bitfield, not byte-aligned, or differs between "
+		    "copies", sname, member);
 		return q.why == -ENOENT ? -ENOENT : -EINVAL;
 	}
 	if (q.bits / 8 > UINT32_MAX)
