@@ -210,7 +210,7 @@ fuzz: deps
 # are compiled apart, without the sanitizers, into $(B)/sobj.
 STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload \
 	$(B)/static/vtier-hostshim \
-	$(B)/static/guest_migrate
+	$(B)/static/guest_migrate $(B)/static/dsarea_check
 static: $(STATIC)
 
 ifneq ($(SANFLAGS),)
@@ -245,6 +245,13 @@ $(B)/static/vtierctl: $(SB)/agent/vtierctl.o $(S_COMMON_OBJS)
 $(B)/static/guest_migrate: $(SB)/tests/bench/guest_migrate.o $(S_LIB_OBJS)
 	@mkdir -p $(dir $@); rm -f $@
 	$(CC) $(STATIC_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
+		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
+	@test -x $@
+
+# The translation check of PEBS-buffer discovery (tests/sh/vm_prefault.sh).
+$(B)/static/dsarea_check: $(SB)/tests/tools/dsarea_check.o $(S_LIB_OBJS)
+	@mkdir -p $(dir $@); rm -f $@
+	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
 	@test -x $@
 

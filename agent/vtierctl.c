@@ -406,6 +406,10 @@ static const struct metric agent_metrics[] = {
 	  .key = "shim_state", .is = "up",
 	  .help = "1 when connected to the host shim; 0 when not or none "
 	      "is configured." },
+	GAUGE("vtier_agent_prefault_pinned_bytes", "prefault_pinned_bytes",
+	    "Bytes the host shim pinned for the agent's pre-fault set."),
+	GAUGE("vtier_agent_prefault_ranges", "prefault_ranges",
+	    "Guest-physical ranges of the pre-fault set."),
 	COUNTER("vtier_agent_cpu_seconds_total", "cpu_seconds",
 	    "The agent's user and system CPU time."),
 };
@@ -618,7 +622,7 @@ print_metrics(int (*build)(FILE *, const struct doc *), const struct doc *d)
 static void
 print_status(const struct doc *d)
 {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], pinned[32];
 
 	printf("vtier-agent %s (pid %s), up %s s\n", get(d, "version"),
 	    get(d, "pid"), get(d, "uptime_s"));
@@ -669,6 +673,14 @@ print_status(const struct doc *d)
 	printf("  queued samples     at most %s while a round ran, sampler "
 	    "paused %s times\n", get(d, "samples_queued_max"),
 	    get(d, "sampler_pauses"));
+	if (strcmp(get(d, "prefault"), "none") != 0 ||
+	    strcmp(get(d, "prefault_scope"), "none") != 0)
+		printf("  pre-fault          %s: %s, %s range(s), %s pinned%s%s\n",
+		    get(d, "prefault"), get(d, "prefault_scope"),
+		    get(d, "prefault_ranges"), size_of(d, "prefault_pinned_bytes",
+		    pinned, sizeof(pinned)), *get(d, "prefault_reason") ?
+		    "\n                     fallback: " : "",
+		    get(d, "prefault_reason"));
 }
 
 enum output { OUT_TABLE, OUT_JSON, OUT_METRICS };

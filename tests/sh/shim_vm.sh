@@ -1,16 +1,26 @@
 # shim_vm.sh - the real agent in the two-node test-bed guest talking to
 # the real host shim over virtio-serial (QEMU's chardev connects to the
-# shim's [vm] socket: run-guest.sh --host-listens).  The guest's agent
-# gets its budget in WELCOME, asks for its fast node to be pre-faulted
-# (prefault = always) and the shim pins it in node 0's backing file on
-# /dev/shm (VmLck of the shim, mincore of the file); `vtierctl budget`
-# on the host reaches the guest's agent; the agent's STATS show up in
-# `vtierctl vms`.  Exit 77 when the test bed cannot run here.
+# shim's [vm] socket: run-guest.sh --host-listens), and the pre-fault of
+# exactly the PEBS buffers proven against Debian's 6.1 kernel:
+#
+#  1. Translation: in the guest, dsarea_check (agent/dsarea.c) turns the
+#     per-CPU variable this_cpu_off of every CPU into a guest-physical
+#     address and reads its value through /proc/kcore; on the host the
+#     same GPA read from the node's backing file must hold that value
+#     (each CPU's own per-CPU offset: distinct per CPU).
+#  2. prefault = always: the agent gets its budget in WELCOME, finds the
+#     DS areas (no PMU under TCG, so no PEBS buffer: a page per vCPU) and
+#     the shim pins just those, 2 x 4 KiB (VmLck of the shim); both
+#     status documents say pebs-buffers; `vtierctl budget` on the host
+#     reaches the agent; its STATS show up in `vtierctl vms`.
+#  3. kernel.kptr_restrict = 2 and the agent restarted: discovery fails
+#     at kallsyms, the agent says so in one log line and asks for the
+#     fast node instead: 512 MiB pinned, fast-node:kallsyms in both.
+# Exit 77 when the test bed cannot run here.
 set -u
 . "${SRC:-.}/tests/buildvars.sh"
 command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu"; exit 77; }
-bmake static "$BR/vtier-hostshim" "$BR/vtierctl" "$BR/tools/shim_agent" ||
-	exit 1
+bmake static "$BR/vtier-hostshim" "$BR/vtierctl" || exit 1
 ST=$B/static
 T=$(mktemp -d /tmp/vtier-shimvm.XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -18,12 +28,27 @@ trap 'rm -rf "$T"' EXIT
 # The guest: the agent with transport = serial, prefault = always.
 cat >"$T/scenario.sh" <<'SCEN'
 . /vtier/lib.sh
-st() { status_str "$1"; }
+st() {	# a value from the agent's status JSON, commas and all
+	vtierctl -s /run/vtier/agent.sock status --json 2>/dev/null |
+		sed -n "s/^  \"$1\": //p" | sed 's/,$//; s/^"//; s/"$//'
+}
 wait_st() { wait_status "$@"; }
+start_agent() {
+	vtier-agent -c /run/agent.ini 2>>/run/agent.log &
+	AGENT=$!
+}
 write_shim_ini serial vtier.ctl
 mkfifo /run/samples.fifo
-vtier-agent -c /run/agent.ini 2>/run/agent.log &
-AGENT=$!
+ncpu=$(grep -c '^processor' /proc/cpuinfo)
+
+# 1. the translation, for the host to check in the backing files
+dsarea_check >/run/dsarea.out; rc=$?
+sed 's/^/translate: /' /run/dsarea.out
+[ $rc = 0 ] && ok "dsarea_check: $(grep -c this_cpu_off /run/dsarea.out) CPUs translated" ||
+	bad "dsarea_check failed"
+
+# 2. the PEBS buffers, exactly
+start_agent
 if wait_st shim_state up 30; then ok "agent connected to the shim as VM '$(st shim_vm)'"
 else bad "no WELCOME from the shim (state $(st shim_state))"; fi
 if wait_st budget_bytes 209715200 10 && [ "$(st budget_source)" = shim ]
@@ -32,11 +57,32 @@ else bad "budget $(st budget_bytes) from $(st budget_source)"; fi
 if wait_st prefault done 30; then
 	ok "pre-fault done: $(st prefault_pinned_bytes) bytes pinned on the host"
 else bad "pre-fault $(st prefault)"; fi
+if [ "$(st prefault_scope)" = pebs-buffers ] &&
+   [ "$(st prefault_pinned_bytes)" = $((ncpu * 4096)) ] &&
+   [ "$(st prefault_ranges)" = "$ncpu" ]
+then ok "pinned the DS areas only: $ncpu vCPUs x 4 KiB (no PMU: no PEBS buffer)"
+else bad "scope $(st prefault_scope), $(st prefault_ranges) ranges, $(st prefault_pinned_bytes) bytes"; fi
 if wait_st budget_bytes 157286400 30; then ok "budget 150M pushed by vtierctl on the host"
 else bad "budget is $(st budget_bytes), not 150M"; fi
 sleep 1		# let STATS carry the new budget to the host
 kill -TERM $AGENT; wait $AGENT
-cat /run/agent.log | sed 's/^/agent: /'
+
+# 3. discovery made to fail: the fast node, and why
+echo 2 >/proc/sys/kernel/kptr_restrict
+start_agent
+if wait_st prefault done 30 && [ "$(st prefault_scope)" = fast-node ] &&
+   [ "$(st prefault_pinned_bytes)" = 536870912 ]
+then ok "kptr_restrict = 2: fast-node fallback, $(st prefault_pinned_bytes) bytes pinned"
+else bad "kptr_restrict = 2: $(st prefault) $(st prefault_scope) $(st prefault_pinned_bytes)"; fi
+case $(st prefault_reason) in
+kallsyms:*) ok "reason: $(st prefault_reason)" ;;
+*) bad "reason '$(st prefault_reason)'" ;;
+esac
+grep -q 'pre-fault: PEBS buffers not found (kallsyms: .*kptr_restrict = 2' /run/agent.log &&
+	ok "the agent's log says which step failed" || bad "no fallback log line"
+sleep 1.5	# the host looks at the shim's view
+kill -TERM $AGENT; wait $AGENT
+sed 's/^/agent: /' /run/agent.log
 exit $fails
 SCEN
 
@@ -61,39 +107,72 @@ INI
 SHIM=$!
 vms() { "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms --json; }
 get() { vms | python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
+until_get() {	# EXPR VALUE: poll (60 s at most) until EXPR prints VALUE
+	i=0
+	until [ "$(get "$1")" = "$2" ]; do
+		sleep 0.2; i=$((i + 1)); [ $i -lt 300 ] || return 1
+	done
+}
+# 1. the GPAs the guest printed, read in the backing files
 i=0
-until [ "$(get 'd["vms"][0]["pinned_bytes"]')" -gt 0 ] 2>/dev/null; do
+until grep -q '^translate: set ' "$VTIER_VM_DIR/scenario.out" 2>/dev/null; do
 	sleep 0.2; i=$((i + 1)); [ $i -lt 300 ] || break
 done
-echo "pinned $(get 'd["vms"][0]["pinned_bytes"]')" >"$T/host.out"
-echo "vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
-"$B/tools/shim_agent" mincore "$VTIER_NODE0_FILE" | head -1 >>"$T/host.out"
+tr -d '\r' <"$VTIER_VM_DIR/scenario.out" |
+	sed -n 's/^translate: cpu \([0-9]*\) this_cpu_off va \(0x[0-9a-f]*\) gpa \(0x[0-9a-f]*\) value \(0x[0-9a-f]*\)$/\1 \2 \3 \4/p' |
+while read -r cpu va gpa val; do
+	python3 - "$cpu" "$va" "$gpa" "$val" "$VTIER_NODE0_FILE" "$VTIER_NODE0_MIB" "$VTIER_NODE1_FILE" <<'PY'
+import struct, sys
+cpu, va, gpa, val, n0, n0mib, n1 = sys.argv[1:]
+gpa = int(gpa, 16); n0size = int(n0mib) << 20
+path, off = (n0, gpa) if gpa < n0size else (n1, gpa - n0size)
+with open(path, "rb") as f:
+    f.seek(off)
+    host = struct.unpack("<Q", f.read(8))[0]
+print("translate: cpu %s this_cpu_off %s -> gpa 0x%x (%s+0x%x): guest reads %s, host reads 0x%x %s"
+      % (cpu, va, gpa, path.rsplit("/", 1)[1], off, val, host,
+         "ok" if host == int(val, 16) else "MISMATCH"))
+PY
+done >"$T/translate.out"
+# 2. the PEBS buffers pinned
+until_get 'd["vms"][0]["prefault_scope"]' pebs-buffers
+echo "pebs pinned $(get 'd["vms"][0]["pinned_bytes"]') ranges $(get 'd["vms"][0]["prefault_ranges"]') scope $(get 'd["vms"][0]["prefault_scope"]')" >"$T/host.out"
+echo "pebs vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 150M >>"$T/host.out"
-i=0
-until [ "$(get 'd["vms"][0]["stats"]["budget_bytes"]')" = 157286400 ]; do
-	sleep 0.2; i=$((i + 1)); [ $i -lt 150 ] || break
-done
+until_get 'd["vms"][0]["stats"]["budget_bytes"]' 157286400
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
 echo "stats_budget $(get 'd["vms"][0]["stats"]["budget_bytes"]')" >>"$T/host.out"
+# 3. the fallback
+until_get 'd["vms"][0]["prefault_scope"]' fast-node
+echo "fast pinned $(get 'd["vms"][0]["pinned_bytes"]') ranges $(get 'd["vms"][0]["prefault_ranges"]') scope $(get 'd["vms"][0]["prefault_scope"]'):$(get 'd["vms"][0]["prefault_reason"]')" >>"$T/host.out"
+echo "fast vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
+"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
 wait $SHIM
 HOST
 
 start=$(date +%s)
-"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 120 --host-listens \
+"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 180 --host-listens \
 	--host-sock "$T/guest.sock" --host-cmd "sh $T/host.sh" --host-grace 2 \
-	"$T/scenario.sh" "$ST/vtier-agent" "$ST/vtierctl" \
+	"$T/scenario.sh" "$ST/vtier-agent" "$ST/vtierctl" "$ST/dsarea_check" \
 	"$SRC/tests/vm/scenarios/lib.sh" >"$T/out" 2>&1
 rc=$?
 cat "$T/out"
 echo "--- host side"
-cat "$T/host.out" 2>/dev/null
+cat "$T/translate.out" "$T/host.out" 2>/dev/null
 echo "--- shim log"
 cat "$T/shim.log" 2>/dev/null
 echo "shim_vm: guest run exit $rc in $(( $(date +%s) - start )) s"
 [ $rc = 0 ] || exit 1
-# node 0 is 512M: the agent asked for its memory blocks 0-3
-grep -qx "pinned 536870912" "$T/host.out"
-grep -qx "vmlck_kb 524288" "$T/host.out"
-grep -qx "resident 131072" "$T/host.out"
+# the translation: every CPU, every value found on the host, all distinct
+n=$(grep -c '^translate: cpu' "$T/translate.out")
+[ "$n" -ge 2 ] && [ "$(grep -c ' ok$' "$T/translate.out")" = "$n" ] || exit 1
+[ "$(sed -n 's/.*guest reads \(0x[0-9a-f]*\),.*/\1/p' "$T/translate.out" |
+	sort -u | wc -l)" = "$n" ] || exit 1
+# the DS areas only: 2 vCPUs x 4 KiB; then node 0's 512M as the fallback
+grep -qx "pebs pinned 8192 ranges 2 scope pebs-buffers" "$T/host.out"
+grep -qx "pebs vmlck_kb 8" "$T/host.out"
 grep -qx "stats_budget 157286400" "$T/host.out"
+grep -qx "fast pinned 536870912 ranges 1 scope fast-node:kallsyms" "$T/host.out"
+grep -qx "fast vmlck_kb 524288" "$T/host.out"
+echo "shim_vm: pre-fault pinned 536870912 bytes as fast-node (before), 8192 as pebs-buffers (after)"
 echo "shim_vm: ok"
