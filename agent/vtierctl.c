@@ -410,6 +410,10 @@ static const struct metric agent_metrics[] = {
 	    "Bytes the host shim pinned for the agent's pre-fault set."),
 	GAUGE("vtier_agent_prefault_ranges", "prefault_ranges",
 	    "Guest-physical ranges of the pre-fault set."),
+	{ .name = "vtier_agent_prefault_fast_node", .type = "gauge",
+	  .key = "prefault_scope", .is = "fast-node",
+	  .help = "1 when the pre-fault set is the fast nodes' memory (the "
+	      "PEBS buffers were not found: prefault_reason says why)." },
 	COUNTER("vtier_agent_cpu_seconds_total", "cpu_seconds",
 	    "The agent's user and system CPU time."),
 };
@@ -432,6 +436,10 @@ static const struct metric shim_vm_metrics[] = {
 	    "Host memory pinned behind the VM's PEBS buffers."),
 	GAUGE("vtier_hostshim_vm_prefault_ranges", "prefault_ranges",
 	    "Guest-physical ranges of the pinned set."),
+	{ .name = "vtier_hostshim_vm_prefault_fast_node", .type = "gauge",
+	  .key = "prefault_scope", .is = "fast-node",
+	  .help = "1 when the pinned set is the VM's fast-node memory (its "
+	      "agent did not find the PEBS buffers)." },
 	GAUGE("vtier_hostshim_vm_fast_used_bytes", "stats.fast_used_bytes",
 	    "Fast-node memory in use, from the agent's last stats; no "
 	    "sample before the first."),

@@ -11,11 +11,13 @@
 #  2. prefault = always: the agent gets its budget in WELCOME, finds the
 #     DS areas (no PMU under TCG, so no PEBS buffer: a page per vCPU) and
 #     the shim pins just those, 2 x 4 KiB (VmLck of the shim); both
-#     status documents say pebs-buffers; `vtierctl budget` on the host
-#     reaches the agent; its STATS show up in `vtierctl vms`.
+#     status documents, `vtierctl status` and `vms`, and both daemons'
+#     metrics say pebs-buffers; `vtierctl budget` on the host reaches
+#     the agent; its STATS show up in `vtierctl vms`.
 #  3. kernel.kptr_restrict = 2 and the agent restarted: discovery fails
 #     at kallsyms, the agent says so in one log line and asks for the
-#     fast node instead: 512 MiB pinned, fast-node:kallsyms in both.
+#     fast node instead: 512 MiB pinned, fast-node:kallsyms in both
+#     (and vtier_*_prefault_fast_node 1).
 # Exit 77 when the test bed cannot run here.
 set -u
 . "${SRC:-.}/tests/buildvars.sh"
@@ -33,9 +35,21 @@ st() {	# a value from the agent's status JSON, commas and all
 		sed -n "s/^  \"$1\": //p" | sed 's/,$//; s/^"//; s/"$//'
 }
 wait_st() { wait_status "$@"; }
-start_agent() {
-	vtier-agent -c /run/agent.ini 2>>/run/agent.log &
+start_agent() {	# each run's log apart, the earlier ones in agent.all
+	[ -f /run/agent.log ] && cat /run/agent.log >>/run/agent.all
+	vtier-agent -c /run/agent.ini 2>/run/agent.log &
 	AGENT=$!
+}
+show_prefault() {	# REGEX FAST: the status table's line and the metrics
+	vtierctl -s /run/vtier/agent.sock status >/run/st.txt 2>&1
+	vtierctl -s /run/vtier/agent.sock metrics 2>&1 |
+		grep '^vtier_agent_prefault' >/run/st.prom
+	sed -n '/pre-fault/,$p' /run/st.txt | sed 's/^/status: /'
+	sed 's/^/metrics: /' /run/st.prom
+	if tr '\n' ' ' </run/st.txt | grep -q "pre-fault  *done: $1" &&
+	   grep -qx "vtier_agent_prefault_fast_node $2" /run/st.prom
+	then ok "vtierctl status and metrics show it"
+	else bad "vtierctl status or metrics"; fi
 }
 write_shim_ini serial vtier.ctl
 mkfifo /run/samples.fifo
@@ -62,6 +76,7 @@ if [ "$(st prefault_scope)" = pebs-buffers ] &&
    [ "$(st prefault_ranges)" = "$ncpu" ]
 then ok "pinned the DS areas only: $ncpu vCPUs x 4 KiB (no PMU: no PEBS buffer)"
 else bad "scope $(st prefault_scope), $(st prefault_ranges) ranges, $(st prefault_pinned_bytes) bytes"; fi
+show_prefault pebs-buffers 0
 if wait_st budget_bytes 157286400 30; then ok "budget 150M pushed by vtierctl on the host"
 else bad "budget is $(st budget_bytes), not 150M"; fi
 sleep 1		# let STATS carry the new budget to the host
@@ -78,11 +93,13 @@ case $(st prefault_reason) in
 kallsyms:*) ok "reason: $(st prefault_reason)" ;;
 *) bad "reason '$(st prefault_reason)'" ;;
 esac
+[ "$(grep -c 'pre-fault: PEBS buffers not found' /run/agent.log)" = 1 ] &&
 grep -q 'pre-fault: PEBS buffers not found (kallsyms: .*kptr_restrict = 2' /run/agent.log &&
-	ok "the agent's log says which step failed" || bad "no fallback log line"
+	ok "the agent's log says which step failed, in one line" || bad "no fallback log line"
+show_prefault 'fast-node.*fallback: kallsyms' 1
 sleep 1.5	# the host looks at the shim's view
 kill -TERM $AGENT; wait $AGENT
-sed 's/^/agent: /' /run/agent.log
+cat /run/agent.all /run/agent.log 2>/dev/null | sed 's/^/agent: /'
 exit $fails
 SCEN
 
@@ -138,6 +155,8 @@ done >"$T/translate.out"
 until_get 'd["vms"][0]["prefault_scope"]' pebs-buffers
 echo "pebs pinned $(get 'd["vms"][0]["pinned_bytes"]') ranges $(get 'd["vms"][0]["prefault_ranges"]') scope $(get 'd["vms"][0]["prefault_scope"]')" >"$T/host.out"
 echo "pebs vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
+"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" metrics |
+	sed -n 's/^vtier_hostshim_vm_p[a-z_]*{vm="guest"} /pebs &/p' >>"$T/host.out"
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 150M >>"$T/host.out"
 until_get 'd["vms"][0]["stats"]["budget_bytes"]' 157286400
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
@@ -146,6 +165,8 @@ echo "stats_budget $(get 'd["vms"][0]["stats"]["budget_bytes"]')" >>"$T/host.out
 until_get 'd["vms"][0]["prefault_scope"]' fast-node
 echo "fast pinned $(get 'd["vms"][0]["pinned_bytes"]') ranges $(get 'd["vms"][0]["prefault_ranges"]') scope $(get 'd["vms"][0]["prefault_scope"]'):$(get 'd["vms"][0]["prefault_reason"]')" >>"$T/host.out"
 echo "fast vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
+"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" metrics |
+	sed -n 's/^vtier_hostshim_vm_p[a-z_]*{vm="guest"} /fast &/p' >>"$T/host.out"
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
 wait $SHIM
 HOST
@@ -171,8 +192,10 @@ n=$(grep -c '^translate: cpu' "$T/translate.out")
 # the DS areas only: 2 vCPUs x 4 KiB; then node 0's 512M as the fallback
 grep -qx "pebs pinned 8192 ranges 2 scope pebs-buffers" "$T/host.out"
 grep -qx "pebs vmlck_kb 8" "$T/host.out"
+grep -qx 'pebs vtier_hostshim_vm_prefault_fast_node{vm="guest"} 0' "$T/host.out"
 grep -qx "stats_budget 157286400" "$T/host.out"
 grep -qx "fast pinned 536870912 ranges 1 scope fast-node:kallsyms" "$T/host.out"
 grep -qx "fast vmlck_kb 524288" "$T/host.out"
+grep -qx 'fast vtier_hostshim_vm_prefault_fast_node{vm="guest"} 1' "$T/host.out"
 echo "shim_vm: pre-fault pinned 536870912 bytes as fast-node (before), 8192 as pebs-buffers (after)"
 echo "shim_vm: ok"

@@ -1,6 +1,6 @@
 /*
  * dsarea_check.c - the translation check, guest side (tests/sh/
- * vm_prefault.sh): for every possible CPU, the guest-physical address
+ * shim_vm.sh): for every possible CPU, the guest-physical address
  * dsarea.c computes for the per-CPU variable this_cpu_off and the value
  * the guest reads there through /proc/kcore; the host then reads the
  * same GPA from the VM's backing file and must find the same value.

@@ -6,7 +6,7 @@
  * the linear map and some vmalloc, with two CPUs' per-CPU areas,
  * __per_cpu_offset, x86_pmu and one PEBS buffer written where the
  * kernel has them).  Then each step broken in turn: the reason it gives.
- * The real kernel is the guest scenario's job (tests/sh/vm_prefault.sh).
+ * The real kernel is the guest scenario's job (tests/sh/shim_vm.sh).
  */
 #include <errno.h>
 #include <fcntl.h>
