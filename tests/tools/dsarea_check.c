@@ -10,21 +10,48 @@
  *
  *   dsarea_check        lines "cpu N this_cpu_off gpa 0x.. value 0x..",
  *                       "cpu N cpu_debug_store gpa 0x..", "set ..."
+ *   dsarea_check -d CAP  the same with capability number CAP dropped
+ *                       from the effective set first (the agent's unit
+ *                       keeps CAP_SYSLOG 34 and CAP_SYS_RAWIO 17 for
+ *                       this: without either, discovery must fail at
+ *                       kallsyms or kcore and say which capability)
  * Exit 0, or 1 with "failed: REASON: SENTENCE".
  */
+#include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "vtier/proto.h"
 #include "dsarea.h"
 
+/* Drop capability cap from our effective set (no libcap: the raw calls). */
+static int
+drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct c[2];
+
+	if (cap < 0 || cap >= 64 || syscall(SYS_capget, &h, c) < 0)
+		return -1;
+	c[cap / 32].effective &= ~(1u << (cap % 32));
+	return (int)syscall(SYS_capset, &h, c);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct dsarea_set set;
 	struct dsarea_err e;
 	struct dsarea *d;
 	int rc = 1;
 
+	if (argc == 3 && argv[1][0] == '-' && argv[1][1] == 'd' &&
+	    drop_cap(atoi(argv[2])) < 0) {
+		perror("failed: capset");
+		return 1;
+	}
 	if (dsarea_open(&d, NULL, &e) < 0) {
 		printf("failed: %s: %s\n", proto_pf_reason_name(e.why), e.msg);
 		return 1;
