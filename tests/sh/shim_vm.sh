@@ -15,7 +15,9 @@
 #     the shim pins just those, 2 x 4 KiB (VmLck of the shim); both
 #     status documents, `vtierctl status` and `vms`, and both daemons'
 #     metrics say pebs-buffers; `vtierctl budget` on the host reaches
-#     the agent; its STATS show up in `vtierctl vms`.
+#     the agent; its STATS show up in `vtierctl vms`.  The shim is
+#     restarted: the agent discovers again and the new shim pins the
+#     same 8 KiB (pre-fault again for every shim connection).
 #  3. kernel.kptr_restrict = 2 and the agent restarted: discovery fails
 #     at kallsyms, the agent says so in one log line and asks for the
 #     fast node instead: 512 MiB pinned, fast-node:kallsyms in both
@@ -94,7 +96,14 @@ else bad "scope $(st prefault_scope), $(st prefault_ranges) ranges, $(st prefaul
 show_prefault pebs-buffers 0
 if wait_st budget_bytes 157286400 30; then ok "budget 150M pushed by vtierctl on the host"
 else bad "budget is $(st budget_bytes), not 150M"; fi
-sleep 1		# let STATS carry the new budget to the host
+# 2b. the host restarts the shim (once STATS carried the new budget):
+# the agent reconnects, discovers again and the new shim pins the same
+if wait_st shim_connects 2 60 && wait_st prefault done 30 &&
+   [ "$(st prefault_pinned_bytes)" = $((ncpu * 4096)) ] &&
+   [ "$(grep -c 'pre-fault: the PEBS buffers are' /run/agent.log)" = 2 ]
+then ok "shim restarted: discovered again, $(st prefault_pinned_bytes) bytes pinned by the new shim"
+else bad "after the shim's restart: connects $(st shim_connects), $(st prefault) $(st prefault_pinned_bytes)"; fi
+wait_st budget_bytes 125829120 60 || bad "the host never set 120M"
 kill -TERM $AGENT; wait $AGENT
 
 # 3. discovery made to fail: the fast node, and why
@@ -115,7 +124,7 @@ esac
 grep -q 'pre-fault: PEBS buffers not found (kallsyms: .*kptr_restrict = 2' /run/agent.log &&
 	ok "the agent's log says which step failed, in one line" || bad "no fallback log line"
 show_prefault 'fast-node.*fallback: kallsyms' 1
-sleep 1.5	# the host looks at the shim's view
+wait_st budget_bytes 104857600 60 || bad "the host never set 100M"
 kill -TERM $AGENT; wait $AGENT
 cat /run/agent.all /run/agent.log 2>/dev/null | sed 's/^/agent: /'
 exit $fails
@@ -142,6 +151,22 @@ INI
 SHIM=$!
 vms() { "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms --json; }
 get() { vms | python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
+# What the shim pins now, from one vms document, its VmLck and metrics,
+# each line starting with PREFIX; the host then sets a budget, which the
+# guest waits for before it stops its agent.
+snap() {
+	vms >"$T/vms.json"
+	python3 - "$1" "$T/vms.json" >>"$T/host.out" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[2]))["vms"][0]
+r = v.get("prefault_reason")
+print("%s pinned %s ranges %s scope %s%s" % (sys.argv[1], v["pinned_bytes"],
+      v["prefault_ranges"], v["prefault_scope"], ":" + r if r else ""))
+PY
+	echo "$1 vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
+	"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" metrics |
+		sed -n "s/^vtier_hostshim_vm_p[a-z_]*{vm=\"guest\"} /$1 &/p" >>"$T/host.out"
+}
 until_get() {	# EXPR VALUE: poll (60 s at most) until EXPR prints VALUE
 	i=0
 	until [ "$(get "$1")" = "$2" ]; do
@@ -171,21 +196,24 @@ PY
 done >"$T/translate.out"
 # 2. the PEBS buffers pinned
 until_get 'd["vms"][0]["prefault_scope"]' pebs-buffers
-echo "pebs pinned $(get 'd["vms"][0]["pinned_bytes"]') ranges $(get 'd["vms"][0]["prefault_ranges"]') scope $(get 'd["vms"][0]["prefault_scope"]')" >"$T/host.out"
-echo "pebs vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
-"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" metrics |
-	sed -n 's/^vtier_hostshim_vm_p[a-z_]*{vm="guest"} /pebs &/p' >>"$T/host.out"
+snap pebs
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 150M >>"$T/host.out"
 until_get 'd["vms"][0]["stats"]["budget_bytes"]' 157286400
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
 echo "stats_budget $(get 'd["vms"][0]["stats"]["budget_bytes"]')" >>"$T/host.out"
+# 2b. a new shim: the agent's pre-fault again
+kill -TERM $SHIM; wait $SHIM
+"$B/vtier-hostshim" -c "$T/shim.ini" 2>>"$T/shim.log" &
+SHIM=$!
+until_get '"%s %s" % (d["vms"][0]["pinned_bytes"], d["vms"][0]["prefault_scope"])' \
+    "8192 pebs-buffers"
+snap again
+"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 120M >>"$T/host.out"
 # 3. the fallback
 until_get 'd["vms"][0]["prefault_scope"]' fast-node
-echo "fast pinned $(get 'd["vms"][0]["pinned_bytes"]') ranges $(get 'd["vms"][0]["prefault_ranges"]') scope $(get 'd["vms"][0]["prefault_scope"]'):$(get 'd["vms"][0]["prefault_reason"]')" >>"$T/host.out"
-echo "fast vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
-"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" metrics |
-	sed -n 's/^vtier_hostshim_vm_p[a-z_]*{vm="guest"} /fast &/p' >>"$T/host.out"
+snap fast
 "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
+"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 100M >>"$T/host.out"
 wait $SHIM
 HOST
 
@@ -208,12 +236,21 @@ n=$(grep -c '^translate: cpu' "$T/translate.out")
 [ "$(sed -n 's/.*guest reads \(0x[0-9a-f]*\),.*/\1/p' "$T/translate.out" |
 	sort -u | wc -l)" = "$n" ] || exit 1
 # the DS areas only: 2 vCPUs x 4 KiB; then node 0's 512M as the fallback
-grep -qx "pebs pinned 8192 ranges 2 scope pebs-buffers" "$T/host.out"
-grep -qx "pebs vmlck_kb 8" "$T/host.out"
-grep -qx 'pebs vtier_hostshim_vm_prefault_fast_node{vm="guest"} 0' "$T/host.out"
-grep -qx "stats_budget 157286400" "$T/host.out"
-grep -qx "fast pinned 536870912 ranges 1 scope fast-node:kallsyms" "$T/host.out"
-grep -qx "fast vmlck_kb 524288" "$T/host.out"
-grep -qx 'fast vtier_hostshim_vm_prefault_fast_node{vm="guest"} 1' "$T/host.out"
+# (each line must be there: a missing one fails, not just the last)
+missing=0
+while read -r want; do
+	grep -qxF "$want" "$T/host.out" || { echo "missing: $want"; missing=1; }
+done <<'WANT'
+pebs pinned 8192 ranges 2 scope pebs-buffers
+pebs vmlck_kb 8
+pebs vtier_hostshim_vm_prefault_fast_node{vm="guest"} 0
+stats_budget 157286400
+again pinned 8192 ranges 2 scope pebs-buffers
+again vmlck_kb 8
+fast pinned 536870912 ranges 1 scope fast-node:kallsyms
+fast vmlck_kb 524288
+fast vtier_hostshim_vm_prefault_fast_node{vm="guest"} 1
+WANT
+[ $missing = 0 ] || exit 1
 echo "shim_vm: pre-fault pinned 536870912 bytes as fast-node (before), 8192 as pebs-buffers (after)"
 echo "shim_vm: ok"
