@@ -14,7 +14,10 @@
  * /proc/kcore and linear-map virtual to physical through kcore's program
  * headers (kparse.c decodes all three).  Every step is checked; the
  * first that fails says which and why (PROTO_PF_WHY_* and a sentence),
- * and the caller falls back to the fast nodes' memory.
+ * and the caller falls back to the fast nodes' memory.  (Not a BPF
+ * program: it would still need the virtual-to-physical step kcore's
+ * headers give, plus libbpf, a BPF build step and CAP_BPF; README,
+ * "What is pinned".)
  *
  * It reads files (the syscalls live here, the decoding in kparse.c) and
  * never writes anything, never opens a perf event, never pins.
