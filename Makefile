@@ -251,7 +251,7 @@ $(B)/static/guest_migrate: $(SB)/tests/bench/guest_migrate.o $(S_LIB_OBJS)
 # The translation check of PEBS-buffer discovery (tests/sh/shim_vm.sh).
 $(B)/static/dsarea_check: $(SB)/tests/tools/dsarea_check.o $(S_LIB_OBJS)
 	@mkdir -p $(dir $@); rm -f $@
-	$(CC) $(ALL_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
+	$(CC) $(STATIC_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
 	@test -x $@
 
