@@ -214,7 +214,7 @@ fuzz: deps
 # are compiled apart, without the sanitizers, into $(B)/sobj.
 STATIC := $(B)/static/vtier-agent $(B)/static/vtierctl $(B)/static/tierload \
 	$(B)/static/vtier-hostshim \
-	$(B)/static/guest_migrate
+	$(B)/static/guest_migrate $(B)/static/dsarea_check
 static: $(STATIC)
 
 ifneq ($(SANFLAGS),)
@@ -252,6 +252,13 @@ $(B)/static/guest_migrate: $(SB)/tests/bench/guest_migrate.o $(S_LIB_OBJS)
 		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
 	@test -x $@
 
+# The translation check of PEBS-buffer discovery (tests/sh/shim_vm.sh).
+$(B)/static/dsarea_check: $(SB)/tests/tools/dsarea_check.o $(S_LIB_OBJS)
+	@mkdir -p $(dir $@); rm -f $@
+	$(CC) $(STATIC_LDFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm 2>&1 | \
+		grep -v 'statically linked applications requires\|in function .affinity_ip' >&2 || true
+	@test -x $@
+
 $(B)/static/tierload: tests/workloads/tierload.c
 	@mkdir -p $(dir $@); rm -f $@
 	$(CC) -std=gnu11 -O2 $(WARN) $(if $(filter 1,$(WERROR)),-Werror) \
@@ -260,9 +267,11 @@ $(B)/static/tierload: tests/workloads/tierload.c
 	@test -x $@
 
 # The package check runs first, in its own make, so that pkg-config
-# answers once the libraries are there.
+# answers once the libraries are there.  The fuzzers are built here too,
+# not inside tests/sh/fuzz.sh's 300 s: building eight of them took most
+# of that on a loaded machine, and the test timed out.
 check: deps
-	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory tests fuzzers
 	@tests/run.sh $(B)
 
 check-run: tests

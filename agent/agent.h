@@ -12,6 +12,7 @@
 #include "config.h"
 #include "heat.h"
 #include "migrate.h"
+#include "pfset.h"
 #include "policy.h"
 #include "reporting.h"
 #include "round.h"
@@ -93,7 +94,8 @@ struct agent {
 	unsigned chan_wev;
 	uint64_t chan_wgen;
 	bool prefault_wanted;		/* ask the shim before enabling PEBS */
-	bool prefault_asked;
+	uint64_t prefault_connects;	/* the WELCOME it last asked after */
+	struct pfset pfset;		/* what it asked to be pinned */
 
 	int sigfd;
 	int statusfd;

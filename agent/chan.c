@@ -55,6 +55,10 @@ struct chan {
 
 	enum chan_prefault pf;
 	uint64_t pf_deadline_ns;
+	/* A set going out as PREFAULT_PART frames: r[sent..n) still to go */
+	struct proto_range *pf_r;
+	size_t pf_n, pf_sent;
+	uint16_t pf_flags, pf_reason;
 
 	struct chan_info info;
 };
@@ -101,6 +105,14 @@ chan_open(struct chan **cp, const struct agent_config *cfg,
 }
 
 static void
+drop_parts(struct chan *c)
+{
+	free(c->pf_r);
+	c->pf_r = NULL;
+	c->pf_n = c->pf_sent = 0;
+}
+
+static void
 go_down(struct chan *c, uint64_t now, const char *why)
 {
 	if (c->fd >= 0)
@@ -120,6 +132,7 @@ go_down(struct chan *c, uint64_t now, const char *why)
 	proto_rbuf_init(&c->rb);
 	if (c->pf == CHAN_PF_WAITING)
 		c->pf = CHAN_PF_NONE;	/* asked again on the next WELCOME */
+	drop_parts(c);
 }
 
 static int
@@ -319,6 +332,7 @@ handle(struct chan *c, const struct proto_msg *m, uint64_t now,
 		c->stats_sent_ns = 0;
 		c->info.connects++;
 		snprintf(c->info.vm, sizeof(c->info.vm), "%s", m->u.welcome.name);
+		c->info.shim_caps = m->u.welcome.caps;
 		format_size(m->u.welcome.budget, b, sizeof(b));
 		log_info("shim: connected over %s as VM '%s', budget %s",
 		    config_shim_name(c->tr), c->info.vm,
@@ -380,11 +394,43 @@ handle(struct chan *c, const struct proto_msg *m, uint64_t now,
 	}
 }
 
+/*
+ * The next PREFAULT_PART frames of a set, as long as the output buffer
+ * keeps room for a frame of anything else (PONG, STATS): a large set
+ * goes out as fast as the shim reads, never making it look like a shim
+ * that does not read.
+ */
+static void
+pump_parts(struct chan *c, uint64_t now)
+{
+	struct proto_msg m;
+
+	while (c->pf_r != NULL && c->fd >= 0 &&
+	    OUT_MAX - c->outlen >= 2 * PROTO_MAX_FRAME) {
+		size_t k = MIN(c->pf_n - c->pf_sent, (size_t)PROTO_MAX_RANGES);
+
+		proto_msg_init(&m, PROTO_PREFAULT_PART);
+		m.u.prefault.reason = c->pf_reason;
+		m.u.prefault.flags = c->pf_flags;
+		if (c->pf_sent + k == c->pf_n)
+			m.u.prefault.flags |= PROTO_PF_LAST;
+		for (size_t i = 0; i < k; i++)
+			m.u.prefault.ranges[i] = c->pf_r[c->pf_sent + i];
+		m.u.prefault.nranges = (uint16_t)k;
+		if (send_msg(c, &m, now) < 0)
+			return;		/* down, or a bug: logged */
+		c->pf_sent += k;
+		if (c->pf_sent == c->pf_n)
+			drop_parts(c);
+	}
+}
+
 void
 chan_io(struct chan *c, uint64_t now, struct chan_event *ev)
 {
 	uint8_t buf[PROTO_MAX_FRAME];
 	struct proto_msg m;
+	int rc;
 
 	memset(ev, 0, sizeof(*ev));
 	if (c->fd < 0)
@@ -402,6 +448,11 @@ chan_io(struct chan *c, uint64_t now, struct chan_event *ev)
 		send_hello(c, now);
 		return;
 	}
+	if (c->outlen > 0 && (rc = flush(c)) < 0) {	/* POLLOUT */
+		go_down(c, now, strerror(-rc));
+		return;
+	}
+	pump_parts(c, now);
 	for (int rounds = 0; rounds < 16 && c->fd >= 0; rounds++) {
 		ssize_t n = read(c->fd, buf, sizeof(buf));
 		size_t off = 0;
@@ -495,26 +546,44 @@ chan_tick(struct chan *c, uint64_t now, const struct proto_stats *st,
 		if (rc < 0)
 			go_down(c, now, strerror(-rc));
 	}
+	pump_parts(c, now);
 }
 
 int
 chan_prefault(struct chan *c, const struct proto_range *r, size_t n,
-    uint64_t now)
+    uint16_t flags, uint16_t reason, uint64_t now)
 {
 	struct proto_msg m;
 	int rc;
 
 	if (c->st != CHAN_UP)
 		return -ENOTCONN;
-	proto_msg_init(&m, PROTO_PREFAULT);
-	for (size_t i = 0; i < n; i++)
-		if ((rc = proto_prefault_add(&m, r[i].gpa, r[i].size)) < 0)
+	if (n == 0)
+		return -EINVAL;
+	drop_parts(c);			/* a set half sent is replaced */
+	if (c->info.shim_caps & PROTO_CAP_PREFAULT_PARTS) {
+		if ((c->pf_r = malloc(n * sizeof(*r))) == NULL)
+			return -ENOMEM;
+		memcpy(c->pf_r, r, n * sizeof(*r));
+		c->pf_n = n;
+		c->pf_flags = flags;
+		c->pf_reason = reason;
+	} else {
+		/* an older shim: one PREFAULT, no flags (it shows "unknown") */
+		if (n > PROTO_MAX_RANGES)
+			return -E2BIG;
+		proto_msg_init(&m, PROTO_PREFAULT);
+		for (size_t i = 0; i < n; i++)
+			if ((rc = proto_prefault_add(&m, r[i].gpa,
+			    r[i].size)) < 0)
+				return rc;
+		if ((rc = send_msg(c, &m, now)) < 0)
 			return rc;
-	if ((rc = send_msg(c, &m, now)) < 0)
-		return rc;
+	}
 	c->pf = CHAN_PF_WAITING;
 	c->pf_deadline_ns = now + c->timeout_ns;
-	return 0;
+	pump_parts(c, now);
+	return c->fd >= 0 ? 0 : -ENOTCONN;
 }
 
 int
@@ -532,7 +601,10 @@ chan_fd_gen(const struct chan *c)
 unsigned
 chan_events(const struct chan *c)
 {
-	return c->st == CHAN_CONNECTING ? POLLOUT : POLLIN;
+	if (c->st == CHAN_CONNECTING)
+		return POLLOUT;
+	/* writable again: the rest of the output, and of a set */
+	return POLLIN | (c->outlen > 0 || c->pf_r != NULL ? POLLOUT : 0);
 }
 
 void
@@ -556,5 +628,6 @@ chan_close(struct chan *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	drop_parts(c);
 	free(c);
 }

@@ -51,6 +51,7 @@ struct chan_info {
 	uint64_t bad_frames;		/* malformed frames from the shim */
 	uint64_t pinned_bytes;		/* from PREFAULT_DONE */
 	int32_t prefault_status;
+	uint32_t shim_caps;		/* PROTO_CAP_* in the last WELCOME */
 };
 
 struct chan;
@@ -77,9 +78,16 @@ void chan_io(struct chan *c, uint64_t now_ns, struct chan_event *ev);
 void chan_tick(struct chan *c, uint64_t now_ns, const struct proto_stats *st,
     struct chan_event *ev);
 
-/* Ask the shim to pin these guest-physical ranges.  -ENOTCONN if not up. */
+/*
+ * Ask the shim to pin these n guest-physical ranges (sorted, disjoint)
+ * in place of what it pins for us now: one PREFAULT, or, when the shim
+ * offered PROTO_CAP_PREFAULT_PARTS, PREFAULT_PART frames carrying flags
+ * (PROTO_PF_FAST_NODE) and reason, sent as the shim reads them.
+ * -ENOTCONN if not up; -E2BIG more than one PREFAULT holds for a shim
+ * without parts; -ENOMEM.
+ */
 int chan_prefault(struct chan *c, const struct proto_range *r, size_t n,
-    uint64_t now_ns);
+    uint16_t flags, uint16_t reason, uint64_t now_ns);
 
 void chan_info(const struct chan *c, struct chan_info *out);
 const char *chan_state_name(enum chan_state s);

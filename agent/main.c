@@ -36,6 +36,7 @@
 #include "migrate.h"
 #include "perf_ring.h"
 #include "probe.h"
+#include "probe_report.h"
 #include "proc.h"
 #include "sampleq.h"
 #include "thp.h"
@@ -415,45 +416,29 @@ chan_rewatch(struct agent *a)
 }
 
 /*
- * The pre-fault step: the guest-physical ranges that can hold the PEBS
- * buffers are the fast nodes' memory (the kernel allocates them on the
- * CPU's node), from the sysfs memory blocks.
+ * The pre-fault step, once per WELCOME (a new shim pins nothing): the
+ * events are open (disabled), so the kernel has reserved the DS buffers;
+ * pfset finds them, or falls back to the fast nodes' memory, and the
+ * shim pins that set in place of whatever it pinned for us before.
  */
 static void
 request_prefault(struct agent *a, uint64_t now)
 {
-	struct proto_range pr[PROTO_MAX_RANGES];
-	struct topo_range tr[PROTO_MAX_RANGES];
-	size_t n = 0;
+	struct chan_info ci;
 	int rc;
 
-	for (int node = 0; node < TOPO_MAX_NODES; node++) {
-		if (!(a->topo.fast_mask & (1ULL << node)))
-			continue;
-		rc = topo_node_ranges(&a->topo, node, tr, ARRAY_SIZE(tr) - n);
-		if (rc < 0) {
-			log_warnx("pre-fault: ranges of node %d: %s", node,
-			    strerror(-rc));
-			continue;
-		}
-		for (int i = 0; i < rc; i++, n++) {
-			pr[n].gpa = tr[i].start;
-			pr[n].size = tr[i].size;
-		}
-	}
-	a->prefault_asked = true;
-	if (n == 0) {
-		log_warnx("pre-fault: no memory blocks of the fast nodes found "
-		    "in sysfs: skipped");
+	chan_info(a->chan, &ci);
+	a->prefault_connects = ci.connects;
+	if (pfset_build(&a->pfset, &a->topo, NULL, ci.shim_caps &
+	    PROTO_CAP_PREFAULT_PARTS ? PROTO_MAX_SET_RANGES :
+	    PROTO_MAX_RANGES) < 0) {
+		log_warnx("pre-fault: nothing to ask for: skipped");
 		return;
 	}
-	if ((rc = chan_prefault(a->chan, pr, n, now)) < 0) {
+	if ((rc = chan_prefault(a->chan, a->pfset.r, a->pfset.n,
+	    a->pfset.fast_node ? PROTO_PF_FAST_NODE : 0, a->pfset.why,
+	    now)) < 0)
 		log_warnx("pre-fault: %s", strerror(-rc));
-		a->prefault_asked = false;
-		return;
-	}
-	log_info("pre-fault: asked the shim to pin %zu range(s) of the fast "
-	    "node(s)", n);
 }
 
 static void
@@ -475,7 +460,8 @@ chan_events_apply(struct agent *a, const struct chan_event *ev, uint64_t now)
 		}
 	}
 	chan_info(a->chan, &ci);
-	if (ci.state == CHAN_UP && a->prefault_wanted && !a->prefault_asked)
+	if (ci.state == CHAN_UP && a->prefault_wanted &&
+	    a->prefault_connects != ci.connects)
 		request_prefault(a, now);
 	/* enable PEBS whatever the pre-fault outcome: it was asked for */
 	if (ev->prefault && sample_hw_waiting(&a->sampler))
@@ -905,7 +891,8 @@ build_hello(const struct agent *a, struct proto_msg *m)
 	    VTIER_VERSION_MINOR, VTIER_VERSION_PATCH);
 	m->u.hello.caps = PROTO_CAP_STATS;
 	if (a->cfg.prefault != PREFAULT_NEVER)
-		m->u.hello.caps |= PROTO_CAP_PREFAULT;
+		m->u.hello.caps |= PROTO_CAP_PREFAULT |
+		    PROTO_CAP_PREFAULT_PARTS;
 	for (int i = 0; i < TOPO_MAX_NODES; i++) {
 		const struct topo_node *n = &a->topo.node[i];
 		uint16_t flags = 0;
@@ -1087,6 +1074,7 @@ stop(struct agent *a)
 	worker_destroy(a->worker);
 	sampleq_destroy(a->sq);
 	chan_close(a->chan);
+	pfset_free(&a->pfset);
 	loop_destroy(a->loop);
 	if (a->sigfd > 0)
 		close(a->sigfd);
@@ -1151,7 +1139,7 @@ main(int argc, char **argv)
 	if (probe) {
 		/* no config needed: what this machine's PMU allows, exit 0 or 3 */
 		log_init("vtier-agent", LOG_LVL_WARN);
-		return probe_run(stdout, dry_run);
+		return probe_report_run(stdout, dry_run);
 	}
 	log_init("vtier-agent", LOG_LVL_INFO);
 	if (config_load(a->config_path, &a->cfg, err, sizeof(err)) < 0) {

@@ -253,8 +253,22 @@ uint64_t sample_hw_period(const struct sampler *s);
 /* Counters including per-level counts; -EINVAL if not a hw sampler. */
 int sample_hw_counters(const struct sampler *s, struct perf_ring_stats *out);
 
-/* The ops both hardware samplers share, and opening a planned table. */
 struct probe_table;
+struct probe_cpu;
+struct probe_pmu;
+/*
+ * sample_pebs.c / sample_ibs.c: the table and perf parameters they open
+ * with on this machine (pmu NULL: the detected or forced libpfm PMU).
+ * 0 or -errno with err.  Pure but for libpfm's encoding.
+ */
+int sample_pebs_plan(struct probe_table *t, struct perf_ring_params *pp,
+    const struct probe_cpu *c, const struct probe_pmu *p, const char *pmu,
+    const char *custom, uint64_t period, char *err, size_t errlen);
+int sample_ibs_plan(struct probe_table *t, struct perf_ring_params *pp,
+    const struct probe_cpu *c, const struct probe_pmu *p, const char *pmu,
+    const char *custom, uint64_t period, char *err, size_t errlen);
+
+/* The ops both hardware samplers share, and opening a planned table. */
 int sample_hw_open_plan(struct sampler *s, struct probe_table *t,
     struct perf_ring_params *pp, bool enable_now);
 int sample_hw_nfds(const struct sampler *s);

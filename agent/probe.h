@@ -2,8 +2,8 @@
  * probe.h - what this machine can sample memory accesses with: the CPU
  * (CPUID), whether it is a guest, the perf PMUs the kernel offers in
  * sysfs, and the default event table per PMU model.  It backs
- * `vtier-agent --probe [--dry-run]`, source = auto and the pebs/ibs
- * samplers' choice of events.
+ * `vtier-agent --probe [--dry-run]` (probe_report.c), source = auto and
+ * the pebs/ibs samplers' choice of events.  It never calls a sampler.
  *
  * Event names go through libpfm4 (pfm_get_os_event_encoding with
  * PFM_OS_PERF_EVENT_EXT), always qualified with the PMU ("skx::..."), so
@@ -22,7 +22,9 @@
 #include "config.h"
 #include "perf_ring.h"
 
-#define PROBE_EXIT_NO_PMU	3	/* probe_run: no hardware sampler */
+#define PROBE_EXIT_NO_PMU	3	/* --probe: no hardware sampler */
+#define PROBE_SYSFS_PMUS	"/bus/event_source/devices"
+#define PROBE_VPMU_HINT	"QEMU -cpu host,pmu=on / libvirt <pmu state='on'/>"
 
 enum probe_vendor {
 	PROBE_VENDOR_OTHER = 0,
@@ -95,6 +97,10 @@ bool probe_ept_friendly_pebs(const struct probe_cpu *c);
 bool probe_prefault_needed(void);
 /* "Zen 4", "Ice Lake server", ... or "" when unknown. */
 const char *probe_cpu_name(const struct probe_cpu *c);
+/* AMD Zen 4 or later (l3missonly): IBS caps, else family/model. */
+bool probe_amd_zen4(const struct probe_cpu *c);
+/* A libpfm AMD core PMU ("amd64_...") or "ibs_op". */
+bool probe_amd_pmu(const char *pmu);
 
 /*
  * libpfm: pfm_initialize once (it reads LIBPFM_FORCE_PMU then).  0 or
@@ -133,31 +139,10 @@ void probe_no_pmu(const struct probe_cpu *c, const struct probe_pmu *p,
     char *why, size_t len);
 
 /*
- * vtier-agent --probe [--dry-run]: print what this machine can sample
- * with and the events it would open; dry_run opens nothing.  The last
- * line is the verdict ("probe: sampler=pebs ready", "probe: sampler=ibs
- * ready" or "probe: no usable PMU: ...").  0 when a hardware sampler is
- * usable, PROBE_EXIT_NO_PMU (3) when not.
- */
-int probe_run(FILE *out, bool dry_run);
-
-/*
  * source = auto: pebs if Intel PEBS is there, else ibs if an ibs_op PMU
  * is there; 0 with *out set and a short description in why, or -ENODEV
  * with the no-usable-PMU message in why.
  */
 int probe_pick(enum sampler_source *out, char *why, size_t len);
-
-/*
- * sample_pebs.c / sample_ibs.c: the table and perf parameters they open
- * with on this machine (pmu NULL: the detected or forced libpfm PMU).
- * 0 or -errno with err.
- */
-int sample_pebs_plan(struct probe_table *t, struct perf_ring_params *pp,
-    const struct probe_cpu *c, const struct probe_pmu *p, const char *pmu,
-    const char *custom, uint64_t period, char *err, size_t errlen);
-int sample_ibs_plan(struct probe_table *t, struct perf_ring_params *pp,
-    const struct probe_cpu *c, const struct probe_pmu *p, const char *pmu,
-    const char *custom, uint64_t period, char *err, size_t errlen);
 
 #endif

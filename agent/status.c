@@ -185,6 +185,9 @@ status_format(const struct agent *a, char *buf, size_t len)
 		ju(&j, "shim_bad_frames", ci.bad_frames);
 		js(&j, "prefault", chan_prefault_name(ci.prefault));
 		ju(&j, "prefault_pinned_bytes", ci.pinned_bytes);
+		js(&j, "prefault_scope", pfset_scope_name(&a->pfset));
+		js(&j, "prefault_reason", a->pfset.msg);
+		ju(&j, "prefault_ranges", a->pfset.n);
 	}
 	jkey(&j, "cpu_seconds");
 	jput(&j, "%.3f", cpu_seconds());

@@ -406,6 +406,14 @@ static const struct metric agent_metrics[] = {
 	  .key = "shim_state", .is = "up",
 	  .help = "1 when connected to the host shim; 0 when not or none "
 	      "is configured." },
+	GAUGE("vtier_agent_prefault_pinned_bytes", "prefault_pinned_bytes",
+	    "Bytes the host shim pinned for the agent's pre-fault set."),
+	GAUGE("vtier_agent_prefault_ranges", "prefault_ranges",
+	    "Guest-physical ranges of the pre-fault set."),
+	{ .name = "vtier_agent_prefault_fast_node", .type = "gauge",
+	  .key = "prefault_scope", .is = "fast-node",
+	  .help = "1 when the pre-fault set is the fast nodes' memory (the "
+	      "PEBS buffers were not found: prefault_reason says why)." },
 	COUNTER("vtier_agent_cpu_seconds_total", "cpu_seconds",
 	    "The agent's user and system CPU time."),
 };
@@ -434,6 +442,12 @@ static const struct metric shim_vm_metrics[] = {
 	GAUGE("vtier_hostshim_vm_pinned_bytes", "pinned_bytes",
 	    "Host memory pinned behind the VM's PEBS buffers."),
 	/* vtier_hostshim_vm_host_resident_bytes{vm,range}: metrics_shim */
+	GAUGE("vtier_hostshim_vm_prefault_ranges", "prefault_ranges",
+	    "Guest-physical ranges of the pinned set."),
+	{ .name = "vtier_hostshim_vm_prefault_fast_node", .type = "gauge",
+	  .key = "prefault_scope", .is = "fast-node",
+	  .help = "1 when the pinned set is the VM's fast-node memory (its "
+	      "agent did not find the PEBS buffers)." },
 	GAUGE("vtier_hostshim_vm_fast_used_bytes", "stats.fast_used_bytes",
 	    "Fast-node memory in use, from the agent's last stats; no "
 	    "sample before the first."),
@@ -645,7 +659,7 @@ print_metrics(int (*build)(FILE *, const struct doc *), const struct doc *d)
 static void
 print_status(const struct doc *d)
 {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], pinned[32];
 
 	printf("vtier-agent %s (pid %s), up %s s\n", get(d, "version"),
 	    get(d, "pid"), get(d, "uptime_s"));
@@ -696,6 +710,14 @@ print_status(const struct doc *d)
 	printf("  queued samples     at most %s while a round ran, sampler "
 	    "paused %s times\n", get(d, "samples_queued_max"),
 	    get(d, "sampler_pauses"));
+	if (strcmp(get(d, "prefault"), "none") != 0 ||
+	    strcmp(get(d, "prefault_scope"), "none") != 0)
+		printf("  pre-fault          %s: %s, %s range(s), %s pinned%s%s\n",
+		    get(d, "prefault"), get(d, "prefault_scope"),
+		    get(d, "prefault_ranges"), size_of(d, "prefault_pinned_bytes",
+		    pinned, sizeof(pinned)), *get(d, "prefault_reason") ?
+		    "\n                     fallback: " : "",
+		    get(d, "prefault_reason"));
 }
 
 enum output { OUT_TABLE, OUT_JSON, OUT_METRICS };
@@ -931,15 +953,20 @@ print_vms(const struct doc *d)
 		    "null") ? ": " : "", strcmp(get(d, "libvirt.error"),
 		    "null") ? get(d, "libvirt.error") : "");
 	printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s %7s "
-	    "%9s\n", "VM", "SOURCE", "TRANSPORT", "AGENT", "BUDGET",
+	    "%9s %s\n", "VM", "SOURCE", "TRANSPORT", "AGENT", "BUDGET",
 	    "FAST USED", "HOT SET", "SAMPLES/S", "PROMOTED", "DEMOTED", "LOST",
-	    "UNATT", "PINNED", "HOST MEM");
+	    "UNATT", "PINNED", "HOST MEM", "SCOPE");
 	for (int i = 0, lo = 0; span_vm(d, i, lo, &vm) == 0; i++, lo = vm.hi) {
-		char a[16], b[16], c[16], e[16], h[16];
+		char a[16], b[16], c[16], e[16], h[16], f[48];
 
 #define V(k) span_get(&vm, k)
+		/* "fast-node:kcore": the fallback and why */
+		snprintf(f, sizeof(f), "%s%s%s", or_dash(V("prefault_scope")),
+		    strcmp(or_dash(V("prefault_reason")), "-") ? ":" : "",
+		    strcmp(or_dash(V("prefault_reason")), "-") ?
+		    V("prefault_reason") : "");
 		printf("%-16s %-7s %-12s %-5s %7s %9s %8s %9s %9s %9s %6s %-6s "
-		    "%7s %9s\n", V("name"), or_dash(V("source")), V("transport"),
+		    "%7s %9s %s\n", V("name"), or_dash(V("source")), V("transport"),
 		    strcmp(V("connected"), "true") == 0 ? "up" : "-",
 		    strcmp(V("budget_bytes"), "0") == 0 ? "none" :
 		    hsize(V("budget_bytes"), a, sizeof(a)),
@@ -952,7 +979,7 @@ print_vms(const struct doc *d)
 		    strcmp(V("stats.budget_unattainable"), "true") == 0 ? "YES" :
 		    strcmp(V("stats.budget_unattainable"), "false") == 0 ?
 		    "no" : "-", hsize(V("pinned_bytes"), e, sizeof(e)),
-		    hsize(V("host_resident_bytes"), h, sizeof(h)));
+		    hsize(V("host_resident_bytes"), h, sizeof(h)), f);
 		if (strcmp(V("error"), "null") != 0 && strcmp(V("error"), "?"))
 			printf("  %s: error: %s\n", V("name"), V("error"));
 		if (strcmp(V("prefault_note"), "null") != 0 &&

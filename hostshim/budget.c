@@ -252,8 +252,6 @@ budget_set(struct vm *vm, uint64_t bytes, bool from_ctl)
 	    bytes ? b : "not set", from_ctl ? " (vtierctl)" :
 	    vm->from_libvirt ? " (libvirt metadata)" : " (config)",
 	    vm->nup, vm->nup == 1 ? "" : "s");
-	for (struct session *s = vm->sessions; s != NULL; s = s->vm_next)
-		session_send_budget(s);
 }
 
 bool

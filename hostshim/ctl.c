@@ -251,6 +251,22 @@ jbacking(struct jbuf *j, const struct vm *vm, int d)
 	j->first = false;
 }
 
+/* What is pinned: "none", or what the agent said the set is. */
+static const char *
+scope_name(const struct vm *vm)
+{
+	if (vm->npins == 0)
+		return "none";
+	switch (vm->pf_scope) {
+	case PF_SCOPE_PEBS:
+		return "pebs-buffers";
+	case PF_SCOPE_FAST_NODE:
+		return "fast-node";
+	default:
+		return "unknown";	/* a plain PREFAULT: an older agent */
+	}
+}
+
 static void
 jvm(struct jbuf *j, const struct vm *vm, uint64_t now)
 {
@@ -293,6 +309,11 @@ jvm(struct jbuf *j, const struct vm *vm, uint64_t now)
 	    vm->pf_status == 0 ? "done" : "failed");
 	js(j, "prefault_error", d, vm->pf_status != 0 ?
 	    strerror(-vm->pf_status) : NULL);
+	js(j, "prefault_scope", d, scope_name(vm));
+	js(j, "prefault_reason", d, vm->npins > 0 &&
+	    vm->pf_scope == PF_SCOPE_FAST_NODE ?
+	    proto_pf_reason_name(vm->pf_reason) : NULL);
+	ju(j, "prefault_ranges", d, vm->npins > 0 ? vm->pf_ranges : 0);
 	ju(j, "prefaults", d, vm->pf_count);
 	ju(j, "prefaults_refused", d, vm->pf_refused);
 	ju(j, "connects", d, vm->connects);
@@ -488,6 +509,7 @@ do_set_budget(struct ctl_client *c, const struct shimctl_req *r)
 		return;
 	}
 	budget_set(vm, r->budget, true);
+	session_push_budget(vm);
 	conn_flush_dirty(sh);		/* on the wire before we answer */
 	reply_status(c, SHIMCTL_OK, 0, "VM %s: budget %s, sent to %u "
 	    "connected session%s", vm->cfg.name, b, vm->nup,

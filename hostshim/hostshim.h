@@ -129,6 +129,19 @@ struct pin {
 #define VM_BACKING	(1u << 4)	/* backing ranges: pins released */
 #define VM_REMOVED	(1u << 5)
 
+/* What a pre-fault set is, from how the agent sent it. */
+enum pf_scope {
+	PF_SCOPE_UNSAID = 0,		/* a plain PREFAULT (an older agent) */
+	PF_SCOPE_PEBS,			/* PREFAULT_PART: the PEBS buffers */
+	PF_SCOPE_FAST_NODE,		/* PREFAULT_PART with PROTO_PF_FAST_NODE */
+};
+
+struct pf_what {
+	enum pf_scope scope;
+	uint16_t reason;
+	size_t nranges;
+};
+
 /* Why a session ended (counted per VM and in total). */
 enum session_end {
 	END_NONE = 0,
@@ -169,6 +182,11 @@ struct vm {
 	uint64_t pinned;		/* bytes locked (sum of pins[].done) */
 	struct pf_job *job;
 	int pf_status;			/* last result: 0 or -errno */
+	/* What the pinned set is, as the agent said (session.c) */
+	enum pf_scope pf_scope;
+	uint16_t pf_reason;		/* enum proto_pf_reason (fast-node) */
+	size_t pf_ranges;		/* ranges the agent asked for */
+	struct pf_what pf_next;		/* of the job under way */
 	uint64_t pf_count;		/* PREFAULT_DONE with status 0 sent */
 	uint64_t pf_refused;		/* refused with ERROR */
 
@@ -198,9 +216,11 @@ int budget_init(struct vmtab *t, const struct shim_config *cfg);
 /*
  * Make t match cfg (a reload): VMs are matched by name.  Changed ones get
  * their VM_* bits in vm->changed and keep their sessions and pins; a
- * changed file budget replaces the one in force and is pushed at once.
- * Removed VMs are moved to *gone (the caller closes their sessions and
- * listener, then budget_vm_free()s them).
+ * changed file budget replaces the one in force (VM_BUDGET: the caller
+ * pushes it, session_push_budget), a changed backing releases the pins
+ * and cancels a job (VM_BACKING: the caller tells the asker,
+ * session_prefault_done).  Removed VMs are moved to *gone (the caller
+ * closes their sessions and listener, then budget_vm_free()s them).
  */
 int budget_sync(struct vmtab *t, const struct shim_config *cfg,
     struct vm ***gone, size_t *ngone);
@@ -212,7 +232,7 @@ void budget_remove(struct vmtab *t, struct vm *vm);
 void budget_vm_free(struct vm *vm);
 struct vm *budget_find(const struct vmtab *t, const char *name);
 struct vm *budget_find_cid(const struct vmtab *t, uint32_t cid);
-/* Set vm's budget and queue BUDGET on each of its sessions past HELLO. */
+/* Set vm's budget; the caller pushes it (session_push_budget). */
 void budget_set(struct vm *vm, uint64_t bytes, bool from_ctl);
 /* Sessions of vm that reached WELCOME. */
 bool budget_connected(const struct vm *vm);
@@ -257,7 +277,13 @@ struct session {
 	uint64_t start_ns;		/* connection, or serial back to HELLO */
 	uint64_t rx_ns;			/* last byte from the peer */
 	uint64_t ping_ns;		/* our PING in flight since, or 0 */
-	bool pf_waiting;		/* its PREFAULT is being worked on */
+	bool pf_waiting;		/* its PREFAULT is vm->job */
+	uint32_t caps;			/* PROTO_CAP_* in its WELCOME */
+	/* A set coming in PREFAULT_PART frames: sorted, merged, bounded
+	 * by PROTO_MAX_SET_RANGES; set_bad: refused, the rest is ignored */
+	struct proto_range *set;
+	size_t nset, setcap;
+	bool set_bad;
 
 	uint64_t frames_in, frames_out;
 	void (*on_output)(void *arg);	/* output went from none to some */
@@ -281,12 +307,16 @@ int session_tick(struct session *s, uint64_t now);
 /* Queued output, and how much of it the socket took. */
 const uint8_t *session_output(const struct session *s, size_t *len);
 void session_consumed(struct session *s, size_t n);
-/* Push the VM's budget (after WELCOME only). */
-void session_send_budget(struct session *s);
+/* Queue BUDGET on each session of vm past WELCOME (none if not set). */
+void session_push_budget(struct vm *vm);
 /* BYE(reason), then CLOSING with end = END_SHUTDOWN. */
 void session_bye(struct session *s, uint32_t reason);
-/* The pre-fault job this session asked for finished. */
-void session_prefault_done(struct session *s, int status, uint64_t pinned);
+/*
+ * After vm's pre-fault job ended (prefault_step, _finish, _release): the
+ * session that asked for it, if still there, hears PREFAULT_DONE with
+ * vm->pf_status and vm->pinned.  Nothing while the job runs.
+ */
+void session_prefault_done(struct vm *vm);
 /* Earliest time session_tick has something to do, or UINT64_MAX. */
 uint64_t session_deadline(const struct session *s);
 const char *session_state_name(enum session_state st);
@@ -301,11 +331,9 @@ struct pf_seg {
 };
 
 /* Ranges are sorted and disjoint, as are backings: each backing
- * boundary splits at most one range. */
-#define PF_MAX_SEGS	(PROTO_MAX_RANGES + SHIM_MAX_BACKING)
-
+ * boundary splits at most one range, so seg has n + nbacking room. */
 struct pf_plan {
-	struct pf_seg seg[PF_MAX_SEGS];
+	struct pf_seg *seg;
 	size_t nseg;
 	uint64_t total;			/* bytes requested */
 };
@@ -317,31 +345,33 @@ struct pf_plan {
 int prefault_translate(const struct vm_config *vc, uint64_t gpa, int *idx,
     uint64_t *off, uint64_t *avail);
 /*
- * Check a PREFAULT against the VM's configuration and cut it into
- * segments: -ENOENT no backing configured, -ERANGE a range not wholly
- * inside the VM's memory, -E2BIG more than prefault_cap.  why says which.
- * Pure: nothing is opened or touched.
+ * Check a set of n ranges (sorted, disjoint, page aligned: what the
+ * decoder and session.c let by) against the VM's configuration and cut
+ * it into segments: -ENOENT no backing configured, -ERANGE a range not
+ * wholly inside the VM's memory, -E2BIG more than prefault_cap, -ENOMEM.
+ * why says which.  Nothing is opened or touched; prefault_plan_free
+ * frees the segments (also after an error).
  */
-int prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
-    struct pf_plan *plan, char *why, size_t whylen);
+int prefault_plan(const struct vm_config *vc, const struct proto_range *r,
+    size_t n, struct pf_plan *plan, char *why, size_t whylen);
+void prefault_plan_free(struct pf_plan *plan);
 /*
- * Start replacing vm's pinned set with plan's segments; requester (may be
- * NULL) hears the result through session_prefault_done.  Files are
+ * Start replacing vm's pinned set with plan's segments.  Files are
  * opened and mapped here; the populating and locking happen in
  * prefault_step.  -EBUSY while a job runs; other -errno: nothing changed.
+ * When the job ends its outcome is in vm->pf_status and vm->pinned; this
+ * module tells nobody (the caller runs session_prefault_done).
  */
-int prefault_start(struct vm *vm, const struct pf_plan *plan,
-    struct session *requester);
+int prefault_start(struct vm *vm, const struct pf_plan *plan);
 /* Work up to max_bytes on vm's job: 1 more to do, 0 done (or no job). */
 int prefault_step(struct vm *vm, uint64_t max_bytes);
 /* Run vm's job to its end (tests, shutdown of a job). */
 void prefault_finish(struct vm *vm);
 /* Jobs under way, all VMs together (the loop polls while any are). */
 size_t prefault_jobs(void);
-/* Unlock and unmap everything vm has pinned; cancel its job. */
+/* Unlock and unmap everything vm has pinned; cancel its job
+ * (pf_status -ECANCELED). */
 void prefault_release(struct vm *vm);
-/* A job's requester went away: it finishes without telling anyone. */
-void prefault_forget(struct vm *vm, struct session *s);
 
 /* ---------------------------------------------------------- resident.c */
 

@@ -225,9 +225,13 @@ reload(struct shim *sh)
 			listen_close(sh, vm->listener);
 		if (vm->changed & VM_CID)
 			conn_close_vm(sh, vm, PROTO_BYE_RESTART);
-		if (vm->changed & VM_BACKING)
+		if (vm->changed & VM_BUDGET)
+			session_push_budget(vm);
+		if (vm->changed & VM_BACKING) {
 			log_info("VM %s: backing changed: pins released",
 			    vm->cfg.name);
+			session_prefault_done(vm);	/* a job cancelled */
+		}
 		listen_vm_open(sh, vm);
 	}
 	if (sh->vsock != NULL && (!sh->cfg.listen_vsock ||
@@ -253,10 +257,16 @@ step_jobs(struct shim *sh)
 
 	if (njobs == 0)
 		return false;
-	for (size_t i = 0; i < sh->vms.n; i++)
-		if (sh->vms.v[i]->job != NULL)
-			more |= prefault_step(sh->vms.v[i],
-			    PF_TURN_BYTES / njobs) == 1;
+	for (size_t i = 0; i < sh->vms.n; i++) {
+		struct vm *vm = sh->vms.v[i];
+
+		if (vm->job == NULL)
+			continue;
+		if (prefault_step(vm, PF_TURN_BYTES / njobs) == 1)
+			more = true;
+		else
+			session_prefault_done(vm);
+	}
 	return more;
 }
 

@@ -1,7 +1,8 @@
 /*
  * prefault.c - pin the host memory behind a guest's PEBS buffers.
  *
- * The agent sends guest-physical ranges (PREFAULT).  Each range must lie
+ * The agent sends a set of guest-physical ranges (one PREFAULT, or
+ * PREFAULT_PART frames gathered by session.c).  Each range must lie
  * wholly inside the VM's configured backing ranges ("backing =
  * PATH:OFFSET@GPA+SIZE", the files a QEMU memory-backend-file/memfd with
  * share=on uses) and the request must be within the VM's prefault_cap;
@@ -34,6 +35,10 @@
  *    Lake server and later, vmx_pebs_supported()), which needs no help.
  *    The pin is for KVMs that allow guest PEBS on older CPUs, and a
  *    cheap safety margin elsewhere.
+ *  - Each pinned window is its own mapping, and mlock keeps it a VMA of
+ *    its own: a set of a few pages per vCPU costs the shim about one
+ *    mapping per range (vm.max_map_count, 65530 by default, bounds them
+ *    all; a set has at most PROTO_MAX_SET_RANGES).
  *  - mlock needs CAP_IPC_LOCK or a large enough RLIMIT_MEMLOCK
  *    (LimitMEMLOCK=infinity under systemd); otherwise PREFAULT_DONE
  *    carries -EPERM/-ENOMEM and nothing stays pinned.
@@ -81,7 +86,6 @@ struct pf_job {
 	size_t npins;
 	bool *kept;			/* vm->pins[i] is in the new set */
 	size_t cur;			/* first pin not done */
-	struct session *requester;
 	uint64_t start_ns;
 };
 
@@ -106,11 +110,13 @@ prefault_translate(const struct vm_config *vc, uint64_t gpa, int *idx,
 }
 
 int
-prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
-    struct pf_plan *plan, char *why, size_t whylen)
+prefault_plan(const struct vm_config *vc, const struct proto_range *r,
+    size_t n, struct pf_plan *plan, char *why, size_t whylen)
 {
 	char a[32], b[32];
+	size_t room;
 
+	plan->seg = NULL;
 	plan->nseg = 0;
 	plan->total = 0;
 	if (vc->nbacking == 0) {
@@ -118,23 +124,31 @@ prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
 		    vc->name);
 		return -ENOENT;
 	}
-	if (req->nranges > PROTO_MAX_RANGES)
-		return -EINVAL;		/* the decoder never lets this by */
-	for (size_t i = 0; i < req->nranges; i++) {
-		uint64_t gpa = req->ranges[i].gpa, left = req->ranges[i].size;
+	if (n == 0 || n > PROTO_MAX_SET_RANGES) {
+		snprintf(why, whylen, "%zu ranges (1 to %d)", n,
+		    PROTO_MAX_SET_RANGES);
+		return -EINVAL;		/* session.c never lets this by */
+	}
+	room = n + (size_t)vc->nbacking;
+	if ((plan->seg = calloc(room, sizeof(*plan->seg))) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t gpa = r[i].gpa, left = r[i].size;
 
-		plan->total += left;	/* < 64 * 2^52: no overflow */
+		plan->total += left;	/* < 16384 * 2^52: no overflow */
 		while (left > 0) {
 			struct pf_seg *sg;
 			uint64_t off, avail;
 			int idx;
 
 			if (prefault_translate(vc, gpa, &idx, &off, &avail) < 0 ||
-			    plan->nseg == PF_MAX_SEGS) {
+			    plan->nseg == room) {
 				snprintf(why, whylen, "GPA 0x%llx+0x%llx is not "
 				    "inside the VM's memory",
-				    (unsigned long long)req->ranges[i].gpa,
-				    (unsigned long long)req->ranges[i].size);
+				    (unsigned long long)r[i].gpa,
+				    (unsigned long long)r[i].size);
 				plan->nseg = 0;
 				return -ERANGE;
 			}
@@ -155,6 +169,14 @@ prefault_plan(const struct vm_config *vc, const struct proto_prefault *req,
 		return -E2BIG;
 	}
 	return 0;
+}
+
+void
+prefault_plan_free(struct pf_plan *plan)
+{
+	free(plan->seg);
+	plan->seg = NULL;
+	plan->nseg = 0;
 }
 
 static void
@@ -185,7 +207,7 @@ static int
 map_seg(const struct backing *b, const struct pf_seg *sg, struct pin *p)
 {
 	struct stat st;
-	uint64_t off = sg->off, end = sg->off + sg->len, align;
+	uint64_t off = sg->off, stop = sg->off + sg->len, align;
 	void *addr;
 	int fd, rc;
 
@@ -207,16 +229,16 @@ map_seg(const struct backing *b, const struct pf_seg *sg, struct pin *p)
 	align = (uint64_t)st.st_blksize;
 	if (align > PROTO_PAGE_SIZE && align <= GiB && (align & (align - 1)) == 0) {
 		off = off / align * align;
-		end = (end + align - 1) / align * align;
+		stop = (stop + align - 1) / align * align;
 	}
-	if ((uint64_t)st.st_size < end) {
+	if ((uint64_t)st.st_size < stop) {
 		log_warnx("pre-fault: %s is %lld bytes, smaller than its "
 		    "configured range (to 0x%llx)", b->path,
-		    (long long)st.st_size, (unsigned long long)end);
+		    (long long)st.st_size, (unsigned long long)stop);
 		rc = -ERANGE;
 		goto out;
 	}
-	addr = mmap(NULL, end - off, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+	addr = mmap(NULL, stop - off, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 	    (off_t)off);
 	if (addr == MAP_FAILED) {
 		rc = -errno;
@@ -225,7 +247,7 @@ map_seg(const struct backing *b, const struct pf_seg *sg, struct pin *p)
 	}
 	snprintf(p->path, sizeof(p->path), "%s", b->path);
 	p->off = off;
-	p->len = end - off;
+	p->len = stop - off;
 	p->addr = addr;
 	p->done = 0;
 	rc = 0;
@@ -235,8 +257,7 @@ out:
 }
 
 int
-prefault_start(struct vm *vm, const struct pf_plan *plan,
-    struct session *requester)
+prefault_start(struct vm *vm, const struct pf_plan *plan)
 {
 	struct pf_job *j;
 	int rc = -ENOMEM;
@@ -270,7 +291,6 @@ prefault_start(struct vm *vm, const struct pf_plan *plan,
 		}
 		j->npins = i + 1;
 	}
-	j->requester = requester;
 	j->start_ns = now_ns();
 	vm->job = j;
 	njobs++;
@@ -283,7 +303,10 @@ err:
 	return rc;
 }
 
-/* The job is over: swap the sets (or drop the new one), tell the asker. */
+/*
+ * The job is over: swap the sets (or drop the new one).  The outcome is
+ * left in vm (pf_status, pinned) for whoever asked (session.c).
+ */
 static void
 job_end(struct vm *vm, int status)
 {
@@ -321,9 +344,6 @@ job_end(struct vm *vm, int status)
 	}
 	vm->pf_status = status;
 	vm->resident_ns = 0;	/* it populated pages: read afresh */
-	if (j->requester != NULL)
-		session_prefault_done(j->requester, status,
-		    status == 0 ? total : 0);
 	job_free(j);
 }
 
@@ -381,13 +401,6 @@ prefault_finish(struct vm *vm)
 {
 	while (prefault_step(vm, UINT64_MAX) == 1)
 		;
-}
-
-void
-prefault_forget(struct vm *vm, struct session *s)
-{
-	if (vm->job != NULL && vm->job->requester == s)
-		vm->job->requester = NULL;
 }
 
 void

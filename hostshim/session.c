@@ -10,8 +10,10 @@
  * HELLO must come first, within handshake_timeout.  Then BUDGET is
  * pushed whenever the VM's budget changes, STATS are stored in the VM
  * table, PING gets PONG, PREFAULT gets PREFAULT_DONE (after the pinning
- * job, prefault.c) or ERROR (refused: nothing touched), BYE ends it and
- * releases the VM's pins.  A repeated HELLO gets a fresh WELCOME: over
+ * job, prefault.c) or ERROR (refused: nothing touched), and so does a
+ * set sent as PREFAULT_PART frames (with PROTO_CAP_PREFAULT_PARTS, which
+ * WELCOME echoes when the agent offered it) at its last frame; BYE ends
+ * it and releases the VM's pins.  A repeated HELLO gets a fresh WELCOME: over
  * virtio-serial the agent cannot tell a shim restart from silence, so it
  * says HELLO again.
  *
@@ -41,6 +43,8 @@
 
 #define SHIM_PROTO_VERSION PROTO_SW_VERSION(VTIER_VERSION_MAJOR, \
 	VTIER_VERSION_MINOR, VTIER_VERSION_PATCH)
+/* What this shim takes beyond version 1's messages (WELCOME's caps). */
+#define SHIM_CAPS	PROTO_CAP_PREFAULT_PARTS
 
 const char *
 session_state_name(enum session_state st)
@@ -107,10 +111,7 @@ end(struct session *s, enum session_end why, bool flush)
 		return -EPIPE;
 	s->end = why;
 	s->vm->ends[why]++;
-	if (s->pf_waiting) {
-		prefault_forget(s->vm, s);
-		s->pf_waiting = false;
-	}
+	s->pf_waiting = false;		/* nobody hears the job's end */
 	set_state(s, flush && s->outlen > s->outoff ? SESS_CLOSING :
 	    SESS_DEAD);
 	return -EPIPE;
@@ -125,6 +126,7 @@ session_free(struct session *s)
 		end(s, END_SHUTDOWN, false);
 	set_state(s, SESS_DEAD);
 	budget_detach(s->vm, s);
+	free(s->set);
 	free(s->out);
 	free(s);
 }
@@ -209,7 +211,16 @@ send_welcome(struct session *s)
 		end(s, END_IO, false);
 		return;
 	}
+	m.u.welcome.caps = s->caps;	/* 0: the old WELCOME, no field */
 	queue(s, &m);
+}
+
+/* Forget a set that was coming in PREFAULT_PART frames. */
+static void
+set_reset(struct session *s)
+{
+	s->nset = 0;
+	s->set_bad = false;
 }
 
 static void
@@ -222,6 +233,8 @@ on_hello(struct session *s, const struct proto_msg *m)
 	vm->agent_version = h->agent_version;
 	vm->agent_caps = h->caps;
 	vm->nnodes = h->nnodes;
+	s->caps = h->caps & SHIM_CAPS;	/* negotiated by intersection */
+	set_reset(s);
 	if (s->st == SESS_UP) {
 		log_debug("VM %s: HELLO again: WELCOME again", vm->cfg.name);
 	} else {
@@ -238,11 +251,25 @@ on_hello(struct session *s, const struct proto_msg *m)
 }
 
 static void
-on_prefault(struct session *s, const struct proto_msg *m)
+refuse(struct session *s, int rc, const char *why)
+{
+	static struct ratelimit rl;
+
+	s->vm->pf_refused++;
+	s->vm->pf_status = rc;
+	if (ratelimit_ok(&rl, 10))
+		log_warnx("VM %s: pre-fault refused: %s", s->vm->cfg.name, why);
+	send_error(s, PROTO_ERR_REFUSED, "pre-fault refused: %s", why);
+}
+
+/* A whole set: replace the VM's pinned set with these n ranges. */
+static void
+prefault_set(struct session *s, const struct proto_range *r, size_t n,
+    const struct pf_what *what)
 {
 	struct vm *vm = s->vm;
 	struct pf_plan plan;
-	struct proto_msg r;
+	struct proto_msg m;
 	char why[160];
 	int rc;
 
@@ -251,25 +278,104 @@ on_prefault(struct session *s, const struct proto_msg *m)
 		    "already under way");
 		return;
 	}
-	if ((rc = prefault_plan(&vm->cfg, &m->u.prefault, &plan, why,
+	if ((rc = prefault_plan(&vm->cfg, r, n, &plan, why,
 	    sizeof(why))) < 0) {
-		static struct ratelimit rl;
-
-		vm->pf_refused++;
-		vm->pf_status = rc;
-		if (ratelimit_ok(&rl, 10))
-			log_warnx("VM %s: pre-fault refused: %s", vm->cfg.name,
-			    why);
-		send_error(s, PROTO_ERR_REFUSED, "pre-fault refused: %s", why);
+		prefault_plan_free(&plan);
+		refuse(s, rc, why);
 		return;
 	}
-	if ((rc = prefault_start(vm, &plan, s)) < 0) {
+	rc = prefault_start(vm, &plan);
+	prefault_plan_free(&plan);
+	if (rc < 0) {
 		vm->pf_status = rc;
-		proto_msg_prefault_done(&r, rc, 0);
-		queue(s, &r);
+		proto_msg_prefault_done(&m, rc, 0);
+		queue(s, &m);
 		return;
 	}
+	vm->pf_next = *what;
 	s->pf_waiting = true;
+}
+
+static void
+on_prefault(struct session *s, const struct proto_msg *m)
+{
+	const struct pf_what what = { PF_SCOPE_UNSAID, 0,
+	    m->u.prefault.nranges };
+
+	if (s->nset > 0 || s->set_bad) {
+		set_reset(s);
+		send_error(s, PROTO_ERR_UNEXPECTED, "PREFAULT in the middle of "
+		    "a set of PREFAULT_PART: the set is dropped");
+		return;
+	}
+	prefault_set(s, m->u.prefault.ranges, m->u.prefault.nranges, &what);
+}
+
+/*
+ * A PREFAULT_PART: its ranges join the set (sorted and disjoint across
+ * frames, as the decoder checks them within one; contiguous ones merged;
+ * at most PROTO_MAX_SET_RANGES, the array growing only as ranges come),
+ * and the last frame hands the set on.  A set that breaks a rule gets
+ * one ERROR; its remaining frames are ignored up to its last.
+ */
+static void
+on_part(struct session *s, const struct proto_msg *m)
+{
+	const struct proto_prefault *pf = &m->u.prefault;
+	struct pf_what what;
+	char why[96];
+
+	if (!(s->caps & PROTO_CAP_PREFAULT_PARTS)) {
+		send_error(s, PROTO_ERR_UNEXPECTED, "PREFAULT_PART needs "
+		    "PROTO_CAP_PREFAULT_PARTS in HELLO");
+		return;
+	}
+	for (size_t i = 0; i < pf->nranges && !s->set_bad; i++) {
+		const struct proto_range *r = &pf->ranges[i];
+		struct proto_range *last = s->nset ? &s->set[s->nset - 1] : NULL;
+
+		if (last != NULL && r->gpa < last->gpa + last->size) {
+			snprintf(why, sizeof(why), "ranges of a set out of "
+			    "order at GPA 0x%llx", (unsigned long long)r->gpa);
+			goto bad;
+		}
+		if (last != NULL && r->gpa == last->gpa + last->size) {
+			last->size += r->size;	/* < 2 * 2^52 */
+			continue;
+		}
+		if (s->nset == PROTO_MAX_SET_RANGES) {
+			snprintf(why, sizeof(why), "a set of more than %d ranges",
+			    PROTO_MAX_SET_RANGES);
+			goto bad;
+		}
+		if (s->nset == s->setcap) {
+			size_t cap = MIN(MAX(s->setcap * 2, (size_t)64),
+			    (size_t)PROTO_MAX_SET_RANGES);
+			struct proto_range *p = realloc(s->set, cap * sizeof(*p));
+
+			if (p == NULL) {
+				snprintf(why, sizeof(why), "out of memory");
+				goto bad;
+			}
+			s->set = p;
+			s->setcap = cap;
+		}
+		s->set[s->nset++] = *r;
+		continue;
+bad:
+		refuse(s, -EINVAL, why);
+		s->set_bad = true;
+	}
+	if (!(pf->flags & PROTO_PF_LAST))
+		return;
+	if (!s->set_bad) {
+		what.scope = pf->flags & PROTO_PF_FAST_NODE ?
+		    PF_SCOPE_FAST_NODE : PF_SCOPE_PEBS;
+		what.reason = pf->reason;
+		what.nranges = s->nset;
+		prefault_set(s, s->set, s->nset, &what);
+	}
+	set_reset(s);
 }
 
 static void
@@ -301,6 +407,9 @@ handle(struct session *s, const struct proto_msg *m, uint64_t now)
 	case PROTO_PREFAULT:
 		on_prefault(s, m);
 		break;
+	case PROTO_PREFAULT_PART:
+		on_part(s, m);
+		break;
 	case PROTO_ERROR:
 		if (ratelimit_ok(&rl_err, 10))
 			log_warnx("VM %s: agent says error %u: %s",
@@ -310,6 +419,7 @@ handle(struct session *s, const struct proto_msg *m, uint64_t now)
 		log_info("VM %s: agent said BYE (reason %u)%s", s->vm->cfg.name,
 		    m->u.bye.reason, s->vm->npins ? ": pins released" : "");
 		prefault_release(s->vm);
+		session_prefault_done(s->vm);	/* a job cancelled */
 		end(s, END_BYE, false);
 		break;
 	default:	/* WELCOME, BUDGET, PREFAULT_DONE: ours to send */
@@ -447,8 +557,8 @@ session_consumed(struct session *s, size_t n)
 		s->outoff = s->outlen = 0;
 }
 
-void
-session_send_budget(struct session *s)
+static void
+send_budget(struct session *s)
 {
 	struct proto_msg m;
 
@@ -457,6 +567,13 @@ session_send_budget(struct session *s)
 		return;
 	proto_msg_budget(&m, s->vm->budget);
 	queue(s, &m);
+}
+
+void
+session_push_budget(struct vm *vm)
+{
+	for (struct session *s = vm->sessions; s != NULL; s = s->vm_next)
+		send_budget(s);
 }
 
 void
@@ -472,11 +589,24 @@ session_bye(struct session *s, uint32_t reason)
 }
 
 void
-session_prefault_done(struct session *s, int status, uint64_t pinned)
+session_prefault_done(struct vm *vm)
 {
 	struct proto_msg m;
 
-	s->pf_waiting = false;
-	proto_msg_prefault_done(&m, status, pinned);
-	queue(s, &m);
+	if (vm->job != NULL)
+		return;		/* still under way */
+	if (vm->pf_status == 0 && vm->pf_next.nranges > 0) {
+		vm->pf_scope = vm->pf_next.scope;
+		vm->pf_reason = vm->pf_next.reason;
+		vm->pf_ranges = vm->pf_next.nranges;
+	}
+	vm->pf_next.nranges = 0;
+	for (struct session *s = vm->sessions; s != NULL; s = s->vm_next) {
+		if (!s->pf_waiting)
+			continue;
+		s->pf_waiting = false;
+		proto_msg_prefault_done(&m, vm->pf_status,
+		    vm->pf_status == 0 ? vm->pinned : 0);
+		queue(s, &m);
+	}
 }

@@ -644,8 +644,10 @@ apply(struct virt *v, virDomainPtr dom, const struct virt_domain *d)
 		vm->cfg = vc;
 		if (reopen)
 			listen_vm_open(sh, vm);
-		if (meta.budget != vm->budget)
+		if (meta.budget != vm->budget) {
 			budget_set(vm, meta.budget, false);
+			session_push_budget(vm);
+		}
 	}
 	snprintf(vm->error, sizeof(vm->error), "%s%.170s", d->meta.error[0] ?
 	    "vtier metadata: " : "", d->meta.error);
@@ -979,6 +981,7 @@ virt_set_budget(struct shim *sh, struct vm *vm, uint64_t bytes, char *why,
 		    "live: the domain is transient");
 		vm->error[0] = '\0';
 		budget_set(vm, bytes, true);
+		session_push_budget(vm);
 	}
 	virDomainFree(dom);
 	return rc;

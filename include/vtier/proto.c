@@ -23,9 +23,11 @@
 #define HELLO_FIXED	10	/* agent_version, caps, nnodes */
 #define HELLO_NODE	12	/* id, flags, mem_bytes */
 #define WELCOME_FIXED	14	/* shim_version, budget, name_len */
+#define WELCOME_CAPS	4	/* optional caps after the name */
 #define BUDGET_LEN	8
 #define PREFAULT_FIXED	2	/* nranges */
 #define PREFAULT_RANGE	16	/* gpa, size */
+#define PART_FIXED	6	/* flags, reason, nranges */
 #define PFDONE_LEN	12	/* status, bytes_pinned */
 #define STATS_NU64	13
 #define STATS_LEN	(STATS_NU64 * 8 + 4)
@@ -38,6 +40,7 @@ static_assert(PROTO_HDR_LEN == 4 + 2 + 2 + 2 + 2 + 4 + 4 + 4,
 static_assert(HELLO_FIXED == 4 + 4 + 2 && HELLO_NODE == 2 + 2 + 8, "HELLO");
 static_assert(WELCOME_FIXED == 4 + 8 + 2, "WELCOME");
 static_assert(PREFAULT_RANGE == 8 + 8, "PREFAULT range");
+static_assert(PART_FIXED == 2 + 2 + 2, "PREFAULT_PART");
 static_assert(PFDONE_LEN == 4 + 8, "PREFAULT_DONE");
 static_assert(STATS_LEN == 108, "STATS");
 static_assert(ERROR_FIXED == 4 + 2, "ERROR");
@@ -46,7 +49,10 @@ static_assert(PROTO_HDR_LEN + HELLO_FIXED + PROTO_MAX_NODES * HELLO_NODE
 static_assert(PROTO_HDR_LEN + PREFAULT_FIXED +
     PROTO_MAX_RANGES * PREFAULT_RANGE <= PROTO_MAX_FRAME,
     "largest PREFAULT fits a frame");
-static_assert(PROTO_HDR_LEN + WELCOME_FIXED + PROTO_NAME_MAX
+static_assert(PROTO_HDR_LEN + PART_FIXED +
+    PROTO_MAX_RANGES * PREFAULT_RANGE <= PROTO_MAX_FRAME,
+    "largest PREFAULT_PART fits a frame");
+static_assert(PROTO_HDR_LEN + WELCOME_FIXED + PROTO_NAME_MAX + WELCOME_CAPS
     <= PROTO_MAX_FRAME, "largest WELCOME fits a frame");
 static_assert(PROTO_HDR_LEN + ERROR_FIXED + PROTO_TEXT_MAX
     <= PROTO_MAX_FRAME, "largest ERROR fits a frame");
@@ -64,7 +70,7 @@ static const struct {
 	[PROTO_HELLO] = { "HELLO", HELLO_FIXED + HELLO_NODE,
 	    HELLO_FIXED + PROTO_MAX_NODES * HELLO_NODE },
 	[PROTO_WELCOME] = { "WELCOME", WELCOME_FIXED + 1,
-	    WELCOME_FIXED + PROTO_NAME_MAX },
+	    WELCOME_FIXED + PROTO_NAME_MAX + WELCOME_CAPS },
 	[PROTO_BUDGET] = { "BUDGET", BUDGET_LEN, BUDGET_LEN },
 	[PROTO_PREFAULT] = { "PREFAULT", PREFAULT_FIXED + PREFAULT_RANGE,
 	    PREFAULT_FIXED + PROTO_MAX_RANGES * PREFAULT_RANGE },
@@ -74,6 +80,8 @@ static const struct {
 	[PROTO_PONG] = { "PONG", PING_LEN, PING_LEN },
 	[PROTO_ERROR] = { "ERROR", ERROR_FIXED, ERROR_FIXED + PROTO_TEXT_MAX },
 	[PROTO_BYE] = { "BYE", BYE_LEN, BYE_LEN },
+	[PROTO_PREFAULT_PART] = { "PREFAULT_PART", PART_FIXED + PREFAULT_RANGE,
+	    PART_FIXED + PROTO_MAX_RANGES * PREFAULT_RANGE },
 };
 
 static int
@@ -265,7 +273,13 @@ msg_check(const struct proto_msg *m)
 			return -EINVAL;
 		return 0;
 	case PROTO_PREFAULT:
+	case PROTO_PREFAULT_PART:
 		if (pf->nranges < 1 || pf->nranges > PROTO_MAX_RANGES)
+			return -EINVAL;
+		if (m->type == PROTO_PREFAULT ?
+		    pf->flags != 0 || pf->reason != 0 :
+		    (pf->flags & ~PROTO_PF_FLAGS) != 0 ||
+		    (pf->reason != 0 && !(pf->flags & PROTO_PF_FAST_NODE)))
 			return -EINVAL;
 		for (i = 0; i < pf->nranges; i++) {
 			uint64_t gpa = pf->ranges[i].gpa;
@@ -330,11 +344,18 @@ encode_payload(const struct proto_msg *m, struct wr *w)
 		wr_u64(w, m->u.welcome.budget);
 		wr_u16(w, (uint16_t)n);
 		wr_bytes(w, m->u.welcome.name, n);
+		if (m->u.welcome.caps != 0)
+			wr_u32(w, m->u.welcome.caps);
 		break;
 	case PROTO_BUDGET:
 		wr_u64(w, m->u.budget.budget);
 		break;
 	case PROTO_PREFAULT:
+	case PROTO_PREFAULT_PART:
+		if (m->type == PROTO_PREFAULT_PART) {
+			wr_u16(w, m->u.prefault.flags);
+			wr_u16(w, m->u.prefault.reason);
+		}
 		wr_u16(w, m->u.prefault.nranges);
 		for (i = 0; i < m->u.prefault.nranges; i++) {
 			wr_u64(w, m->u.prefault.ranges[i].gpa);
@@ -464,17 +485,26 @@ decode_payload(struct rd *r, struct proto_msg *m)
 		m->u.welcome.shim_version = rd_u32(r);
 		m->u.welcome.budget = rd_u64(r);
 		n = rd_u16(r);
-		if (n > PROTO_NAME_MAX || r->len - r->off != n)
+		if (n > PROTO_NAME_MAX || (r->len - r->off != n &&
+		    r->len - r->off != n + WELCOME_CAPS))
 			return -EBADMSG;
 		rd_text(r, m->u.welcome.name, n);
 		/* An embedded NUL would hide the bytes after it. */
 		if (strlen(m->u.welcome.name) != n)
 			return -EINVAL;
+		if (r->len - r->off == WELCOME_CAPS &&
+		    (m->u.welcome.caps = rd_u32(r)) == 0)
+			return -EINVAL;	/* 0 is written by leaving it out */
 		break;
 	case PROTO_BUDGET:
 		m->u.budget.budget = rd_u64(r);
 		break;
 	case PROTO_PREFAULT:
+	case PROTO_PREFAULT_PART:
+		if (m->type == PROTO_PREFAULT_PART) {
+			m->u.prefault.flags = rd_u16(r);
+			m->u.prefault.reason = rd_u16(r);
+		}
 		n = rd_u16(r);
 		if (n > PROTO_MAX_RANGES ||
 		    r->len - r->off != n * PREFAULT_RANGE)
@@ -567,12 +597,16 @@ proto_msg_equal(const struct proto_msg *a, const struct proto_msg *b)
 	case PROTO_WELCOME:
 		return a->u.welcome.shim_version == b->u.welcome.shim_version &&
 		    a->u.welcome.budget == b->u.welcome.budget &&
+		    a->u.welcome.caps == b->u.welcome.caps &&
 		    strncmp(a->u.welcome.name, b->u.welcome.name,
 			sizeof(a->u.welcome.name)) == 0;
 	case PROTO_BUDGET:
 		return a->u.budget.budget == b->u.budget.budget;
 	case PROTO_PREFAULT:
-		if (a->u.prefault.nranges != b->u.prefault.nranges ||
+	case PROTO_PREFAULT_PART:
+		if (a->u.prefault.flags != b->u.prefault.flags ||
+		    a->u.prefault.reason != b->u.prefault.reason ||
+		    a->u.prefault.nranges != b->u.prefault.nranges ||
 		    a->u.prefault.nranges > PROTO_MAX_RANGES)
 			return 0;
 		for (i = 0; i < a->u.prefault.nranges; i++)
@@ -638,6 +672,23 @@ const char *
 proto_type_name(uint16_t type)
 {
 	return type_known(type) ? types[type].name : "UNKNOWN";
+}
+
+const char *
+proto_pf_reason_name(uint16_t reason)
+{
+	static const char *const names[] = {
+		[PROTO_PF_WHY_NONE] = "none",
+		[PROTO_PF_WHY_KALLSYMS] = "kallsyms",
+		[PROTO_PF_WHY_BTF] = "btf",
+		[PROTO_PF_WHY_KCORE] = "kcore",
+		[PROTO_PF_WHY_LAYOUT] = "layout",
+		[PROTO_PF_WHY_UNSUPPORTED] = "unsupported",
+		[PROTO_PF_WHY_RANGES] = "ranges",
+	};
+
+	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] :
+	    "unknown";
 }
 
 void

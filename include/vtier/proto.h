@@ -25,8 +25,9 @@
  *   1  HELLO          a>s  10+12n, n 1-64  u32 agent_version, u32 caps,
  *                                       u16 nnodes, nnodes x { u16 id,
  *                                       u16 flags, u64 mem_bytes }
- *   2  WELCOME        s>a  14+n, n 1-64    u32 shim_version, u64 budget,
- *                                       u16 name_len, name (printable)
+ *   2  WELCOME        s>a  14+n or     u32 shim_version, u64 budget,
+ *                          18+n, n 1-64  u16 name_len, name (printable),
+ *                                       [u32 caps]
  *   3  BUDGET         s>a  8             u64 budget
  *   4  PREFAULT       a>s  2+16n, n 1-64   u16 nranges, nranges x
  *                                       { u64 gpa, u64 size }
@@ -37,15 +38,23 @@
  *   8  PONG           any  8             u64 token (the PING's)
  *   9  ERROR          any  6+n, n 0-200    u32 code, u16 text_len, text
  *   10 BYE            any  4             u32 reason
+ *   11 PREFAULT_PART  a>s  6+16n, n 1-64   u16 flags, u16 reason,
+ *                                       u16 nranges, nranges x
+ *                                       { u64 gpa, u64 size }
  *
  * Semantic rules checked on decode and on encode (one validator):
  *   HELLO     node ids <= PROTO_MAX_NODE_ID and unique; node flags only
  *             PROTO_NODE_*; capability bits not known here are accepted
  *             (capabilities are negotiated by intersection).
- *   WELCOME   name 1-64 bytes of printable ASCII (0x20-0x7e).
+ *   WELCOME   name 1-64 bytes of printable ASCII (0x20-0x7e); caps, when
+ *             there, any bits but not 0 (absent means 0: an encoder
+ *             writes the field only when caps != 0).
  *   PREFAULT  gpa and size 4 KiB aligned, size > 0, gpa + size neither
  *             wraps nor passes PROTO_GPA_LIMIT, ranges sorted by gpa and
  *             not overlapping (so the sizes add up to what gets pinned).
+ *   PREFAULT_PART  ranges as PREFAULT; flags only PROTO_PF_*; reason 0
+ *             unless PROTO_PF_FAST_NODE (unknown reasons are accepted and
+ *             shown as numbers).
  *   PREFAULT_DONE  status 0 or -errno (-4095..-1).
  *   STATS     flags only PROTO_STATS_*.
  *   ERROR     code != 0; text printable ASCII.
@@ -68,6 +77,23 @@
  * types are to be negotiated with a capability bit in HELLO, so a peer
  * never sends a type the other side did not ask for.)
  *
+ * Capabilities: the agent offers PROTO_CAP_* in HELLO.  A shim that knows
+ * PROTO_CAP_PREFAULT_PARTS answers with the bits it shares in WELCOME's
+ * caps; an older shim ignores the bits it does not know and sends a
+ * WELCOME without caps, and an agent that did not offer the bit never
+ * gets the field.  So old peers on either side keep working.
+ *
+ * Pre-fault sets.  A PREFAULT replaces what is pinned for the VM with its
+ * ranges, at most PROTO_MAX_RANGES of them.  With PROTO_CAP_PREFAULT_PARTS
+ * in WELCOME's caps the agent may send one set as several PREFAULT_PART
+ * frames instead, the last one with PROTO_PF_LAST; the set (up to
+ * PROTO_MAX_SET_RANGES ranges, sorted and disjoint across all its frames)
+ * replaces the pinned set as one PREFAULT would, and the shim answers the
+ * last frame with one PREFAULT_DONE, or one ERROR for the whole set.
+ * The last frame's flags and reason say what the set is: with
+ * PROTO_PF_FAST_NODE a fallback to the fast nodes' memory, reason saying
+ * why the PEBS buffers could not be found; without it, the PEBS buffers.
+ *
  * Every function returns 0 (or a length) or -errno; nothing allocates,
  * logs or keeps state outside its arguments.
  */
@@ -85,7 +111,8 @@
 
 #define PROTO_MAX_NODES		64
 #define PROTO_MAX_NODE_ID	1023	/* Linux MAX_NUMNODES is <= 1024 */
-#define PROTO_MAX_RANGES	64
+#define PROTO_MAX_RANGES	64	/* per PREFAULT or PREFAULT_PART frame */
+#define PROTO_MAX_SET_RANGES	16384	/* per set of PREFAULT_PART frames */
 #define PROTO_NAME_MAX		64
 #define PROTO_TEXT_MAX		200
 #define PROTO_PAGE_SIZE		4096ULL
@@ -107,7 +134,8 @@ enum proto_type {
 	PROTO_PONG = 8,
 	PROTO_ERROR = 9,
 	PROTO_BYE = 10,
-	PROTO_TYPE_MAX = PROTO_BYE,
+	PROTO_PREFAULT_PART = 11,	/* with PROTO_CAP_PREFAULT_PARTS */
+	PROTO_TYPE_MAX = PROTO_PREFAULT_PART,
 };
 
 /* HELLO capabilities (agent side). */
@@ -115,7 +143,29 @@ enum proto_type {
 #define PROTO_CAP_STATS		(1u << 1)	/* sends STATS */
 #define PROTO_CAP_PEBS		(1u << 2)	/* samples with guest PEBS */
 #define PROTO_CAP_IBS		(1u << 3)	/* samples with AMD IBS */
+/* Agent: may send sets as PREFAULT_PART; shim (WELCOME): takes them. */
+#define PROTO_CAP_PREFAULT_PARTS (1u << 4)
 
+/* PREFAULT_PART flags. */
+#define PROTO_PF_LAST		(1u << 0)	/* the set's last frame */
+#define PROTO_PF_FAST_NODE	(1u << 1)	/* fast-node fallback, not the
+						 * PEBS buffers */
+#define PROTO_PF_FLAGS		(PROTO_PF_LAST | PROTO_PF_FAST_NODE)
+
+/* PREFAULT_PART reason: why the agent fell back to the fast nodes. */
+enum proto_pf_reason {
+	PROTO_PF_WHY_NONE = 0,
+	PROTO_PF_WHY_KALLSYMS = 1,	/* /proc/kallsyms hides addresses
+					 * (kptr_restrict, CAP_SYSLOG) or
+					 * lacks a symbol */
+	PROTO_PF_WHY_BTF = 2,		/* no kernel BTF, or a struct member
+					 * not as expected */
+	PROTO_PF_WHY_KCORE = 3,		/* /proc/kcore unreadable (lockdown,
+					 * CAP_SYS_RAWIO) */
+	PROTO_PF_WHY_LAYOUT = 4,	/* an address failed a check */
+	PROTO_PF_WHY_UNSUPPORTED = 5,	/* not an x86-64 guest */
+	PROTO_PF_WHY_RANGES = 6,	/* more ranges than the shim takes */
+};
 /* HELLO per-node flags. */
 #define PROTO_NODE_HAS_CPU	(1u << 0)
 #define PROTO_NODE_FAST		(1u << 1)
@@ -173,6 +223,7 @@ struct proto_welcome {
 	uint32_t shim_version;
 	uint64_t budget;		/* bytes of fast memory */
 	char name[PROTO_NAME_MAX + 1];	/* NUL-terminated */
+	uint32_t caps;			/* PROTO_CAP_* shared; 0: none/absent */
 };
 
 struct proto_budget {
@@ -184,7 +235,10 @@ struct proto_range {
 	uint64_t size;
 };
 
+/* PREFAULT and PREFAULT_PART (flags and reason are 0 in a PREFAULT). */
 struct proto_prefault {
+	uint16_t flags;			/* PROTO_PF_* */
+	uint16_t reason;		/* enum proto_pf_reason */
 	uint16_t nranges;
 	struct proto_range ranges[PROTO_MAX_RANGES];
 };
@@ -237,7 +291,7 @@ struct proto_msg {
 		struct proto_hello hello;
 		struct proto_welcome welcome;
 		struct proto_budget budget;
-		struct proto_prefault prefault;
+		struct proto_prefault prefault;	/* and PREFAULT_PART */
 		struct proto_prefault_done prefault_done;
 		struct proto_stats stats;
 		struct proto_ping ping;		/* PING and PONG */
@@ -273,8 +327,10 @@ int proto_msg_equal(const struct proto_msg *a, const struct proto_msg *b);
 
 /* Short reason for a proto_* error, for logs; never NULL. */
 const char *proto_strerror(int err);
-/* "HELLO" ... "BYE", or "UNKNOWN". */
+/* "HELLO" ... "PREFAULT_PART", or "UNKNOWN". */
 const char *proto_type_name(uint16_t type);
+/* "kallsyms", "btf", ... for a PREFAULT_PART reason; "none"; "unknown". */
+const char *proto_pf_reason_name(uint16_t reason);
 
 /* Builders: zero m and fill it in. */
 void proto_msg_init(struct proto_msg *m, uint16_t type);
@@ -294,8 +350,9 @@ void proto_msg_error(struct proto_msg *m, uint32_t code, const char *fmt, ...)
 int proto_hello_add_node(struct proto_msg *m, uint16_t id, uint16_t flags,
     uint64_t mem_bytes);
 /*
- * Append a range to an existing PREFAULT, merging it into the previous
- * range when contiguous: 0 or -ENOSPC.  Rules are checked at encode.
+ * Append a range to an existing PREFAULT or PREFAULT_PART, merging it
+ * into the previous range when contiguous: 0 or -ENOSPC.  Rules are
+ * checked at encode.
  */
 int proto_prefault_add(struct proto_msg *m, uint64_t gpa, uint64_t size);
 

@@ -279,6 +279,10 @@ gen(const char *dir)
 	proto_msg_error(m++, PROTO_ERR_VERSION, "this side speaks version %d",
 	    PROTO_VERSION);
 	proto_msg_bye(m++, PROTO_BYE_SHUTDOWN);
+	proto_msg_init(m, PROTO_PREFAULT_PART);
+	m->u.prefault.flags = PROTO_PF_LAST;
+	proto_prefault_add(m, 0x101000, 4096);
+	proto_prefault_add(m++, 0x201000, 4096);
 
 	for (i = 0; i < PROTO_TYPE_MAX; i++) {
 		n = proto_encode(&ms[i], (uint32_t)i, buf, sizeof(buf));

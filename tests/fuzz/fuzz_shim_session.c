@@ -11,9 +11,9 @@
  * runs, also picked from the input.  After every step:
  *
  *  1. Everything the shim queued decodes as whole, valid frames of the
- *     types a shim sends (never HELLO, PREFAULT or STATS), the first of
- *     them WELCOME, ERROR or BYE, and the backlog never passes
- *     output_max.
+ *     types a shim sends (never HELLO, PREFAULT, PREFAULT_PART or
+ *     STATS), the first of them WELCOME, ERROR or BYE, and the backlog
+ *     never passes output_max.
  *  2. The state only moves forward to CLOSING/DEAD; once there, input is
  *     refused and nothing more is queued; the session holds no claim on
  *     a pre-fault job.
@@ -133,7 +133,7 @@ check_output(struct run *r, bool drain)
 		CHECK(h.length <= len - off);
 		CHECK(proto_decode(p + off, h.length, &m) == 0);
 		CHECK(m.type != PROTO_HELLO && m.type != PROTO_PREFAULT &&
-		    m.type != PROTO_STATS);
+		    m.type != PROTO_STATS && m.type != PROTO_PREFAULT_PART);
 		if (!r->any_out)	/* never BUDGET etc. before WELCOME */
 			CHECK(m.type == PROTO_WELCOME || m.type == PROTO_ERROR ||
 			    m.type == PROTO_BYE);
@@ -204,8 +204,10 @@ fuzz_session(const uint8_t *d, size_t n, uint8_t mode)
 		} else if (op == 12) {	/* the operator sets a budget */
 			budget_set(r.vm, (uint64_t)(next_rand(&rs) % 4) * GiB,
 			    true);
+			session_push_budget(r.vm);
 		} else if (op == 13) {	/* the loop works on the pre-fault */
 			prefault_step(r.vm, 64 * KiB);
+			session_prefault_done(r.vm);
 		} else if (op == 14) {	/* the shim goes away */
 			session_bye(r.s, PROTO_BYE_RESTART);
 		} else {
@@ -219,6 +221,7 @@ fuzz_session(const uint8_t *d, size_t n, uint8_t mode)
 		check_output(&r, !(mode & 4));
 	}
 	prefault_finish(r.vm);
+	session_prefault_done(r.vm);
 	check_output(&r, true);
 	check_state(&r, r.s->st);
 	session_free(r.s);
@@ -315,6 +318,20 @@ gen(const char *dir)
 	proto_msg_bye(&m, PROTO_BYE_SHUTDOWN);
 	n += frame(&m, b + n);
 	put(dir, "hello-prefault-bye", b, n);
+	b[0] = 0;			/* a set in PREFAULT_PART frames */
+	shim_test_hello(&m);
+	m.u.hello.caps |= PROTO_CAP_PREFAULT_PARTS;
+	n = 1 + frame(&m, b + 1);
+	proto_msg_init(&m, PROTO_PREFAULT_PART);
+	proto_prefault_add(&m, 0, 4 * KiB);
+	proto_prefault_add(&m, 64 * KiB, 4 * KiB);
+	n += frame(&m, b + n);
+	proto_msg_init(&m, PROTO_PREFAULT_PART);
+	m.u.prefault.flags = PROTO_PF_LAST | PROTO_PF_FAST_NODE;
+	m.u.prefault.reason = PROTO_PF_WHY_KALLSYMS;
+	proto_prefault_add(&m, 68 * KiB, 60 * KiB);
+	n += frame(&m, b + n);
+	put(dir, "hello-parts", b, n);
 	b[0] = 1;			/* serial, HELLO twice */
 	shim_test_hello(&m);
 	n = 1 + frame(&m, b + 1);

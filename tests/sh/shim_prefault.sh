@@ -78,9 +78,9 @@ echo "shim VmLck, smaps Locked (kB): $(locked_kb)"
   "$(( $(stat -c %b "$n1") * 512 ))" ]
 [ "$(json_get "$T/v.json" 'd["vms"][0]["host_resident_bytes"]')" = None ]
 "$CTL" --shim "$T/ctl.sock" vms | tee "$T/v.txt"
-grep -q 'HOST MEM$' "$T/v.txt"
-grep -q '^pf .* 3M$' "$T/v.txt"
-grep -q '^nob .* -$' "$T/v.txt"
+grep -q 'HOST MEM SCOPE$' "$T/v.txt"
+grep -q '^pf .* 3M  *3M unknown$' "$T/v.txt"
+grep -q '^nob .* 0B  *- none$' "$T/v.txt"
 
 # the same again (an agent reconnecting): kept, nothing new
 "$A" prefault "$T/pf.sock" 1M+1M,7M+2M | grep -qx "DONE 0 3145728"

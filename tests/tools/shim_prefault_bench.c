@@ -36,12 +36,16 @@ run(struct vm *vm, uint64_t size, const char *what)
 
 	req.ranges[0].gpa = 0;
 	req.ranges[0].size = size;
-	if ((rc = prefault_plan(&vm->cfg, &req, &plan, why, sizeof(why))) < 0) {
+	if ((rc = prefault_plan(&vm->cfg, req.ranges, req.nranges, &plan, why,
+	    sizeof(why))) < 0) {
 		fprintf(stderr, "plan: %s\n", why);
+		prefault_plan_free(&plan);
 		return rc;
 	}
 	t0 = now_ns();
-	if ((rc = prefault_start(vm, &plan, NULL)) < 0) {
+	rc = prefault_start(vm, &plan);
+	prefault_plan_free(&plan);
+	if (rc < 0) {
 		fprintf(stderr, "start: %s\n", strerror(-rc));
 		return rc;
 	}

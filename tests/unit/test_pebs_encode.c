@@ -11,6 +11,7 @@
 #include "vtier/log.h"
 #include "perf_ring.h"
 #include "probe.h"
+#include "probe_report.h"
 #include "../test.h"
 
 static struct probe_cpu intel;		/* an Intel CPU, bare metal */
@@ -499,7 +500,7 @@ test_probe_run(void)
 	setenv("LIBPFM_FORCE_PMU", "skx", 1);
 	probe_libpfm_reset();
 	ASSERT_TRUE((f = open_memstream(&buf, &len)) != NULL);
-	rc = probe_run(f, true);
+	rc = probe_report_run(f, true);
 	fclose(f);
 	ASSERT_CONTAINS(buf, "probe: libpfm: core PMU skx (forced by "
 	    "LIBPFM_FORCE_PMU)\n");
@@ -523,7 +524,7 @@ test_probe_run(void)
 	unsetenv("LIBPFM_FORCE_PMU");
 	probe_libpfm_reset();
 	ASSERT_TRUE((f = open_memstream(&buf, &len)) != NULL);
-	rc = probe_run(f, false);
+	rc = probe_report_run(f, false);
 	fclose(f);
 	ASSERT_TRUE(strncmp(buf, "probe: cpu: ", 12) == 0);
 	ASSERT_TRUE(strstr(buf, "dry run") == NULL);

@@ -121,6 +121,22 @@ fr_welcome(struct fr *f, const char *name, size_t n)
 }
 
 static void
+fr_part(struct fr *f, unsigned flags, unsigned reason, unsigned n)
+{
+	unsigned i;
+
+	fr_start(f, PROTO_PREFAULT_PART);
+	put(f, flags, 2);
+	put(f, reason, 2);
+	put(f, n, 2);
+	for (i = 0; i < n; i++) {
+		put(f, 0x1000 + (uint64_t)i * 0x2000, 8);
+		put(f, 0x1000, 8);
+	}
+	fr_end(f);
+}
+
+static void
 fr_error(struct fr *f, uint32_t code, const char *text, size_t n)
 {
 	fr_start(f, PROTO_ERROR);
@@ -199,6 +215,12 @@ sample_msgs(struct proto_msg *ms)
 	    "this side speaks %d", 2, PROTO_VERSION);
 	m++;
 	proto_msg_bye(m, PROTO_BYE_RESTART);
+	m++;
+	proto_msg_init(m, PROTO_PREFAULT_PART);
+	m->u.prefault.flags = PROTO_PF_LAST | PROTO_PF_FAST_NODE;
+	m->u.prefault.reason = PROTO_PF_WHY_KALLSYMS;
+	proto_prefault_add(m, 0x1000, 4096);
+	proto_prefault_add(m, 0x3000, 16 * 4096);
 	m++;
 	return (int)(m - ms);
 }
@@ -671,6 +693,98 @@ test_range_rules(void)
 	ASSERT_EQ(fr_decode(&f), -EINVAL);
 }
 
+/*
+ * WELCOME's caps are there only when not 0, so a WELCOME to an agent that
+ * offered nothing new is the old frame, byte for byte; an old agent's
+ * decoder (exact size) never sees the field.
+ */
+static void
+test_welcome_caps(void)
+{
+	struct proto_msg m, out;
+	uint8_t a[PROTO_MAX_FRAME], b[PROTO_MAX_FRAME];
+	struct fr f;
+	int na, nb;
+
+	ASSERT_EQ(proto_msg_welcome(&m, PROTO_SW_VERSION(0, 1, 0), 1ULL << 30,
+	    "vm1"), 0);
+	na = proto_encode(&m, 1, a, sizeof(a));
+	ASSERT_EQ(na, PROTO_HDR_LEN + 14 + 3);
+	fr_welcome(&f, "vm1", 3);		/* written by hand, no caps */
+	set_le(&f, 16, 1, 4);			/* seq 1 */
+	ASSERT_EQ((size_t)na, f.len);
+	ASSERT_TRUE(memcmp(a, f.b, f.len) == 0);
+	ASSERT_EQ(proto_decode(a, (size_t)na, &out), 0);
+	ASSERT_EQ(out.u.welcome.caps, 0);
+
+	m.u.welcome.caps = PROTO_CAP_PREFAULT_PARTS | (1u << 30);
+	nb = proto_encode(&m, 1, b, sizeof(b));
+	ASSERT_EQ(nb, na + 4);
+	ASSERT_EQ(proto_decode(b, (size_t)nb, &out), 0);
+	ASSERT_EQ(out.u.welcome.caps, PROTO_CAP_PREFAULT_PARTS | (1u << 30));
+	ASSERT_TRUE(memcmp(a + PROTO_HDR_LEN, b + PROTO_HDR_LEN,
+	    (size_t)na - PROTO_HDR_LEN) == 0);	/* the caps only follow */
+	/* A caps field of 0 has a shorter encoding: refused. */
+	memset(b + na, 0, 4);
+	ASSERT_EQ(proto_decode(b, (size_t)nb, &out), -EINVAL);
+	/* Neither 1-3 nor 5 trailing bytes. */
+	fr_welcome(&f, "vm1", 3);
+	f.b[f.len++] = 1;
+	fr_end(&f);
+	ASSERT_EQ(fr_decode(&f), -EBADMSG);
+	fr_welcome(&f, "vm1", 3);
+	memset(f.b + f.len, 1, 5);
+	f.len += 5;
+	fr_end(&f);
+	ASSERT_EQ(fr_decode(&f), -EBADMSG);
+}
+
+static void
+test_part_rules(void)
+{
+	struct proto_msg m;
+	struct fr f;
+	uint8_t buf[PROTO_MAX_FRAME];
+
+	fr_part(&f, PROTO_PF_LAST, 0, 2);
+	ASSERT_EQ(proto_decode(f.b, f.len, &m), 0);
+	ASSERT_EQ(m.type, PROTO_PREFAULT_PART);
+	ASSERT_EQ(m.u.prefault.flags, PROTO_PF_LAST);
+	ASSERT_EQ(m.u.prefault.nranges, 2);
+	ASSERT_EQ_U(m.u.prefault.ranges[1].gpa, 0x3000);
+	fr_part(&f, 0, 0, PROTO_MAX_RANGES);	/* a middle part, full */
+	ASSERT_EQ(fr_decode(&f), 0);
+	fr_part(&f, PROTO_PF_LAST | PROTO_PF_FAST_NODE, PROTO_PF_WHY_KCORE, 1);
+	ASSERT_EQ(proto_decode(f.b, f.len, &m), 0);
+	ASSERT_EQ(m.u.prefault.reason, PROTO_PF_WHY_KCORE);
+	fr_part(&f, PROTO_PF_FAST_NODE, 999, 1);	/* unknown reason: kept */
+	ASSERT_EQ(fr_decode(&f), 0);
+	ASSERT_STREQ(proto_pf_reason_name(999), "unknown");
+	ASSERT_STREQ(proto_pf_reason_name(PROTO_PF_WHY_KALLSYMS), "kallsyms");
+	/* A reason without FAST_NODE, flags not defined, no range. */
+	fr_part(&f, PROTO_PF_LAST, PROTO_PF_WHY_BTF, 1);
+	ASSERT_EQ(fr_decode(&f), -EINVAL);
+	fr_part(&f, 1u << 2, 0, 1);
+	ASSERT_EQ(fr_decode(&f), -EINVAL);
+	fr_part(&f, PROTO_PF_LAST, 0, 0);
+	ASSERT_EQ(fr_decode(&f), -EBADMSG);
+	fr_part(&f, 0, 0, 2);			/* count says 3, 2 ranges */
+	set_le(&f, PROTO_HDR_LEN + 4, 3, 2);
+	ASSERT_EQ(fr_decode(&f), -EBADMSG);
+	/* Ranges follow PREFAULT's rules. */
+	fr_part(&f, 0, 0, 2);
+	set_le(&f, PROTO_HDR_LEN + 6 + 16, 0x1000, 8);	/* overlaps the 1st */
+	ASSERT_EQ(fr_decode(&f), -EINVAL);
+	/* A PREFAULT has no flags or reason: the encoder refuses them. */
+	proto_msg_init(&m, PROTO_PREFAULT);
+	proto_prefault_add(&m, 0, 4096);
+	m.u.prefault.flags = PROTO_PF_LAST;
+	ASSERT_EQ(proto_encode(&m, 1, buf, sizeof(buf)), -EINVAL);
+	m.u.prefault.flags = 0;
+	m.u.prefault.reason = 1;
+	ASSERT_EQ(proto_encode(&m, 1, buf, sizeof(buf)), -EINVAL);
+}
+
 static void
 test_text_rules(void)
 {
@@ -920,6 +1034,8 @@ main(void)
 	RUN_TEST(test_count_vs_length);
 	RUN_TEST(test_too_many_ranges);
 	RUN_TEST(test_range_rules);
+	RUN_TEST(test_welcome_caps);
+	RUN_TEST(test_part_rules);
 	RUN_TEST(test_text_rules);
 	RUN_TEST(test_value_rules);
 	RUN_TEST(test_strerror_distinct);

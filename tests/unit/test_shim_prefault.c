@@ -46,6 +46,15 @@ req_add(struct proto_prefault *r, uint64_t gpa, uint64_t size)
 	r->nranges++;
 }
 
+/* prefault_plan of r into plan (whose segments from before are freed). */
+static int
+plan_req(const struct vm_config *vc, const struct proto_prefault *r,
+    struct pf_plan *plan, char *why)
+{
+	prefault_plan_free(plan);
+	return prefault_plan(vc, r->ranges, r->nranges, plan, why, 160);
+}
+
 /* q35 with 6 GiB in one file: 2 GiB below 4G, the rest from 4G on. */
 static void
 test_translate_q35(void)
@@ -83,7 +92,7 @@ test_plan_numa(void)
 {
 	struct vm_config vc;
 	struct proto_prefault r;
-	struct pf_plan plan;
+	struct pf_plan plan = { 0 };
 	char why[160];
 
 	memset(&vc, 0, sizeof(vc));
@@ -95,7 +104,7 @@ test_plan_numa(void)
 	req_init(&r);
 	req_add(&r, 1 * MiB, 1 * MiB);
 	req_add(&r, 7 * MiB, 2 * MiB);
-	ASSERT_EQ(prefault_plan(&vc, &r, &plan, why, sizeof(why)), 0);
+	ASSERT_EQ(plan_req(&vc, &r, &plan, why), 0);
 	ASSERT_EQ(plan.nseg, 3);
 	ASSERT_EQ_U(plan.total, 3 * MiB);
 	ASSERT_EQ(plan.seg[0].backing, 0);
@@ -112,7 +121,7 @@ test_plan_numa(void)
 	/* partly past the end */
 	req_init(&r);
 	req_add(&r, 23 * MiB, 2 * MiB);
-	ASSERT_EQ(prefault_plan(&vc, &r, &plan, why, sizeof(why)), -ERANGE);
+	ASSERT_EQ(plan_req(&vc, &r, &plan, why), -ERANGE);
 	ASSERT_EQ(plan.nseg, 0);
 	ASSERT_CONTAINS(why, "0x1700000+0x200000 is not inside");
 
@@ -120,14 +129,15 @@ test_plan_numa(void)
 	req_init(&r);
 	req_add(&r, 0, 2 * MiB);
 	req_add(&r, 10 * MiB, 3 * MiB);
-	ASSERT_EQ(prefault_plan(&vc, &r, &plan, why, sizeof(why)), -E2BIG);
+	ASSERT_EQ(plan_req(&vc, &r, &plan, why), -E2BIG);
 	ASSERT_CONTAINS(why, "5M asked for, prefault_cap is 4M");
 
 	/* no backing configured at all */
 	vc.nbacking = 0;
 	req_init(&r);
 	req_add(&r, 0, 4096);
-	ASSERT_EQ(prefault_plan(&vc, &r, &plan, why, sizeof(why)), -ENOENT);
+	ASSERT_EQ(plan_req(&vc, &r, &plan, why), -ENOENT);
+	prefault_plan_free(&plan);
 }
 
 /* A hole between two backing ranges is not the VM's memory either. */
@@ -136,7 +146,7 @@ test_plan_gap(void)
 {
 	struct vm_config vc;
 	struct proto_prefault r;
-	struct pf_plan plan;
+	struct pf_plan plan = { 0 };
 	char why[160];
 
 	memset(&vc, 0, sizeof(vc));
@@ -145,12 +155,13 @@ test_plan_gap(void)
 	vc.prefault_cap = GiB;
 	req_init(&r);
 	req_add(&r, 512 * KiB, 2 * MiB);
-	ASSERT_EQ(prefault_plan(&vc, &r, &plan, why, sizeof(why)), -ERANGE);
+	ASSERT_EQ(plan_req(&vc, &r, &plan, why), -ERANGE);
 	req_init(&r);
 	req_add(&r, 2 * MiB, 1 * MiB);
-	ASSERT_EQ(prefault_plan(&vc, &r, &plan, why, sizeof(why)), 0);
+	ASSERT_EQ(plan_req(&vc, &r, &plan, why), 0);
 	ASSERT_EQ(plan.nseg, 1);
 	ASSERT_EQ(plan.seg[0].backing, 1);
+	prefault_plan_free(&plan);
 }
 
 static void
@@ -204,13 +215,14 @@ vmlck(void)
 static void
 pin(struct vm *vm, struct proto_prefault *r, int want)
 {
-	struct pf_plan plan;
+	struct pf_plan plan = { 0 };
 	char why[160];
 	int rc;
 
-	if (prefault_plan(&vm->cfg, r, &plan, why, sizeof(why)) < 0)
+	if (plan_req(&vm->cfg, r, &plan, why) < 0)
 		abort();
-	rc = prefault_start(vm, &plan, NULL);
+	rc = prefault_start(vm, &plan);
+	prefault_plan_free(&plan);
 	if (rc != want)
 		fprintf(stderr, "prefault_start: %d, wanted %d\n", rc, want);
 	if (rc == 0)
@@ -309,7 +321,7 @@ test_steps(void)
 	struct vmtab tab;
 	struct vm_config *vc;
 	struct proto_prefault r;
-	struct pf_plan plan;
+	struct pf_plan plan = { 0 };
 	struct vm *vm;
 	char why[160];
 	int steps = 0;
@@ -326,9 +338,10 @@ test_steps(void)
 	vm = tab.v[0];
 	req_init(&r);
 	req_add(&r, 0, 8 * MiB);
-	ASSERT_EQ(prefault_plan(&vm->cfg, &r, &plan, why, sizeof(why)), 0);
-	ASSERT_EQ(prefault_start(vm, &plan, NULL), 0);
-	ASSERT_EQ(prefault_start(vm, &plan, NULL), -EBUSY);
+	ASSERT_EQ(plan_req(&vm->cfg, &r, &plan, why), 0);
+	ASSERT_EQ(prefault_start(vm, &plan), 0);
+	ASSERT_EQ(prefault_start(vm, &plan), -EBUSY);
+	prefault_plan_free(&plan);
 	while (prefault_step(vm, 1 * MiB) == 1)
 		steps++;
 	ASSERT_EQ(steps, 7);

@@ -111,8 +111,10 @@ drain(struct session *s, struct proto_msg *out, int max)
 	return n;
 }
 
+/* A session past HELLO (offering caps beyond the test HELLO's); its
+ * WELCOME in *w. */
 static struct session *
-up_session(uint64_t now)
+up_session_caps(uint64_t now, uint32_t caps, struct proto_msg *w)
 {
 	struct session *s;
 	struct proto_msg m, out[4];
@@ -120,9 +122,19 @@ up_session(uint64_t now)
 	if (session_new(&s, vm, false, &lim, now) < 0)
 		abort();
 	shim_test_hello(&m);
+	m.u.hello.caps |= caps;
 	if (feed(s, &m, now) != 0 || drain(s, out, 4) != 1)
 		abort();
+	*w = out[0];
 	return s;
+}
+
+static struct session *
+up_session(uint64_t now)
+{
+	struct proto_msg w;
+
+	return up_session_caps(now, 0, &w);
 }
 
 static void
@@ -191,6 +203,7 @@ test_budget_push(void)
 	b = up_session(0);
 	ASSERT_EQ(session_new(&waiting, vm, false, &lim, 0), 0);
 	budget_set(vm, GiB, true);
+	session_push_budget(vm);
 	ASSERT_EQ(drain(a, out, 4), 1);
 	ASSERT_EQ(out[0].type, PROTO_BUDGET);
 	ASSERT_EQ_U(out[0].u.budget.budget, GiB);
@@ -200,6 +213,7 @@ test_budget_push(void)
 	ASSERT_TRUE(vm->budget_from_ctl);
 	/* "not set" is never pushed as a budget of 0 bytes */
 	budget_set(vm, 0, false);
+	session_push_budget(vm);
 	ASSERT_EQ(drain(a, out, 4), 0);
 	session_free(a);
 	session_free(b);
@@ -500,6 +514,7 @@ test_prefault(void)
 	ASSERT_EQ(drain(t, out, 4), 1);
 	ASSERT_EQ(out[0].u.error.code, PROTO_ERR_UNEXPECTED);
 	prefault_finish(vm);
+	session_prefault_done(vm);
 	ASSERT_EQ(drain(s, out, 4), 1);
 	ASSERT_EQ(out[0].type, PROTO_PREFAULT_DONE);
 	ASSERT_EQ(out[0].u.prefault_done.status, 0);
@@ -523,6 +538,137 @@ test_prefault(void)
 	session_free(t);
 	prefault_finish(vm);
 	ASSERT_EQ_U(vm->pinned, 64 * KiB);
+	teardown();
+}
+
+/* An agent that offers PROTO_CAP_PREFAULT_PARTS, up. */
+static struct session *
+parts_session(uint64_t now)
+{
+	struct proto_msg w;
+	struct session *s = up_session_caps(now,
+	    PROTO_CAP_PREFAULT_PARTS | (1u << 20), &w);
+
+	/* the shared bits only: an unknown offer is not echoed */
+	if (w.type != PROTO_WELCOME || w.u.welcome.caps !=
+	    PROTO_CAP_PREFAULT_PARTS)
+		abort();
+	return s;
+}
+
+static void
+part(struct proto_msg *m, uint16_t flags, uint16_t reason)
+{
+	proto_msg_init(m, PROTO_PREFAULT_PART);
+	m->u.prefault.flags = flags;
+	m->u.prefault.reason = reason;
+}
+
+/*
+ * A set in PREFAULT_PART frames: pinned as one at the last frame, with
+ * what it is kept for `vtierctl vms`; 300 ranges (more than a PREFAULT
+ * holds) of 4 KiB each, every other page.
+ */
+static void
+test_prefault_parts(void)
+{
+	struct session *s, *old;
+	struct proto_msg m, out[4];
+	uint64_t gpa = 0;
+
+	setup(GiB);
+	/* an agent that did not offer the bit: plain WELCOME, no parts */
+	old = up_session(0);
+	part(&m, PROTO_PF_LAST, 0);
+	proto_prefault_add(&m, 0, 4096);
+	ASSERT_EQ(feed(old, &m, 1), 0);
+	ASSERT_EQ(drain(old, out, 4), 1);
+	ASSERT_EQ(out[0].type, PROTO_ERROR);
+	ASSERT_EQ(out[0].u.error.code, PROTO_ERR_UNEXPECTED);
+	ASSERT_TRUE(vm->job == NULL);
+	session_free(old);
+
+	s = parts_session(0);
+	for (int f = 0; f < 5; f++) {
+		part(&m, f == 4 ? PROTO_PF_LAST : 0, 0);
+		for (int i = 0; i < 60; i++, gpa += 8192)
+			ASSERT_EQ(proto_prefault_add(&m, gpa, 4096), 0);
+		ASSERT_EQ(feed(s, &m, 1), 0);
+		ASSERT_EQ(drain(s, out, 4), 0);
+		ASSERT_TRUE((vm->job != NULL) == (f == 4));
+	}
+	prefault_finish(vm);
+	session_prefault_done(vm);
+	ASSERT_EQ(drain(s, out, 4), 1);
+	ASSERT_EQ(out[0].type, PROTO_PREFAULT_DONE);
+	ASSERT_EQ(out[0].u.prefault_done.status, 0);
+	ASSERT_EQ_U(out[0].u.prefault_done.bytes_pinned, 300 * 4096);
+	ASSERT_EQ(vm->npins, 300);
+	ASSERT_EQ(vm->pf_scope, PF_SCOPE_PEBS);
+	ASSERT_EQ(vm->pf_ranges, 300);
+
+	/* contiguous across frames: merged; the fallback and its reason */
+	part(&m, 0, 0);
+	proto_prefault_add(&m, 0, 64 * KiB);
+	ASSERT_EQ(feed(s, &m, 2), 0);
+	part(&m, PROTO_PF_LAST | PROTO_PF_FAST_NODE, PROTO_PF_WHY_KCORE);
+	proto_prefault_add(&m, 64 * KiB, 64 * KiB);
+	ASSERT_EQ(feed(s, &m, 2), 0);
+	prefault_finish(vm);
+	session_prefault_done(vm);
+	ASSERT_EQ(drain(s, out, 4), 1);
+	ASSERT_EQ_U(out[0].u.prefault_done.bytes_pinned, 128 * KiB);
+	ASSERT_EQ(vm->pf_scope, PF_SCOPE_FAST_NODE);
+	ASSERT_EQ(vm->pf_reason, PROTO_PF_WHY_KCORE);
+	ASSERT_EQ(vm->pf_ranges, 1);
+
+	/* out of order across frames: one ERROR, the rest ignored */
+	part(&m, 0, 0);
+	proto_prefault_add(&m, 1 * MiB, 4096);
+	ASSERT_EQ(feed(s, &m, 3), 0);
+	part(&m, 0, 0);
+	proto_prefault_add(&m, 512 * KiB, 4096);
+	ASSERT_EQ(feed(s, &m, 3), 0);
+	ASSERT_EQ(drain(s, out, 4), 1);
+	ASSERT_EQ(out[0].u.error.code, PROTO_ERR_REFUSED);
+	ASSERT_CONTAINS(out[0].u.error.text, "out of order");
+	part(&m, PROTO_PF_LAST, 0);
+	proto_prefault_add(&m, 2 * MiB, 4096);
+	ASSERT_EQ(feed(s, &m, 3), 0);
+	ASSERT_EQ(drain(s, out, 4), 0);
+	ASSERT_TRUE(vm->job == NULL);
+	ASSERT_EQ_U(vm->pinned, 128 * KiB);	/* untouched */
+
+	/* a plain PREFAULT in the middle of a set drops the set */
+	part(&m, 0, 0);
+	proto_prefault_add(&m, 0, 4096);
+	ASSERT_EQ(feed(s, &m, 4), 0);
+	proto_msg_init(&m, PROTO_PREFAULT);
+	proto_prefault_add(&m, 0, 4096);
+	ASSERT_EQ(feed(s, &m, 4), 0);
+	ASSERT_EQ(drain(s, out, 4), 1);
+	ASSERT_EQ(out[0].u.error.code, PROTO_ERR_UNEXPECTED);
+	ASSERT_EQ(s->nset, 0);
+
+	/* more than PROTO_MAX_SET_RANGES: refused, nothing pinned anew */
+	gpa = 0;
+	for (int f = 0; gpa < (uint64_t)(PROTO_MAX_SET_RANGES + 64) * 8192;
+	    f++) {
+		part(&m, 0, 0);
+		for (int i = 0; i < PROTO_MAX_RANGES; i++, gpa += 8192)
+			proto_prefault_add(&m, gpa, 4096);
+		ASSERT_EQ(feed(s, &m, 5), 0);
+	}
+	ASSERT_EQ(drain(s, out, 4), 1);
+	ASSERT_CONTAINS(out[0].u.error.text, "more than 16384 ranges");
+	ASSERT_TRUE(s->setcap <= PROTO_MAX_SET_RANGES);
+	part(&m, PROTO_PF_LAST, 0);
+	proto_prefault_add(&m, gpa, 4096);
+	ASSERT_EQ(feed(s, &m, 5), 0);
+	ASSERT_EQ(drain(s, out, 4), 0);
+	ASSERT_TRUE(vm->job == NULL);
+	ASSERT_EQ(vm->pf_ranges, 1);
+	session_free(s);
 	teardown();
 }
 
@@ -562,6 +708,7 @@ main(void)
 	RUN_TEST(test_timeouts);
 	RUN_TEST(test_output_cap);
 	RUN_TEST(test_prefault);
+	RUN_TEST(test_prefault_parts);
 	RUN_TEST(test_shim_bye);
 	TEST_EXIT();
 }

@@ -34,7 +34,8 @@ wait_status() {
 }
 
 # An agent for the host-shim tests: replay sampler, sim migrator, the
-# fast node pre-faulted before sampling.  write_shim_ini TRANSPORT ADDRESS
+# PEBS buffers (here the DS areas: no PMU) pre-faulted before sampling.
+# write_shim_ini TRANSPORT ADDRESS
 write_shim_ini() {
 	cat >/run/agent.ini <<INI
 [agent]
