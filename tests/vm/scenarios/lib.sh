@@ -118,8 +118,9 @@ run_tierload() {
 }
 
 # Watch the workload until it exits, sampling node 0's usage twice a
-# second (maxused) and printing a progress line every 2 s.  Calls the scenario's at_tick with the
-# elapsed half-seconds if defined.  Leaves tierload's status in wrc.
+# second (maxused) and printing a progress line every 2 s.  Calls the
+# scenario's at_tick with the loop turns so far (half-seconds on an idle
+# host) and node 0's usage just read.  Leaves tierload's status in wrc.
 at_tick() { :; }
 watch_workload() {
 	maxused=0 n=0
@@ -127,7 +128,7 @@ watch_workload() {
 	while [ -e /proc/$W ] && ! grep -q '^tierload: done' /run/tierload.out; do
 		u=$(node_used 0)
 		[ "$u" -gt $maxused ] && maxused=$u
-		at_tick $n
+		at_tick $n $u
 		sleep 0.5
 		n=$((n + 1))
 		[ $((n % 4)) = 0 ] && echo "progress: t=$((n / 2))s node0_used=$((u / 1048576))MiB" \

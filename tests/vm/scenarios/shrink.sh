@@ -14,7 +14,7 @@ run_tierload -f 256 -H 64 -s 40
 # new budget and stay there.  Times are wall-clock; the gates are not.
 t0=$(date +%s) shrunk=0 down=0 maxafter=0
 at_tick() {
-	u=$(node_used 0) t=$(( $(date +%s) - t0 ))
+	u=$2 t=$(( $(date +%s) - t0 ))
 	if [ $shrunk = 0 ]; then
 		[ $u -gt $((small + 8 * 1048576)) ] || [ $t -ge 28 ] || return 0
 		echo "scenario: t=${t}s node0 used $((u / 1048576)) MiB; shrinking the budget"
