@@ -5,17 +5,21 @@
  * "sim" backend in migrate_sim.c.
  *
  * A round: demotions first (they make the room promotions need), then
- * promotions.  Items are taken in plan order while the token bucket (and,
- * for promotions, room + bytes demoted so far) allows; the first item
+ * promotions.  A plan made over budget starts with swap pairs (policy.h:
+ * nswap, swap_bytes): their demotions and promotions go in turns of one
+ * call's worth each, promotions only into what really left (fast usage
+ * does not grow), so a round its deadline cuts still brought hot pages
+ * in; then the rest of the demotions, then the rest of the promotions
+ * into room + bytes demoted - bytes promoted.  Items are taken in plan
+ * order while the token bucket and those limits allow; the first item
  * that does not fit ends the phase, so a later, smaller item never jumps
  * a hotter or colder one the policy ranked first.  The taken items are
  * grouped by pid, in plan order within each process (a round its
  * deadline cuts short has moved the plan's first items: the policy's
- * ranking, or vacate.c's whole physical blocks), and sent per process
- * in calls of at most
- * pages_per_call base pages (a THP counts 512, as that is what the kernel
- * copies; one THP alone may exceed a smaller limit), so no process sits
- * in one long call.
+ * ranking, or vacate.c's whole physical blocks), and sent per process in
+ * calls of at most pages_per_call base pages (a THP counts 512, as that
+ * is what the kernel copies; one THP alone may exceed a smaller limit),
+ * so no process sits in one long call.
  *
  * Token accounting: the bucket is charged with the bytes of every page
  * handed to the kernel in a call that got as far as the pages, moved or
@@ -443,6 +447,7 @@ struct phase {
 	uint16_t tick;
 	struct migrate_round *r;
 	size_t moved;		/* items that moved */
+	size_t next;		/* plan items looked at (taken or dropped) */
 	bool stop;		/* no more calls this phase */
 };
 
@@ -641,12 +646,13 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 	size_t ntaken = 0, i, j;
 	int rc;
 
+	ph->next = 0;
 	if (n == 0)
 		return 0;
 	if (ph->target < 0) {
 		log_debug("migrate: no %s node; %zu items left",
 		    ph->promote ? "fast" : "slow", n);
-		ph->r->failed += n;
+		ph->stop = true;
 		return 0;
 	}
 	items = grow(m->items, &m->items_cap, n, sizeof(*m->items));
@@ -680,6 +686,7 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 		m->order[ntaken++] = (uint64_t)heat_key_pid(it->key) << 32 | i;
 		taken_bytes += bytes;
 	}
+	ph->next = i;
 	if (ntaken > 1)
 		qsort(m->order, ntaken, sizeof(*m->order), cmp_u64);
 	for (i = 0; i < ntaken; i++)
@@ -715,10 +722,29 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 			move_chunk(m, h, pid, &m->items[k], end - k, ph);
 		}
 	}
-	ph->r->failed += n - ph->moved;
 	return 0;
 err:
 	return rc;
+}
+
+/*
+ * What promotions may add now: room + demoted - promoted, and for swap
+ * pairs, over budget (room < 0), demoted - promoted: fast usage does not
+ * grow.  -1 when nothing fits.
+ */
+static int64_t
+promote_limit(const struct migrate_round *r, int64_t room, bool pairs)
+{
+	int64_t in, out;
+
+	if (pairs && room < 0)
+		room = 0;
+	in = r->demoted_bytes > (uint64_t)INT64_MAX ? INT64_MAX :
+	    (int64_t)r->demoted_bytes;
+	out = r->promoted_bytes > (uint64_t)INT64_MAX ? INT64_MAX :
+	    (int64_t)r->promoted_bytes;
+	in = room > INT64_MAX - in ? INT64_MAX : room + in;
+	return in - out;	/* >= -2^63 + 1: both are bounded above */
 }
 
 int
@@ -726,8 +752,10 @@ migrate_execute(struct migrator *m, struct heat *h, const struct plan *p,
     const struct topo *t, int64_t room, uint16_t tick, uint64_t now_ns,
     struct migrate_round *r)
 {
-	struct phase ph;
-	int64_t demoted, limit;
+	struct phase dp, pp;
+	size_t di = 0, pi = 0, dmoved = 0, pmoved = 0;
+	uint64_t dtaken = 0, turn;
+	bool promoting = false;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -740,26 +768,68 @@ migrate_execute(struct migrator *m, struct heat *h, const struct plan *p,
 	if (rc < 0)
 		goto err;
 
-	ph = (struct phase){ .promote = false, .tick = tick, .r = r,
+	dp = (struct phase){ .promote = false, .tick = tick, .r = r,
 	    .target = topo_pick(t, t->slow_mask) };
-	rc = run_phase(m, h, p->demote, p->ndemote, INT64_MAX, &ph);
-	if (rc < 0)
-		goto err;
+	pp = (struct phase){ .promote = true, .tick = tick, .r = r,
+	    .target = topo_pick(t, t->fast_mask) };
 
 	/*
-	 * Promotions may fill the room plus what really left the fast nodes.
-	 * A full slow node (-ENOMEM above) stops only demotions: promoting
-	 * frees slow memory, it does not need any.
+	 * Swap pairs in turns: a call's worth of their demotions, then the
+	 * promotions what really left makes room for.  A full slow node
+	 * (-ENOMEM) stops only demotions: promoting frees slow memory, it
+	 * does not need any.
 	 */
+	turn = (uint64_t)MAX(m->pages_per_call, 1u) << HEAT_PAGE_SHIFT;
+	while ((dtaken < p->swap_bytes || pi < p->nswap) && !r->cancelled &&
+	    !r->cut) {
+		size_t d0 = di, p0 = pi;
+
+		if (dtaken < p->swap_bytes && !dp.stop) {
+			dp.moved = 0;
+			rc = run_phase(m, h, p->demote + di, p->ndemote - di,
+			    (int64_t)MIN(p->swap_bytes - dtaken, turn), &dp);
+			if (rc < 0)
+				goto err;
+			for (size_t i = di; i < di + dp.next; i++)
+				dtaken += (uint64_t)p->demote[i].npages << HEAT_PAGE_SHIFT;
+			di += dp.next;
+			dmoved += dp.moved;
+			if (r->cancelled || r->cut)
+				break;
+		}
+		promoting = true;
+		pp.moved = 0;
+		rc = run_phase(m, h, p->promote + pi, p->nswap - pi,
+		    promote_limit(r, room, true), &pp);
+		if (rc < 0)
+			goto err;
+		pi += pp.next;
+		pmoved += pp.moved;
+		if ((di == d0 && pi == p0) || pp.stop)
+			break;
+	}
 	if (r->cancelled || r->cut)
-		return 0;
-	demoted = r->demoted_bytes > INT64_MAX ? INT64_MAX : (int64_t)r->demoted_bytes;
-	limit = room > INT64_MAX - demoted ? INT64_MAX : room + demoted;
-	ph = (struct phase){ .promote = true, .tick = tick, .r = r,
-	    .target = topo_pick(t, t->fast_mask) };
-	rc = run_phase(m, h, p->promote, p->npromote, limit, &ph);
+		goto out;
+
+	/* The rest: demotions (they make the room), then promotions. */
+	dp.moved = 0;
+	rc = run_phase(m, h, p->demote + di, p->ndemote - di, INT64_MAX, &dp);
 	if (rc < 0)
 		goto err;
+	dmoved += dp.moved;
+	if (r->cancelled || r->cut)
+		goto out;
+	/* from the first pair not taken: hotter than the rest */
+	promoting = true;
+	pp.moved = 0;
+	rc = run_phase(m, h, p->promote + pi, p->npromote - pi,
+	    promote_limit(r, room, false), &pp);
+	if (rc < 0)
+		goto err;
+	pmoved += pp.moved;
+out:
+	/* items not moved: of every phase that ran */
+	r->failed = p->ndemote - dmoved + (promoting ? p->npromote - pmoved : 0);
 	return 0;
 err:
 	return rc;

@@ -25,11 +25,20 @@
  * min_residence (the promotion candidates), keeping only the best p->cap
  * of each with a streaming top-k, so the work is O(n) plus a sort of the
  * plan items.  Then:
- *  - over budget (fast_used > budget): demote candidates in that order
- *    until fast usage is at budget - headroom.  The pages outside H on
- *    fast always cover this (H fits C, so F - hot_on_fast >= fast_used -
- *    (budget - headroom)) unless U alone exceeds the target; if U alone
- *    exceeds the budget, the budget is unattainable.
+ *  - over budget (fast_used > budget): first swap pairs, then demote
+ *    candidates in that order until fast usage is at budget - headroom.
+ *    The pages outside H on fast always cover both (H fits C, so
+ *    F - hot_on_fast >= fast_used - (budget - headroom) + hot_off_fast)
+ *    unless U alone exceeds the target; if U alone exceeds the budget,
+ *    the budget is unattainable.  A swap pair is a promotion (hottest
+ *    first) with the next candidates that free its size, under the same
+ *    per-pair test as below, so fast usage does not grow; the pages it
+ *    sends out are ones the forced demotions would take anyway.  Pairs
+ *    get at most half of max_bytes, so the excess drains at half the
+ *    rate or more while the hot set comes in.  Without them a round
+ *    promoted only into the room left after the demotions, and a large
+ *    excess drained at the kernel's copy rate (4-29 MiB/s in the TCG
+ *    test bed on a loaded host) kept every hot page out for as long.
  *  - promote candidates hottest first into the room left below budget -
  *    headroom; when a page of count c does not fit, demote the next
  *    candidates that are past min_residence and colder than
@@ -45,7 +54,10 @@
  *  - counts are live counts (heat_live_at): a page silent for much longer
  *    than its count says is normal has count 0 here.
  *  - demotions and promotions together stay within max_bytes, demotions
- *    first; a 2 MiB page that does not fit is skipped for smaller ones.
+ *    first (the pairs' demotions, then their promotions, then the
+ *    forced demotions: plan.swap_bytes and plan.nswap tell the migrator
+ *    where the pairs end); a 2 MiB page that does not fit is skipped for
+ *    smaller ones.
  *  - last, the promotion bar: the count at which a page off the fast
  *    nodes would be promoted by the next plan (promote_bar), which the
  *    caller hands to heat_set_watch to run that plan early.
@@ -366,6 +378,7 @@ struct round {
 	uint64_t fast_now;	/* fast usage after the planned demotions */
 	size_t nd, np;		/* candidates found of each kind */
 	size_t di;		/* demotion candidates used so far */
+	size_t pi;		/* promotion candidates looked at so far */
 	bool pending;		/* promotions left for a later round */
 };
 
@@ -506,20 +519,25 @@ swap_limit(const struct round *r, uint32_t c)
 	return x0 <= 0 ? 0 : MIN(lim, (uint32_t)ceil(x0));
 }
 
-/* Returns how many of the settled demotion candidates it used. */
+/*
+ * Promotion candidates from r->pi on, while fast usage stays at or
+ * below ceiling and the bytes planned within limit.  Returns how many of
+ * the settled demotion candidates from r->di it used (the caller moves
+ * r->di past them); r->pi ends at the first candidate not taken.
+ */
 static size_t
-promote(struct round *r)
+promote(struct round *r, uint64_t ceiling, uint64_t limit)
 {
 	struct plan *p = r->p;
 	const uint64_t *dem = r->s->demote + r->di;
 	uint64_t *prefix = r->s->promote + p->cap;	/* free upper half */
-	size_t nswap = 0, si = 0;
+	size_t nswap = 0, si = 0, j;
 	uint32_t lim;
 
-	if (r->np == 0)
+	if (r->pi >= r->np)
 		return 0;
 	/* Settled candidates come first and have bit 16 clear. */
-	lim = swap_limit(r, HEAT_COUNT_MAX - (uint32_t)(r->s->promote[0] >>
+	lim = swap_limit(r, HEAT_COUNT_MAX - (uint32_t)(r->s->promote[r->pi] >>
 	    KEY_SLOT_BITS));
 	prefix[0] = 0;
 	while (r->di + nswap < r->nd && dem[nswap] >> KEY_SLOT_BITS < lim) {
@@ -527,14 +545,14 @@ promote(struct round *r)
 		nswap++;
 	}
 
-	for (size_t j = 0; j < r->np; j++) {
+	for (j = r->pi; j < r->np; j++) {
 		const struct heat_entry *e = slot_of(r, r->s->promote[j]);
 		uint32_t c = HEAT_COUNT_MAX - (uint32_t)(r->s->promote[j] >>
 		    KEY_SLOT_BITS);
 		uint64_t b = key_bytes(e->key), need;
 		size_t k = si, lo, hi;
 
-		need = r->fast_now + b > r->target ? r->fast_now + b - r->target : 0;
+		need = r->fast_now + b > ceiling ? r->fast_now + b - ceiling : 0;
 		if (need > prefix[nswap] - prefix[si])
 			goto no_fit;
 		/* The fewest next candidates that free need bytes. */
@@ -551,7 +569,7 @@ promote(struct round *r)
 		if (k > si && dem[k - 1] >> KEY_SLOT_BITS >= swap_limit(r, c))
 			break;
 		/* No cap check: there are at most cap demotion candidates. */
-		if (r->moved + (prefix[k] - prefix[si]) + b > r->limit) {
+		if (r->moved + (prefix[k] - prefix[si]) + b > limit) {
 			r->pending = true;
 			goto no_fit;
 		}
@@ -567,6 +585,7 @@ no_fit:
 		if (b == PAGE_BYTES)
 			break;
 	}
+	r->pi = j;
 	/* a full plan: the top-k may have dropped more candidates */
 	r->pending |= p->npromote == p->cap;
 	return si;
@@ -642,8 +661,8 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	r.limit = pp->max_bytes ? pp->max_bytes : UINT64_MAX;
 	r.fast_now = pp->fast_used;
 
-	p->ndemote = p->npromote = 0;
-	p->demote_bytes = p->promote_bytes = 0;
+	p->ndemote = p->npromote = p->nswap = 0;
+	p->demote_bytes = p->promote_bytes = p->swap_bytes = 0;
 	p->over_budget = pp->fast_used > pp->budget;
 	p->unattainable = false;
 
@@ -655,11 +674,16 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	collect_pass(&r, &bd);
 
 	if (p->over_budget) {
+		/* swap pairs first (see the top), in half the bytes */
+		r.di += promote(&r, MAX(r.target, r.fast_now),
+		    r.limit == UINT64_MAX ? UINT64_MAX : r.limit / 2);
+		p->nswap = p->npromote;
+		p->swap_bytes = p->demote_bytes;
 		demote_forced(&r);
 		/* Even with every managed fast page gone it would stay over. */
 		p->unattainable = unmanaged > pp->budget;
 	}
-	p->promote_bar = promote_bar(&r, &bd, promote(&r));
+	p->promote_bar = promote_bar(&r, &bd, promote(&r, r.target, r.limit));
 
 	end = pp->fast_used + p->promote_bytes;
 	end = end > p->demote_bytes ? end - p->demote_bytes : 0;

@@ -71,6 +71,15 @@ struct plan {
 	struct plan_item *promote;
 	size_t npromote;
 	size_t cap;		/* allocated length of each array */
+	/*
+	 * Over budget, the plan starts with swap pairs: the first nswap
+	 * promotions come in for the first swap_bytes of demotions (fast
+	 * usage does not grow), before the rest of the demotions.  The
+	 * migrator interleaves the two so that a round its deadline cuts
+	 * still brings hot pages in.  0 and 0 otherwise.
+	 */
+	size_t nswap;
+	uint64_t swap_bytes;
 
 	uint64_t demote_bytes;
 	uint64_t promote_bytes;

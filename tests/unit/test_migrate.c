@@ -598,6 +598,60 @@ test_cancel(void)
 	teardown();
 }
 
+/*
+ * Swap pairs (a plan made over budget): their demotions and promotions
+ * go in turns of one call each, promotions only into what really left.
+ */
+static void
+test_swap_pairs(void)
+{
+	/* 12 fast pages to demote, 8 of them the pairs'; 10 slow, 8 pairs */
+	for (int run = 0; run < 2; run++) {
+		ASSERT_EQ(setup(4, run == 0 ? 8 * PG : 0), 0);
+		for (int i = 0; i < 12; i++) {
+			ASSERT_TRUE(track(1, addr_of(i), 0) != NULL);
+			add_item(false, 1, addr_of(i), false);
+		}
+		for (int i = 0; i < 10; i++) {
+			ASSERT_TRUE(track(1, addr_of(100 + i), 1) != NULL);
+			add_item(true, 1, addr_of(100 + i), false);
+		}
+		plan.nswap = 8;
+		plan.swap_bytes = 8 * PG;
+		if (run == 0) {
+			/*
+			 * Eight pages' worth of tokens: four out, four in (all
+			 * demotions first would have brought none in).
+			 */
+			ASSERT_EQ(execute(-4 * (int64_t)PG), 0);
+			ASSERT_TRUE(rnd.out_of_tokens);
+			ASSERT_EQ_U(rnd.demoted_bytes, 4 * PG);
+			ASSERT_EQ_U(rnd.promoted_bytes, 4 * PG);
+			for (int i = 0; i < 5; i++) {
+				ASSERT_EQ(node_of(1, addr_of(i)), i < 4 ? 2 : 0);
+				ASSERT_EQ(node_of(1, addr_of(100 + i)), i < 4 ? 0 : 1);
+			}
+			ASSERT_EQ(rnd.failed, 8 + 6);
+		} else {
+			/*
+			 * No limit; one busy demotion: 3 out, 3 in; 4 out, 4 in;
+			 * the last pair waits (usage must not grow), then the
+			 * other demotions, and no room for the rest.
+			 */
+			ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(1), -EBUSY, 1), 0);
+			ASSERT_EQ(execute(-4 * (int64_t)PG), 0);
+			ASSERT_TRUE(!rnd.out_of_tokens && !rnd.cut);
+			ASSERT_EQ_U(rnd.demoted_bytes, 11 * PG);
+			ASSERT_EQ_U(rnd.promoted_bytes, 7 * PG);
+			ASSERT_EQ(node_of(1, addr_of(1)), 0);
+			ASSERT_EQ(node_of(1, addr_of(106)), 0);
+			ASSERT_EQ(node_of(1, addr_of(107)), 1);
+			ASSERT_EQ(rnd.failed, 1 + 3);
+		}
+		teardown();
+	}
+}
+
 static void
 test_thp_moves_512(void)
 {
@@ -790,6 +844,7 @@ main(void)
 	RUN_TEST(test_killed_pid_dropped);
 	RUN_TEST(test_calls_bounded);
 	RUN_TEST(test_cancel);
+	RUN_TEST(test_swap_pairs);
 	RUN_TEST(test_thp_moves_512);
 	RUN_TEST(test_dropped_items_skipped);
 	RUN_TEST(test_no_target_node);

@@ -433,18 +433,44 @@ test_min_residence(void)
 	put(h, 1 * PG, false, 3, FASTN, 0, 0);
 	put(h, 2 * PG, false, 20, FASTN, 0, 0);
 	put(h, 3 * PG, false, 30, SLOWN, 0, 0);
-	pp = params(2, 0, 3);		/* H = {30 slow, 20 fast}: one must go */
+	/*
+	 * H = {30 slow, 20 fast}: one must go, and 30 comes in as a swap
+	 * pair with the settled 3 (fast usage unchanged), then the forced
+	 * demotion takes the recent 1.
+	 */
+	pp = params(2, 0, 3);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 2);
+	ASSERT_EQ_U(p.demote[0].key, key_of(1 * PG, false));
+	ASSERT_EQ_U(p.demote[1].key, key_of(0 * PG, false));
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ_U(p.promote[0].key, key_of(3 * PG, false));
+	ASSERT_EQ(p.nswap, 1);
+	ASSERT_EQ_U(p.swap_bytes, PG);
+	ASSERT_EQ_U(p.shortfall, 0);
+	pp = params(1, 0, 3);		/* H = {30 slow}: two must go */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 3);
+	ASSERT_EQ_U(p.demote[0].key, key_of(1 * PG, false));
+	ASSERT_EQ_U(p.demote[1].key, key_of(2 * PG, false));
+	ASSERT_EQ_U(p.demote[2].key, key_of(0 * PG, false));
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.nswap, 1);
+	ASSERT_EQ_U(p.shortfall, 0);
+	/* With bytes for one move only, the pair does not fit half of it. */
+	pp.max_bytes = PG;
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
 	ASSERT_EQ(p.ndemote, 1);
 	ASSERT_EQ_U(p.demote[0].key, key_of(1 * PG, false));
 	ASSERT_EQ(p.npromote, 0);
-	pp = params(1, 0, 3);		/* H = {30 slow}: two must go */
+	ASSERT_EQ(p.nswap, 0);
+	/* Four: the pair takes two, the forced demotions the other two. */
+	pp.max_bytes = 4 * PG;
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.ndemote, 2);
-	ASSERT_EQ_U(p.demote[0].key, key_of(1 * PG, false));
-	ASSERT_EQ_U(p.demote[1].key, key_of(2 * PG, false));
-	ASSERT_EQ(p.npromote, 0);
-	ASSERT_EQ_U(p.shortfall, 0);
+	ASSERT_EQ(p.nswap, 1);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.ndemote, 3);
+	pp.max_bytes = 0;
 	pp = params(0, 0, 3);		/* all three, the recent one last */
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
 	ASSERT_EQ(p.ndemote, 3);
@@ -958,8 +984,26 @@ test_random_plans(void)
 		/* Budget arithmetic. */
 		ASSERT_LE(p.demote_bytes, pp.fast_used);
 		end = pp.fast_used - p.demote_bytes + p.promote_bytes;
-		ASSERT_LE(end, target > pp.fast_used - p.demote_bytes ?
-		    target : pp.fast_used - p.demote_bytes);
+		/*
+		 * Promotions fill the room below the target, or over budget
+		 * come in as swap pairs: the first nswap promotions for the
+		 * first swap_bytes of demotions (usage does not grow).
+		 */
+		{
+			uint64_t pairs_in = 0, floor;
+
+			for (size_t i = 0; i < p.nswap; i++)
+				pairs_in += p.promote[i].npages * PG;
+			ASSERT_TRUE(p.over_budget || (p.nswap == 0 &&
+			    p.swap_bytes == 0));
+			ASSERT_LE(p.nswap, p.npromote);
+			ASSERT_LE(p.swap_bytes, p.demote_bytes);
+			ASSERT_LE(pairs_in, p.swap_bytes);
+			floor = pp.fast_used - p.demote_bytes + pairs_in;
+			ASSERT_LE(end, target > floor ? target : floor);
+			if (p.over_budget)
+				ASSERT_LE(end, pp.fast_used);
+		}
 		if (pp.max_bytes)
 			ASSERT_LE(p.demote_bytes + p.promote_bytes, pp.max_bytes);
 		ASSERT_EQ(p.over_budget, pp.fast_used > pp.budget);
