@@ -10,7 +10,15 @@ ST=$B/static
 fails=0
 for s in ${VM_SCENARIOS:-promote shrink phases restart cold}; do
 	start=$(date +%s)
-	"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 240 \
+	# shrink gates the guest's own count of node 0 (MemUsed) against the
+	# budget every half second.  With free page reporting, the guest
+	# kernel takes up to 32 free 2 MiB blocks off the free lists while the
+	# host discards them, and MemUsed counts them meanwhile: under load
+	# that read up to 2 MiB over an 86 MiB budget (1 of 3 runs; 0 of 3
+	# without the device, at most 80).  What the host keeps of a shrink
+	# with reporting on is vm_hostmem's gate.
+	nb=""; [ $s = shrink ] && nb=--no-balloon
+	"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 240 $nb \
 		"$SRC/tests/vm/scenarios/$s.sh" "$ST/vtier-agent" "$ST/vtierctl" \
 		"$ST/tierload" "$SRC/tests/vm/scenarios/lib.sh" >"/tmp/vm_agent.$$.out" 2>&1
 	rc=$?
