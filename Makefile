@@ -312,12 +312,15 @@ UNITS := packaging/systemd/vtier-agent.service \
 	$(if $(SHIM_SRCS),packaging/systemd/vtier-hostshim.service)
 MAN8 := $(wildcard packaging/man/*.8)
 MAN5 := $(wildcard packaging/man/*.5)
+MAN1 := $(wildcard packaging/man/*.1)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/vtier \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/vtier-agent $(DESTDIR)$(SBINDIR)/vtier-agent
 	install -m 0755 $(B)/vtierctl $(DESTDIR)$(BINDIR)/vtierctl
+	$(if $(SIM_SRCS),install -m 0755 $(B)/vtier-sim $(DESTDIR)$(BINDIR)/vtier-sim)
 	if [ -x $(B)/vtier-hostshim ]; then \
 		install -m 0755 $(B)/vtier-hostshim $(DESTDIR)$(SBINDIR)/vtier-hostshim; \
 		install -m 0644 hostshim/hostshim.ini $(DESTDIR)$(SYSCONFDIR)/vtier/hostshim.ini; fi
@@ -329,6 +332,7 @@ install: all
 	done
 	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 	$(if $(MAN5),install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/)
+	$(if $(MAN1),install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 
 # Debian packages (vtierctl, vtier-agent, vtier-hostshim) from a copy of
 # the tree in build/deb/vtier-VERSION/ with packaging/debian as its

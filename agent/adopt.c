@@ -8,9 +8,11 @@
  * a chunk lies in at most one THP, and leaves a mapping early once it
  * has found as many pages on fast as numa_maps counted there:
  *  - a region tracked as a THP is skipped whole;
- *  - pagemap (Documentation/admin-guide/mm/pagemap.rst) gives, per page,
- *    bit 63 present, bit 61 file page or shared anonymous, bit 56 mapped
- *    exclusively, bits 0-54 the page frame (0 without CAP_SYS_ADMIN).
+ *  - pagemap (Documentation/admin-guide/mm/pagemap.rst, read through
+ *    pagemap.c; the adopter's file is closed when it leaves a pid) gives,
+ *    per page, bit 63 present, bit 61 file page or shared anonymous, bit
+ *    56 mapped exclusively, bits 0-54 the page frame (0 without
+ *    CAP_SYS_ADMIN).
  *    Only present, anonymous, exclusive pages are considered: a page
  *    cache page or one shared after fork is one move_pages refuses to
  *    move for a single process (-EACCES), and adopting it would only
@@ -39,6 +41,7 @@
 #include "vtier/util.h"
 #include "adopt.h"
 #include "heat.h"
+#include "pagemap.h"
 #include "proc.h"
 #include "thp.h"
 #include "worker.h"
@@ -60,6 +63,7 @@ struct adopter {
 	char procfs[256];
 	struct procs *procs;
 	struct thp *thp;
+	struct pagemap *pagemap;	/* adoption's own cache */
 	uint64_t pages_per_s;
 	uint64_t next_ns;	/* the next pass starts no sooner */
 	uint64_t last_ns;	/* the last step */
@@ -69,7 +73,6 @@ struct adopter {
 
 	/* the process being walked (pid 0: between passes) */
 	uint32_t pid;
-	int pagemap;
 	struct adopt_vma *vma;
 	size_t nvma, vma_cap, vi;
 	uint64_t addr;		/* next address to walk */
@@ -91,12 +94,15 @@ adopt_create(struct adopter **ap, const char *procfs, struct procs *procs,
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return -ENOMEM;
+	if (pagemap_open(&a->pagemap, procfs) < 0) {
+		free(a);
+		return -ENOMEM;
+	}
 	snprintf(a->procfs, sizeof(a->procfs), "%s", procfs);
 	a->procs = procs;
 	a->thp = thp;
 	a->pages_per_s = pages_per_s;
 	a->next_ns = first_ns;
-	a->pagemap = -1;
 	*ap = a;
 	return 0;
 }
@@ -106,8 +112,7 @@ adopt_destroy(struct adopter *a)
 {
 	if (a == NULL)
 		return;
-	if (a->pagemap >= 0)
-		close(a->pagemap);
+	pagemap_close(a->pagemap);
 	free(a->vma);
 	free(a->maps.buf);
 	free(a->numa.buf);
@@ -352,13 +357,15 @@ text_trim(struct text *t)
 static void
 leave_pid(struct adopter *a)
 {
-	if (a->pagemap >= 0)
-		close(a->pagemap);
-	a->pagemap = -1;
+	if (a->pid != 0)
+		pagemap_forget(a->pagemap, a->pid);
 	a->nvma = a->vi = 0;
 }
 
-/* Set up the walk of pid: its mappings and pagemap.  0 or -errno. */
+/*
+ * Set up the walk of pid: its mappings.  0 or -errno.  Its pagemap is
+ * opened by the first read (scan_chunk).
+ */
 static int
 enter_pid(struct adopter *a, uint32_t pid, uint64_t fast_mask)
 {
@@ -392,11 +399,6 @@ enter_pid(struct adopter *a, uint32_t pid, uint64_t fast_mask)
 	a->vi = 0;
 	a->addr = 0;
 	a->seen = 0;
-	if (n == 0)
-		return 0;
-	snprintf(path, sizeof(path), "%s/%u/pagemap", a->procfs, pid);
-	if ((a->pagemap = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
 	return 0;
 }
 
@@ -435,25 +437,25 @@ table_full(const struct heat *h)
 /*
  * Adopt what is untracked on fast in the n pages at addr (one 2 MiB
  * region at most), adding the 4 KiB pages adopted to *adopted.  0,
- * -ESRCH (the process or its pagemap went away: skip it), -ENOSPC (the
- * table is full enough) or -ENOMEM.
+ * -ESRCH (the process went away) or another -errno of opening its pagemap
+ * (skip it), -ENOSPC (the table is full enough) or -ENOMEM (move_pages).
  */
 static int
 scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
     uint64_t addr, size_t n, uint64_t *adopted)
 {
-	size_t k = 0, want = n * sizeof(a->pm[0]);
 	const struct heat_entry *e;
-	int thp = -1;
+	size_t k = 0;
+	int thp = -1, rc;
 
 	/* tracked as a THP: so is the whole chunk (one 2 MiB region) */
 	if ((e = heat_lookup(h, heat_key(a->pid, addr, true))) != NULL) {
 		a->seen += on_fast(e->node, fast_mask) ? n : 0;
 		return 0;
 	}
-	if (pread(a->pagemap, a->pm, want, (off_t)(addr / PAGE * 8)) !=
-	    (ssize_t)want)
-		return -ESRCH;
+	if ((rc = pagemap_read(a->pagemap, a->pid, addr, a->pm, n)) < 0)
+		/* not -ENOMEM, which ends the pass: a process to skip */
+		return rc == -ENOMEM ? -ESRCH : rc;
 	/* the kernel is asked only about pages the table does not know */
 	for (size_t i = 0; i < n; i++) {
 		uint64_t pm = a->pm[i], va = addr + i * PAGE;
@@ -474,7 +476,7 @@ scan_chunk(struct adopter *a, struct heat *h, uint64_t fast_mask,
 	a->st.queried += k;
 	for (size_t j = 0; j < k; j++) {
 		uint64_t va = (uintptr_t)a->pages[j], key;
-		int node = a->status[j], rc;
+		int node = a->status[j];
 
 		if (!on_fast(node, fast_mask))
 			continue;
@@ -574,7 +576,8 @@ adopt_step(struct adopter *a, struct heat *h, uint64_t fast_mask,
 		if (rc == -ENOSPC || rc == -ENOMEM)
 			break;
 		if (rc < 0) {
-			log_debug("adopt: pid %u went away", a->pid);
+			log_debug("adopt: pid %u skipped: %s", a->pid,
+			    strerror(-rc));
 			next_pid(a, fast_mask);
 		}
 	}

@@ -4,8 +4,8 @@
  * small cache of open pagemap files per pid.
  *
  * Each user owns its own cache (THP detection on the loop's thread, the
- * vacate step on the round's): nothing here is shared or locked.  It
- * reads, it never changes anything.
+ * vacate step and adoption on the round's): nothing here is shared or
+ * locked.  It reads, it never changes anything.
  */
 #ifndef VTIER_AGENT_PAGEMAP_H
 #define VTIER_AGENT_PAGEMAP_H

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vtier/log.h"
+#include "pagemap.h"
 #include "thp.h"
 
 #define KPF_THP		22

@@ -11,8 +11,6 @@
 
 #include <stdint.h>
 
-#include "pagemap.h"	/* PAGEMAP_*, also for the adopter */
-
 struct thp;
 
 /* procfs root ("/proc").  0 or -errno (e.g. no kpageflags: not root). */

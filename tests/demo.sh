@@ -19,28 +19,13 @@ trap 'rm -rf "$T"' EXIT
 BUDGET0=${DEMO_BUDGET:-128M} BUDGET1=${DEMO_BUDGET_LATER:-112M}
 
 cat >"$T/host.sh" <<HOST
-B=$B T=$T BUDGET0=$BUDGET0 BUDGET1=$BUDGET1
+SRC=$SRC B=$B T=$T BUDGET0=$BUDGET0 BUDGET1=$BUDGET1
 HOST
 cat >>"$T/host.sh" <<'HOST'
-cat >"$T/shim.ini" <<INI
-[shim]
-control_socket = $VTIER_VM_DIR/shim-ctl.sock
-listen_vsock = no
-[vm demo-guest]
-socket = $VTIER_HOST_SOCK
-serial = yes
-budget = $BUDGET0
-backing = $VTIER_NODE0_FILE:0@0+${VTIER_NODE0_MIB}M
-backing = $VTIER_NODE1_FILE:0@${VTIER_NODE0_MIB}M+${VTIER_NODE1_MIB}M
-INI
-"$B/vtier-hostshim" -c "$T/shim.ini" 2>"$T/shim.log" &
-SHIM=$!
-ctl() { "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" "$@"; }
+. "$SRC/tests/vm/host-shim.sh"
+host_shim_start demo-guest "$BUDGET0"
 # once the agent reports samples, give it 20 s, then lower the budget
-i=0
-until ctl vms --json 2>/dev/null | grep -q '"samples": [1-9]'; do
-	sleep 0.5; i=$((i + 1)); [ $i -lt 240 ] || break
-done
+host_shim_wait_samples
 sleep 20
 ctl budget demo-guest "$BUDGET1" >"$T/host.out" 2>&1
 echo "vtierctl budget demo-guest $BUDGET1 (host, t=+20s)" >>"$T/host.out"

@@ -8,12 +8,12 @@ T=$(mktemp -d /tmp/vtier-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 make -s -C "$SRC" SANITIZE=$SAN install DESTDIR="$T/root" PREFIX=/usr >/dev/null
 for f in usr/sbin/vtier-agent usr/bin/vtierctl etc/vtier/agent.ini \
-    usr/sbin/vtier-hostshim etc/vtier/hostshim.ini \
+    usr/sbin/vtier-hostshim etc/vtier/hostshim.ini usr/bin/vtier-sim \
     lib/systemd/system/vtier-agent.service \
     lib/systemd/system/vtier-hostshim.service \
     usr/share/man/man8/vtier-agent.8 usr/share/man/man8/vtier-hostshim.8 \
     usr/share/man/man8/vtierctl.8 usr/share/man/man5/vtier-agent.ini.5 \
-    usr/share/man/man5/vtier-hostshim.ini.5; do
+    usr/share/man/man5/vtier-hostshim.ini.5 usr/share/man/man1/vtier-sim.1; do
 	[ -f "$T/root/$f" ] || { echo "missing $f"; exit 1; }
 done
 [ -x "$T/root/usr/sbin/vtier-agent" ]
@@ -31,3 +31,4 @@ for u in vtier-agent vtier-hostshim; do
 		{ echo "$u.service: ExecStart not rewritten"; exit 1; }
 done
 [ -f "$T/local/opt/vt/share/man/man8/vtier-agent.8" ]
+[ -f "$T/local/opt/vt/share/man/man1/vtier-sim.1" ]

@@ -2,9 +2,11 @@
 # (the way lintian renders them, and under groff -ww), they have the
 # sections and .TH line every page needs, and they are complete against
 # the code: every config key the parsers accept (with its default, as
-# `-n` prints it), every option in the getopt tables and usage texts,
-# every vtierctl subcommand, every getenv() name, every status JSON key
-# and metric name, and the shipped ini files as their examples.
+# `-n` prints it), every option in the getopt tables and usage texts
+# (and, for vtier-sim, in what each --help prints), every vtierctl
+# subcommand, every getenv() name, every status JSON key and metric name,
+# the shipped ini files as their examples; vtier-sim's subcommands, trace
+# kinds, policies, summary-line fields, CSV columns and --cost keys.
 # Needs man-db and groff-base (lexgrog is used when present).
 set -eu
 : "${B:=build}" "${SRC:=.}"
@@ -15,7 +17,7 @@ bad=0
 fail() { echo "man: $*"; bad=1; }
 
 PAGES="vtier-agent.8 vtier-hostshim.8 vtierctl.8 vtier-agent.ini.5
-vtier-hostshim.ini.5"
+vtier-hostshim.ini.5 vtier-sim.1"
 for p in $PAGES; do
 	[ -f "$M/$p" ] || fail "$M/$p is missing"
 done
@@ -229,31 +231,47 @@ for pair in "vtier-agent.ini.5 agent.ini agent.ini" \
 	    "$(diff "$T/b" "$T/a" | grep '^[<>]' | head -5 | tr '\n' ' ')"
 done
 
-# ---------------------------------------------- options -> .8 pages
-# Long options of the getopt table and of usage(), short ones of the
-# getopt string: each must appear as \-x or \-\-name in the page.
-check_opts() {	# page source...
-	page=$M/$1; shift
-	for src in "$@"; do
-		{
-			table "$src" longopts |
-			    sed -n 's/^[[:blank:]]*{ *"\([a-z-]*\)",.*/--\1/p'
-			sed -n '/^usage(/,/^}/p' "$src" |
-			    grep -oE -- '--[a-z][a-z-]*' || true
-			sed -n 's/.*getopt_long([^"]*"\([^"]*\)".*/\1/p' "$src" |
-			    tr -d ':' | fold -w1 | sed 's/^/-/'
-		} | sort -u
-	done >"$T/opts"
-	[ -s "$T/opts" ] || fail "${page##*/}: no options found in $*"
+# ---------------------------------------------- options -> .8 and .1 pages
+# opts_documented PAGE WHERE: each option in $T/opts.in (-x or --name,
+# one a line) must appear as \-x or \-\-name in the page.
+opts_documented() {
+	page=$M/$1
+	sort -u "$T/opts.in" >"$T/opts"
+	[ -s "$T/opts" ] || fail "${page##*/}: no options found in $2"
 	while read -r o; do
 		esc=$(echo "$o" | sed 's/-/\\\\-/g')
 		grep -q -- "$esc\\([^a-z-]\\|\$\\)" "$page" ||
-		    fail "${page##*/}: option $o is not documented"
+		    fail "${page##*/}: option $o ($2) is not documented"
 	done <"$T/opts"
+}
+# Long options of the getopt tables and of usage(), short ones of the
+# getopt strings.
+check_opts() {	# page source...
+	page=$1; shift
+	for src in "$@"; do
+		table "$src" longopts |
+		    sed -n 's/^[[:blank:]]*{ *"\([a-z-]*\)",.*/--\1/p'
+		sed -n '/^usage(/,/^}/p' "$src" |
+		    grep -oE -- '--[a-z][a-z-]*' || true
+		sed -n 's/.*getopt_long([^"]*"\([^"]*\)".*/\1/p' "$src" |
+		    tr -d ':' | fold -w1 | sed 's/^/-/'
+	done >"$T/opts.in"
+	opts_documented "$page" "$*"
 }
 check_opts vtier-agent.8 "$SRC/agent/main.c"
 check_opts vtier-hostshim.8 "$SRC/hostshim/main.c"
 check_opts vtierctl.8 "$SRC/agent/vtierctl.c"
+check_opts vtier-sim.1 "$SRC/agent/sim/main.c" "$SRC/agent/sim/gen.c" \
+    "$SRC/agent/sim/lackey.c"
+# and every option vtier-sim's --help texts show, its own and each
+# subcommand's (a word starting with - or --, after a blank or bracket)
+for sub in "" gen lackey convert; do
+	"$B/vtier-sim" $sub --help >"$T/help" ||
+	    fail "vtier-sim $sub --help exited $?"
+	grep -oE -- '(^|[[:blank:][(|])--?[A-Za-z][a-z-]*' "$T/help" |
+	    sed 's/^[^-]*//'
+done >"$T/opts.in"
+opts_documented vtier-sim.1 "vtier-sim --help"
 
 # ------------------------------------------------ vtierctl subcommands
 {
@@ -268,6 +286,65 @@ while read -r c; do
 	part "$M/vtierctl.8" SYNOPSIS | grep -q "^\.B $c\$" ||
 	    fail "vtierctl.8: subcommand $c is not in the SYNOPSIS"
 done <"$T/cmds"
+
+# ------------------------------------------------------------ vtier-sim.1
+P=$M/vtier-sim.1
+D=$SRC/agent/sim
+# subcommands and gen's trace kinds: in the SYNOPSIS, and as a .SS
+# (subcommands) or .TP tag (kinds) of their own
+grep -ho 'strcmp(argv\[1\], "[a-z]*")' "$D/main.c" |
+    sed 's/.*"\(.*\)")/\1/' | sort -u >"$T/subs"
+[ "$(wc -l <"$T/subs")" -ge 3 ] || fail "few subcommands in agent/sim/main.c"
+while read -r c; do
+	part "$P" SYNOPSIS | grep -q "^\.B $c\$" ||
+	    fail "vtier-sim.1: subcommand $c is not in the SYNOPSIS"
+	grep -q "^\.SS vtier\\\\-sim $c " "$P" ||
+	    fail "vtier-sim.1: no .SS for subcommand $c"
+done <"$T/subs"
+grep -ho 'strcmp(argv\[1\], "[a-z]*")' "$D/gen.c" |
+    sed 's/.*"\(.*\)")/\1/' | sort -u >"$T/kinds"
+[ "$(wc -l <"$T/kinds")" -ge 5 ] || fail "few trace kinds in agent/sim/gen.c"
+while read -r k; do
+	grep -A1 '^\.TP' "$P" | grep -q "^\.B $k\$" ||
+	    fail "vtier-sim.1: gen $k is not a .TP tag of its own"
+done <"$T/kinds"
+# policies: every .name of the engine's and the baselines', and the
+# names --policy takes besides, tagged under POLICIES
+{
+	grep -ho '\.name = "[a-z-]*"' "$D"/*.c | sed 's/.*"\(.*\)"/\1/'
+	echo oracle; echo all
+} | sort -u >"$T/pols"
+[ "$(wc -l <"$T/pols")" -ge 7 ] || fail "few policies in agent/sim"
+part "$P" POLICIES >"$T/x"
+while read -r n; do
+	esc=$(echo "$n" | sed 's/-/\\\\-/g')
+	grep -q "^\.B $esc\$" "$T/x" ||
+	    fail "vtier-sim.1: policy $n is not under POLICIES"
+done <"$T/pols"
+# the summary line's fields and the CSV's columns, under OUTPUT
+sed -n '/^summary(/,/^}/p' "$D/main.c" | grep -oE '[a-z_]+=%' |
+    tr -d '=%' >"$T/fields"
+[ "$(wc -l <"$T/fields")" -ge 6 ] || fail "few summary fields in main.c"
+part "$P" OUTPUT >"$T/x"
+while read -r k; do
+	grep -qE "^\.BI? $k=( |\$)" "$T/x" ||
+	    fail "vtier-sim.1: summary field $k= is not under OUTPUT"
+done <"$T/fields"
+sed -n '/^write_csv(/,/^}/p' "$D/main.c" | sed -n '/"policy,epoch/,/\\n"/p' |
+    grep -o '"[^"]*"' | tr -d '"\n' | sed 's/\\n$/\n/' | tr ',' '\n' >"$T/cols"
+[ "$(wc -l <"$T/cols")" -ge 10 ] || fail "few CSV columns in main.c"
+while read -r k; do
+	grep -qE "^\.BR? $k( |\$)" "$T/x" ||
+	    fail "vtier-sim.1: CSV column $k is not under OUTPUT"
+done <"$T/cols"
+# --cost keys, under COST MODEL
+sed -n '/^sim_cost_parse(/,/^}/p' "$D/cost.c" |
+    grep -o 'strcmp(t, "[a-z]*")' | sed 's/.*"\(.*\)")/\1/' >"$T/keys"
+[ "$(wc -l <"$T/keys")" -ge 4 ] || fail "few --cost keys in cost.c"
+while read -r k; do
+	part "$P" "COST MODEL" | grep -q "^\.BI $k= " ||
+	    fail "vtier-sim.1: --cost key $k is not under COST MODEL"
+done <"$T/keys"
 
 # ---------------------------------------------- environment variables
 env_check() {	# page files...

@@ -132,24 +132,12 @@ SCEN
 
 # The host: the shim on the chardev socket, node 0 and 1 as backing.
 cat >"$T/host.sh" <<HOST
-B=$B; T=$T
+SRC=$SRC; B=$B; T=$T
 HOST
 cat >>"$T/host.sh" <<'HOST'
-cat >"$T/shim.ini" <<INI
-[shim]
-control_socket = $VTIER_VM_DIR/shim-ctl.sock
-listen_vsock = no
-[vm guest]
-socket = $VTIER_HOST_SOCK
-serial = yes
-budget = 200M
-backing = $VTIER_NODE0_FILE:0@0+${VTIER_NODE0_MIB}M
-backing = $VTIER_NODE1_FILE:0@${VTIER_NODE0_MIB}M+${VTIER_NODE1_MIB}M
-prefault_cap = 1G
-INI
-"$B/vtier-hostshim" -c "$T/shim.ini" 2>"$T/shim.log" &
-SHIM=$!
-vms() { "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms --json; }
+. "$SRC/tests/vm/host-shim.sh"
+host_shim_start guest 200M 'prefault_cap = 1G'
+vms() { ctl vms --json; }
 get() { vms | python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
 # What the shim pins now, from one vms document, its VmLck and metrics,
 # each line starting with PREFIX; the host then sets a budget, which the
@@ -164,7 +152,7 @@ print("%s pinned %s ranges %s scope %s%s" % (sys.argv[1], v["pinned_bytes"],
       v["prefault_ranges"], v["prefault_scope"], ":" + r if r else ""))
 PY
 	echo "$1 vmlck_kb $(awk '/^VmLck:/ { print $2 }' /proc/$SHIM/status)" >>"$T/host.out"
-	"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" metrics |
+	ctl metrics |
 		sed -n "s/^vtier_hostshim_vm_p[a-z_]*{vm=\"guest\"} /$1 &/p" >>"$T/host.out"
 }
 until_get() {	# EXPR VALUE: poll (60 s at most) until EXPR prints VALUE
@@ -197,23 +185,21 @@ done >"$T/translate.out"
 # 2. the PEBS buffers pinned
 until_get 'd["vms"][0]["prefault_scope"]' pebs-buffers
 snap pebs
-"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 150M >>"$T/host.out"
+ctl budget guest 150M >>"$T/host.out"
 until_get 'd["vms"][0]["stats"]["budget_bytes"]' 157286400
-"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
+ctl vms >>"$T/host.out"
 echo "stats_budget $(get 'd["vms"][0]["stats"]["budget_bytes"]')" >>"$T/host.out"
 # 2b. a new shim: the agent's pre-fault again
-kill -TERM $SHIM; wait $SHIM
-"$B/vtier-hostshim" -c "$T/shim.ini" 2>>"$T/shim.log" &
-SHIM=$!
+host_shim_restart
 until_get '"%s %s" % (d["vms"][0]["pinned_bytes"], d["vms"][0]["prefault_scope"])' \
     "8192 pebs-buffers"
 snap again
-"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 120M >>"$T/host.out"
+ctl budget guest 120M >>"$T/host.out"
 # 3. the fallback
 until_get 'd["vms"][0]["prefault_scope"]' fast-node
 snap fast
-"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" vms >>"$T/host.out"
-"$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" budget guest 100M >>"$T/host.out"
+ctl vms >>"$T/host.out"
+ctl budget guest 100M >>"$T/host.out"
 wait $SHIM
 HOST
 

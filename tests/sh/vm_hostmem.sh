@@ -21,31 +21,16 @@ T=$(mktemp -d /tmp/vtier-hostmem.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
 cat >"$T/host.sh" <<HOST
-B=$B T=$T
+SRC=$SRC B=$B T=$T
 HOST
 cat >>"$T/host.sh" <<'HOST'
-cat >"$T/shim.ini" <<INI
-[shim]
-control_socket = $VTIER_VM_DIR/shim-ctl.sock
-listen_vsock = no
-[vm hostmem]
-socket = $VTIER_HOST_SOCK
-serial = yes
-budget = 160M
-backing = $VTIER_NODE0_FILE:0@0+${VTIER_NODE0_MIB}M
-backing = $VTIER_NODE1_FILE:0@${VTIER_NODE0_MIB}M+${VTIER_NODE1_MIB}M
-INI
-"$B/vtier-hostshim" -c "$T/shim.ini" 2>"$T/shim.log" &
-SHIM=$!
-ctl() { "$B/vtierctl" --shim "$VTIER_VM_DIR/shim-ctl.sock" "$@"; }
+. "$SRC/tests/vm/host-shim.sh"
+host_shim_start hostmem 160M
 res() {	# RANGE: the shim's host_resident_bytes of it
 	ctl vms --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["vms"][0]["backing"][int(sys.argv[1])]["host_resident_bytes"])' "$1"
 }
 blocks() { echo $(( $(stat -c %b "$1") * 512 )); }
-i=0
-until ctl vms --json 2>/dev/null | grep -q '"samples": [1-9]'; do
-	sleep 0.5; i=$((i + 1)); [ $i -lt 240 ] || break
-done
+host_shim_wait_samples
 s=0 agree=0 differ=0
 while kill -0 $SHIM 2>/dev/null && [ $s -lt 120 ]; do
 	# the shim's figure is at most 2 s old: compare it with a file
