@@ -129,6 +129,8 @@ struct agent {
 	uint64_t fast_used;		/* at the last tick */
 	uint16_t tick;			/* policy tick, mod 2^16, never 0 */
 	bool unattainable;
+	uint64_t unattainable_since;	/* first plan of the current run of
+					   unattainable ones, 0: none */
 	uint64_t shortfall;
 	uint64_t start_ns;
 	uint64_t rate_ns, rate_samples;	/* samples/s window */

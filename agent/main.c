@@ -48,6 +48,15 @@
 /* samples read while a round runs: 2 MiB, seconds of a busy sampler */
 #define QUEUE_MAX	(32 * SAMPLE_BATCH)
 #define EOF_IDLE_TICKS	3	/* --exit-on-eof: empty plans before exiting */
+/*
+ * How long plans must say "unattainable" before the agent does.  Free
+ * page reporting takes up to 32 free blocks (64 MiB at order 9) off the
+ * free lists while the host discards them, and compaction takes free
+ * pages too, and the node's used memory counts them meanwhile: a bigcold
+ * run in the test bed (Linux 6.12 guest) read 154 MiB on node 0 for a
+ * moment with nothing of a managed process left there, 64-93 MiB around it.
+ */
+#define UNATTAINABLE_HOLD_NS	(5 * 1000000000ULL)
 #define EOF_MAX_TICKS	2000	/* ... and a bound, whatever happens */
 
 static uint64_t batch_now;	/* clock for the samples of one read batch */
@@ -339,17 +348,27 @@ note_reporting(struct agent *a, const struct reporting *rep)
  * The plan says the budget cannot be met: over it, and nothing of a
  * managed process left to demote.  Not while adoption may still find
  * cold pages on the fast nodes (adopt_settled: no pass running, the last
- * one found nothing): until then they are simply not known yet.  The
- * warning says what was counted.
+ * one found nothing): until then they are simply not known yet; and only
+ * once every plan for UNATTAINABLE_HOLD_NS has said so (free blocks
+ * being reported to the host count as used for a moment).  The warning
+ * says what was counted.
  */
 static void
-note_unattainable(struct agent *a, const struct plan *p, bool looked)
+note_unattainable(struct agent *a, const struct plan *p, bool looked,
+    uint64_t now)
 {
 	char b[32], s[32], u[32], t[32];
 	const struct heat_entry *e;
 	size_t n, on_fast = 0, pinned = 0;
 
 	if (p->unattainable && !looked)
+		return;
+	if (!p->unattainable)
+		a->unattainable_since = 0;
+	else if (a->unattainable_since == 0)
+		a->unattainable_since = MAX(now, 1);
+	if (p->unattainable && !a->unattainable &&
+	    now - a->unattainable_since < UNATTAINABLE_HOLD_NS)
 		return;
 	if (p->unattainable && !a->unattainable) {
 		e = heat_slots(a->heat, &n);
@@ -365,12 +384,15 @@ note_unattainable(struct agent *a, const struct plan *p, bool looked)
 		format_size(p->shortfall, s, sizeof(s));
 		format_size(a->fast_used, u, sizeof(u));
 		format_size((uint64_t)on_fast << HEAT_PAGE_SHIFT, t, sizeof(t));
-		log_warnx("budget %s unattainable: the fast nodes use %s, %s "
-		    "over it after demoting what could be; of that, %s is "
+		log_warnx("budget %s unattainable for %llu s: the fast nodes "
+		    "use %s, %s over it after demoting what could be; of "
+		    "that, %s is "
 		    "pages the agent tracks (%zu of them cannot move: shared "
 		    "or refused by the kernel) in %zu managed processes, the "
 		    "rest belongs to the kernel, caches and unmanaged "
-		    "processes", b, u, s, t, pinned,
+		    "processes", b,
+		    (unsigned long long)((now - a->unattainable_since) /
+		    1000000000ULL), u, s, t, pinned,
 		    a->procs ? proc_count_managed(a->procs) : 0);
 	} else if (!p->unattainable && a->unattainable) {
 		log_info("budget attainable again");
@@ -615,7 +637,7 @@ finish_round(struct agent *a)
 		a->fast_used = r->fast_used;
 		if (a->plan.over_budget)
 			a->ctr.over_budget_ticks++;
-		note_unattainable(a, &a->plan, r->adopt_looked);
+		note_unattainable(a, &a->plan, r->adopt_looked, now_ns());
 		a->ctr.fast_used_max = MAX(a->ctr.fast_used_max, used);
 		if (r->mr.promoted_bytes || r->mr.demoted_bytes)
 			log_debug("round %llu: fast %llu -> %llu, promoted %llu, "

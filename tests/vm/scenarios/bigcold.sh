@@ -24,7 +24,7 @@ lost=$(status_num lost_samples)
 rounds=$(status_num ticks)
 cold=$(sed -n 's/.*cold on fast at the end \([0-9.]*\)%.*/\1/p' /run/tierload.out)
 echo "scenario: samples written ${written:-0} read $read ($(awk "BEGIN { printf \"%.1f\", ${written:-0} ? 100 * $read / ${written:-1} : 0 }")%) lost ${lost:-0} rounds $rounds in $((t1 - t0)) s cold_on_fast=${cold:-?}%"
-echo "scenario: rounds: longest $(status_num round_max_ms) ms, cancelled $(status_num rounds_cancelled), cut at 1 s $(status_num rounds_cut); samples queued during a round at most $(status_num samples_queued_max), sampler paused $(status_num sampler_pauses) times; adopted $(( $(status_num adopted_pages) / 256 )) MiB, demoted $(( $(status_num demoted_pages) / 256 )) MiB, promoted $(( $(status_num promoted_pages) / 256 )) MiB"
+echo "scenario: rounds: longest $(status_num round_max_ms) ms, cancelled $(status_num rounds_cancelled), cut at 1 s $(status_num rounds_cut); samples queued during a round at most $(status_num samples_queued_max), sampler paused $(status_num sampler_pauses) times; adopted $(( $(status_num adopted_pages) / 256 )) MiB, demoted $(( $(status_num demoted_pages) / 256 )) MiB, promoted $(( $(status_num promoted_pages) / 256 )) MiB; compactions $(status_num compactions) ($(status_num compact_ms) ms), vacated $(( $(status_num vacated_pages) / 256 )) MiB"
 check_workload 95
 awk "BEGIN { exit !(${cold:-100} <= 5) }" && ok "cold region off node 0 (${cold}% left)" ||
 	bad "cold region ${cold:-?}% still on node 0"
