@@ -446,8 +446,8 @@ struct phase {
 	int target;		/* node every page of the phase goes to */
 	uint16_t tick;
 	struct migrate_round *r;
-	size_t moved;		/* items that moved */
-	size_t next;		/* plan items looked at (taken or dropped) */
+	size_t moved;		/* items that moved, all calls */
+	size_t pos;		/* next plan item to look at */
 	bool stop;		/* no more calls this phase */
 };
 
@@ -634,21 +634,22 @@ move_chunk(struct migrator *m, struct heat *h, uint32_t pid,
 }
 
 /*
- * Take plan items in order while the bucket and limit (bytes the phase
- * may move) allow, then move them per process in bounded calls.
+ * Take plan items from ph->pos up to end in order while the bucket and
+ * limit (bytes this call may move) allow, then move them per process in
+ * bounded calls.  ph->pos ends past the items looked at.
  */
 static int
 run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
-    size_t n, int64_t limit, struct phase *ph)
+    size_t end_item, int64_t limit, struct phase *ph)
 {
 	struct plan_item *items;
 	uint64_t *order, avail, taken_bytes = 0;
-	size_t ntaken = 0, i, j;
+	size_t ntaken = 0, i, j, n;
 	int rc;
 
-	ph->next = 0;
-	if (n == 0)
+	if (ph->pos >= end_item)
 		return 0;
+	n = end_item - ph->pos;
 	if (ph->target < 0) {
 		log_debug("migrate: no %s node; %zu items left",
 		    ph->promote ? "fast" : "slow", n);
@@ -668,7 +669,7 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 	}
 	m->order = order;
 	avail = tbucket_avail(&m->tb);
-	for (i = 0; i < n; i++) {
+	for (i = ph->pos; i < end_item; i++) {
 		const struct plan_item *it = &plan[i];
 		const struct heat_entry *e = heat_lookup(h, it->key);
 		uint64_t bytes = (uint64_t)heat_key_npages(it->key) << HEAT_PAGE_SHIFT;
@@ -686,7 +687,7 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 		m->order[ntaken++] = (uint64_t)heat_key_pid(it->key) << 32 | i;
 		taken_bytes += bytes;
 	}
-	ph->next = i;
+	ph->pos = i;
 	if (ntaken > 1)
 		qsort(m->order, ntaken, sizeof(*m->order), cmp_u64);
 	for (i = 0; i < ntaken; i++)
@@ -753,7 +754,6 @@ migrate_execute(struct migrator *m, struct heat *h, const struct plan *p,
     struct migrate_round *r)
 {
 	struct phase dp, pp;
-	size_t di = 0, pi = 0, dmoved = 0, pmoved = 0;
 	uint64_t dtaken = 0, turn;
 	bool promoting = false;
 	int rc;
@@ -780,56 +780,46 @@ migrate_execute(struct migrator *m, struct heat *h, const struct plan *p,
 	 * does not need any.
 	 */
 	turn = (uint64_t)MAX(m->pages_per_call, 1u) << HEAT_PAGE_SHIFT;
-	while ((dtaken < p->swap_bytes || pi < p->nswap) && !r->cancelled &&
-	    !r->cut) {
-		size_t d0 = di, p0 = pi;
+	while ((dtaken < p->swap_bytes || pp.pos < p->nswap) &&
+	    !r->cancelled && !r->cut) {
+		size_t d0 = dp.pos, p0 = pp.pos;
 
 		if (dtaken < p->swap_bytes && !dp.stop) {
-			dp.moved = 0;
-			rc = run_phase(m, h, p->demote + di, p->ndemote - di,
+			rc = run_phase(m, h, p->demote, p->ndemote,
 			    (int64_t)MIN(p->swap_bytes - dtaken, turn), &dp);
 			if (rc < 0)
 				goto err;
-			for (size_t i = di; i < di + dp.next; i++)
+			for (size_t i = d0; i < dp.pos; i++)
 				dtaken += (uint64_t)p->demote[i].npages << HEAT_PAGE_SHIFT;
-			di += dp.next;
-			dmoved += dp.moved;
 			if (r->cancelled || r->cut)
 				break;
 		}
 		promoting = true;
-		pp.moved = 0;
-		rc = run_phase(m, h, p->promote + pi, p->nswap - pi,
+		rc = run_phase(m, h, p->promote, p->nswap,
 		    promote_limit(r, room, true), &pp);
 		if (rc < 0)
 			goto err;
-		pi += pp.next;
-		pmoved += pp.moved;
-		if ((di == d0 && pi == p0) || pp.stop)
+		if ((dp.pos == d0 && pp.pos == p0) || pp.stop)
 			break;
 	}
-	if (r->cancelled || r->cut)
-		goto out;
 
-	/* The rest: demotions (they make the room), then promotions. */
-	dp.moved = 0;
-	rc = run_phase(m, h, p->demote + di, p->ndemote - di, INT64_MAX, &dp);
-	if (rc < 0)
+	/*
+	 * The rest: demotions (they make the room), then promotions from the
+	 * first pair not taken (hotter than the rest).
+	 */
+	if (!r->cancelled && !r->cut &&
+	    (rc = run_phase(m, h, p->demote, p->ndemote, INT64_MAX, &dp)) < 0)
 		goto err;
-	dmoved += dp.moved;
-	if (r->cancelled || r->cut)
-		goto out;
-	/* from the first pair not taken: hotter than the rest */
-	promoting = true;
-	pp.moved = 0;
-	rc = run_phase(m, h, p->promote + pi, p->npromote - pi,
-	    promote_limit(r, room, false), &pp);
-	if (rc < 0)
-		goto err;
-	pmoved += pp.moved;
-out:
+	if (!r->cancelled && !r->cut) {
+		promoting = true;
+		rc = run_phase(m, h, p->promote, p->npromote,
+		    promote_limit(r, room, false), &pp);
+		if (rc < 0)
+			goto err;
+	}
 	/* items not moved: of every phase that ran */
-	r->failed = p->ndemote - dmoved + (promoting ? p->npromote - pmoved : 0);
+	r->failed = p->ndemote - dp.moved +
+	    (promoting ? p->npromote - pp.moved : 0);
 	return 0;
 err:
 	return rc;
