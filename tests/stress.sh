@@ -12,9 +12,21 @@
 #   STRESS_RUNS=N    runs of each (default 1)
 #   STRESS_BUSY=N    host busy loops (default 1; 0: an idle host)
 #   STRESS_ONLY=...  bigcold, demo or both (default both)
+#   STRESS_KERNEL_DEB=FILE  bigcold in a guest that boots this
+#                    linux-image .deb instead (e.g. Debian's backported
+#                    6.12, whose batched TLB flushes change what a loaded
+#                    host does to migration: README, "Limits"), built in
+#                    build/guest-NAME
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=$SRC/build
+GB=$B
+if [ -n "${STRESS_KERNEL_DEB:-}" ]; then
+	[ -f "$STRESS_KERNEL_DEB" ] || { echo "stress: no file $STRESS_KERNEL_DEB" >&2; exit 2; }
+	VTIER_KERNEL_DEB=$(cd "$(dirname "$STRESS_KERNEL_DEB")" && pwd)/$(basename "$STRESS_KERNEL_DEB")
+	export VTIER_KERNEL_DEB
+	GB=$B/guest-$(basename "$STRESS_KERNEL_DEB" .deb)
+fi
 . "$SRC/tests/buildvars.sh"
 runs=${STRESS_RUNS:-1} busy=${STRESS_BUSY:-1} only=${STRESS_ONLY:-bigcold demo}
 bmake static "$BR/vtier-hostshim" "$BR/vtierctl" || exit 1
@@ -27,7 +39,7 @@ while [ $i -lt "$busy" ]; do
 	loops="$loops $!"
 	i=$((i + 1))
 done
-echo "stress: $busy host busy loop(s) ($(nproc) CPUs), $runs run(s) each: $only"
+echo "stress: $busy host busy loop(s) ($(nproc) CPUs), $runs run(s) each: $only${STRESS_KERNEL_DEB:+ (bigcold's guest: $(basename "$STRESS_KERNEL_DEB"))}"
 fails=0
 pct() { awk "BEGIN { printf \"%.1f\", ${2:-0} ? 100 * ${1:-0} / $2 : 0 }"; }
 r=1
@@ -36,7 +48,7 @@ while [ $r -le "$runs" ]; do
 		start=$(date +%s)
 		case $s in
 		bigcold)
-			"$SRC/tests/vm/run-guest.sh" -B "$B" -q -t 240 \
+			"$SRC/tests/vm/run-guest.sh" -B "$GB" -q -t 240 \
 				"$SRC/tests/vm/scenarios/bigcold.sh" \
 				"$B/static/vtier-agent" "$B/static/vtierctl" \
 				"$B/static/tierload" "$SRC/tests/vm/scenarios/lib.sh" \
