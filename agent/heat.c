@@ -55,6 +55,7 @@ struct heat {
 	uint64_t watch_fast;	/* heat_set_watch: nodes not watched */
 	uint32_t watch_min;	/* count that makes a sample watched */
 	uint64_t watch_base;	/* stats.watched when the watch was set */
+	uint32_t stale_k;	/* the silence test's bound (heat_set_stale) */
 
 	uint64_t hist[HEAT_NBINS];	/* 4 KiB pages per bin of decayed heat */
 	struct heat_stats stats;
@@ -103,7 +104,19 @@ heat_live_count(const struct heat *h, const struct heat_entry *e)
 {
 	uint16_t now = cur_epoch(h);
 
-	return heat_live_at(e->count, e->epoch, now);
+	return heat_live_at(e->count, e->epoch, now, h->stale_k);
+}
+
+uint32_t
+heat_stale_k(const struct heat *h)
+{
+	return h->stale_k;
+}
+
+void
+heat_set_stale(struct heat *h, uint32_t k)
+{
+	h->stale_k = k;
 }
 
 int
@@ -131,6 +144,7 @@ heat_create(struct heat **hp, uint32_t capacity, uint64_t cooling_ns)
 	}
 	h->cooling_ns = cooling_ns;
 	h->watch_min = UINT32_MAX;	/* counts stop at HEAT_COUNT_MAX: off */
+	h->stale_k = HEAT_STALE_K;
 	*hp = h;
 	return 0;
 err:
@@ -508,6 +522,7 @@ record_key(struct heat *h, uint64_t key, size_t i)
 {
 	struct heat_entry *e;
 	uint32_t c, nc, np;
+	uint64_t x;
 	uint16_t now;
 
 	h->stats.records++;
@@ -527,9 +542,13 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	c = heat_decay_at(e->count, e->epoch, now);
 	/*
 	 * A count the silence test rejects is not revived by one new sample:
-	 * the page starts again from that sample.
+	 * the page starts again from that sample.  A page the shorter bound
+	 * would have called gone came back: count it (branch-free).
 	 */
-	nc = heat_live_at(e->count, e->epoch, now);
+	x = heat_silence(e->count, e->epoch, now);
+	h->stats.revived += (x > HEAT_STALE_K_MOVING) & (x <= HEAT_STALE_K) &
+	    (e->count >= HEAT_REVIVE_MIN);
+	nc = x > h->stale_k ? 0 : c;
 	nc = nc < HEAT_COUNT_MAX ? nc + 1 : HEAT_COUNT_MAX;
 	/* The histogram already holds the decayed count c. */
 	if (heat_bin(nc) != heat_bin(c)) {

@@ -75,6 +75,9 @@ struct heat_stats {
 	uint64_t watched;	/* samples that left a page off the fast
 				   nodes at the watch count (heat_set_watch) */
 	uint64_t adopted;	/* 4 KiB pages entered by heat_adopt */
+	uint64_t revived;	/* samples of pages (count >= 2) silent for
+				   HEAT_STALE_K_MOVING to HEAT_STALE_K (see
+				   the silence test) */
 };
 
 struct heat;
@@ -183,26 +186,54 @@ static inline uint32_t heat_decay_at(uint16_t count, uint16_t then, uint16_t now
  * (a count decays to c ln2 / P per unit of time at a steady rate).
  * Silent since for at least (now - then - 1) epochs of P / 32, it would
  * have shown about c ln2 (now - then - 1) / 32 samples at that rate;
- * more than HEAT_STALE_SAMPLES expected and none seen (chance e^-6 at 6)
- * means the rate has dropped: the hot set has moved on.  heat_live_at
- * returns 0 for such a count and its decayed value otherwise.  The test
- * uses the count as it was at the last sample, not the decayed one: a
- * halving in between does not make the evidence of the silence weaker.
- * A long cooling period then costs no agility: the counts of pages still
- * in use keep a long memory, those of pages left behind stop counting
- * within a few of their own inter-sample gaps.
+ * more than S expected and none seen (chance e^-S) means the rate has
+ * dropped: the hot set has moved on.  heat_live_at returns 0 for such a
+ * count and its decayed value otherwise; its k is ceil(32 S / ln 2),
+ * the bound on c (now - then - 1).  The test uses the count as it was at
+ * the last sample, not the decayed one: a halving in between does not
+ * make the evidence of the silence weaker.  A long cooling period then
+ * costs no agility: the counts of pages still in use keep a long memory,
+ * those of pages left behind stop counting within a few of their own
+ * inter-sample gaps.
+ *
+ * S is the table's setting (heat_set_stale), one of two: 6 while the hot
+ * set stays put (a false alarm is an e^-6 event), 3 while it moves (the
+ * policy tells them apart, see policy.c "Regime"), when waiting for six
+ * missed samples keeps pages that left in the fast tier for twice as
+ * long as needed.  To tell the regimes apart the table counts, in
+ * stats.revived, samples of pages (count 2 or more) that had been silent
+ * between 3 and 6 expected samples: pages the shorter bound would have
+ * called gone, wrongly.
  */
 #define HEAT_STALE_SAMPLES	6
-/* c * (age - 1) above this: ceil(32 * 6 / ln 2) */
-#define HEAT_STALE_K		277
-static inline uint32_t heat_live_at(uint16_t count, uint16_t then, uint16_t now)
+#define HEAT_STALE_K		277	/* ceil(32 * 6 / ln 2) */
+#define HEAT_STALE_K_MOVING	139	/* ceil(32 * 3 / ln 2) */
+/* Pages with fewer samples than this are no evidence either way. */
+#define HEAT_REVIVE_MIN		2
+
+/* c * (age - 1), the silence in expected samples times 32 / ln 2. */
+static inline uint64_t heat_silence(uint16_t count, uint16_t then, uint16_t now)
 {
 	uint16_t age = (uint16_t)(now - then);
 
-	if (age > 1 && (uint64_t)count * (age - 1u) > HEAT_STALE_K)
+	return age > 1 ? (uint64_t)count * (age - 1u) : 0;
+}
+
+static inline uint32_t heat_live_at(uint16_t count, uint16_t then, uint16_t now,
+    uint32_t k)
+{
+	if (heat_silence(count, then, now) > k)
 		return 0;
 	return heat_decay_at(count, then, now);
 }
+
+/*
+ * The silence bound k heat_live_at is called with for this table, and
+ * changing it (HEAT_STALE_K or HEAT_STALE_K_MOVING; HEAT_STALE_K at
+ * creation; heat_clear keeps it).  Counts already restarted stay so.
+ */
+uint32_t heat_stale_k(const struct heat *h);
+void heat_set_stale(struct heat *h, uint32_t k);
 
 /* heat_count with the silence test: the heat the policy plans with. */
 uint32_t heat_live_count(const struct heat *h, const struct heat_entry *e);

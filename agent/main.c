@@ -559,6 +559,7 @@ view_update(struct agent *a)
 	v->hot_bytes = a->plan.hot_bytes;
 	v->hot_on_fast_bytes = a->plan.hot_on_fast_bytes;
 	v->threshold = a->plan.threshold;
+	v->moving = a->plan.moving;
 	v->managed = a->procs ? proc_count_managed(a->procs) : 0;
 	if (a->vacate != NULL)
 		v->vs = *vacate_stats(a->vacate);

@@ -51,8 +51,11 @@
  *    threshold T >> h would protect the leftovers of the old hot set
  *    from pages many times hotter.  As promotions go hottest first and
  *    demotions coldest first, the first pair that fails ends the swaps.
- *  - counts are live counts (heat_live_at): a page silent for much longer
- *    than its count says is normal has count 0 here.
+ *  - counts are live counts (heat_live_at, with the table's silence
+ *    bound): a page silent for much longer than its count says is normal
+ *    has count 0 here.  Which bound, and how much evidence a swap needs,
+ *    is the regime ("Regime" below), measured in pass 1 and decided for
+ *    the next round.
  *  - demotions and promotions together stay within max_bytes, demotions
  *    first (the pairs' demotions, then their promotions, then the
  *    forced demotions: plan.swap_bytes and plan.nswap tell the migrator
@@ -91,6 +94,12 @@ struct policy_scratch {
 	uint64_t *demote;	/* demotion candidate keys */
 	uint64_t *promote;	/* promotion candidate keys, then prefix sums */
 	uint64_t pages[3][NCOUNTS];	/* pass 1: pages per side and count */
+	/* The regime (see "Regime" below), kept from round to round */
+	uint64_t revived;	/* decayed sum of revivals (heat stats) */
+	uint64_t departed;	/* decayed sum of departures (pass 1) */
+	uint64_t revived_seen;	/* stats.revived at the last round */
+	uint16_t epoch;		/* the table's epoch at the last round */
+	bool started;		/* epoch and revived_seen are set */
 };
 
 int
@@ -372,6 +381,10 @@ struct round {
 	size_t nslots;
 	uint8_t side[256];	/* side of each node value */
 	uint16_t epoch;
+	uint32_t stale_k;	/* the table's silence bound (heat_stale_k) */
+	uint32_t since;		/* epochs since the last round (0: none) */
+	double z;		/* the swap rule's noise bound (swap_limit) */
+	uint64_t departed;	/* pass 1: pages that went silent since */
 	uint64_t target;	/* budget - headroom (0 if negative) */
 	uint64_t limit;		/* max_bytes, UINT64_MAX for none */
 	uint64_t moved;		/* bytes planned so far */
@@ -389,31 +402,43 @@ slot_of(const struct round *r, uint64_t sort_key)
 }
 
 /*
- * Pass 1: managed pages on fast, heat histograms of managed pages.  Empty,
- * pinned and foreign slots land in the OTHER row and count-0 pages in
- * column 0, both unused, so the loop needs no branches.
+ * Pass 1: managed pages on fast, heat histograms of managed pages, and
+ * departures for the regime: pages (of any side, HEAT_REVIVE_MIN samples
+ * or more) whose silence crossed HEAT_STALE_K since the last round's
+ * epoch.  Empty, pinned and foreign slots land in the OTHER row and
+ * count-0 pages in column 0, both unused, so the loop needs no branches.
  */
 static uint64_t
 count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 {
 	/* Locals: the stores below could alias the round's fields. */
-	uint64_t (*pages)[NCOUNTS] = r->s->pages, fast_pages = 0;
+	uint64_t (*pages)[NCOUNTS] = r->s->pages, fast_pages = 0, dep = 0;
 	const struct heat_entry *slots = r->slots;
 	const uint8_t *side = r->side;
 	size_t nslots = r->nslots;
 	uint16_t epoch = r->epoch;
+	uint32_t k = r->stale_k, since = r->since;
 
 	memset(r->s->pages, 0, sizeof(r->s->pages));
 	for (size_t i = 0; i < nslots; i++) {
 		const struct heat_entry *e = &slots[i];
 		enum side sd = side_of(e, side);
-		uint32_t c = heat_live_at(e->count, e->epoch, epoch);
+		uint64_t x = heat_silence(e->count, e->epoch, epoch);
+		uint32_t c = x > k ? 0 : heat_decay_at(e->count, e->epoch, epoch);
 		uint32_t n = heat_key_npages(e->key);
 
+		/*
+		 * At the last round's epoch the silence was x - count * since
+		 * (or none): at most HEAT_STALE_K then, above it now.
+		 */
+		dep += (x > HEAT_STALE_K) &
+		    (x <= HEAT_STALE_K + (uint64_t)e->count * since) &
+		    (e->count >= HEAT_REVIVE_MIN);
 		fast_pages += sd == FAST ? n : 0;
 		pages[sd][c] += n;
 		bins[sd][heat_bin(c)] += n;
 	}
+	r->departed = dep;
 	return fast_pages;
 }
 
@@ -431,6 +456,7 @@ collect_pass(struct round *r, struct boundary *bd)
 	size_t nslots = r->nslots;
 	uint16_t epoch = r->epoch, now = r->pp->now_tick;
 	uint16_t min_res = r->pp->min_residence;
+	uint32_t k = r->stale_k;
 	struct boundary b = *bd;
 
 	for (size_t i = 0; i < nslots; i++) {
@@ -442,7 +468,7 @@ collect_pass(struct round *r, struct boundary *bd)
 
 		if (sd == OTHER)
 			continue;
-		c = heat_live_at(e->count, e->epoch, epoch);
+		c = heat_live_at(e->count, e->epoch, epoch, k);
 		n = heat_key_npages(e->key);
 		hot = in_hot_set(&b, c, sd, n);
 		rec = recent(e, now, min_res);
@@ -506,14 +532,14 @@ demote_forced(struct round *r)
  * against 10 is not), so the hysteresis factor alone would let sampling
  * noise churn pages whose true rates are alike.
  */
-#define SWAP_Z	1.5
+#define SWAP_Z		1.5
+#define SWAP_Z_MOVING	1.0	/* while the hot set moves (see "Regime") */
 
 static inline uint32_t
 swap_limit(const struct round *r, uint32_t c)
 {
-	double b = 2.0 * c + SWAP_Z * SWAP_Z;
-	double x0 = (b - sqrt(b * b - 4.0 * ((double)c * c -
-	    SWAP_Z * SWAP_Z * c))) / 2;
+	double z2 = r->z * r->z, b = 2.0 * c + z2;
+	double x0 = (b - sqrt(b * b - 4.0 * ((double)c * c - z2 * c))) / 2;
 	uint32_t lim = c >> MIN(r->pp->hysteresis, 31u);
 
 	return x0 <= 0 ? 0 : MIN(lim, (uint32_t)ceil(x0));
@@ -640,6 +666,49 @@ promote_bar(const struct round *r, const struct boundary *bd, size_t used)
 	return lo;
 }
 
+/*
+ * Regime.  Two settings of the silence test and the swap rule, one for a
+ * hot set that stays put (a page is gone after 6 expected samples
+ * missed, a swap needs the difference at 1.5 standard deviations) and
+ * one for a hot set that moves (3, and 1): which wins is measured, as ARC
+ * measures whether recency or frequency would have hit more.  Every page
+ * that falls silent for 3 expected samples is a case where the two
+ * settings part: the moving one calls it gone, the settled one waits.
+ * Either it is sampled again before 6 (a revival, heat stats.revived:
+ * the moving setting would have demoted a live page, a miss and two
+ * migrations), or it stays silent past 6 (a departure, counted in pass
+ * 1: the settled setting kept a dead page in the fast tier for 3 more of
+ * its sample gaps, room a newcomer could have used).  A stationary
+ * workload revives about e^3 = 20 times as often as it departs; where the
+ * hot set moves, most such pages are gone for good.  Both are summed,
+ * halved every cooling period as the counts are, and the moving setting
+ * holds while departures outnumber revivals.  Decided at the end of a
+ * round, for the next (the table's silence bound changes between rounds
+ * only: heat_set_stale(plan.stale_k)).
+ */
+static void
+regime_update(struct round *r)
+{
+	struct policy_scratch *s = r->s;
+	uint64_t rev = heat_stats(r->h)->revived;
+	uint32_t halvings = ((s->epoch & ((1u << HEAT_SUB_SHIFT) - 1)) +
+	    r->since) >> HEAT_SUB_SHIFT;
+
+	if (!s->started) {
+		s->started = true;
+		s->revived_seen = rev;
+	}
+	halvings = MIN(halvings, 63u);
+	/* heat_clear resets the stats */
+	s->revived = (s->revived >> halvings) + (rev >= s->revived_seen ?
+	    rev - s->revived_seen : rev);
+	s->departed = (s->departed >> halvings) + r->departed;
+	s->revived_seen = rev;
+	s->epoch = r->epoch;
+	r->p->moving = s->departed > s->revived;
+	r->p->stale_k = r->p->moving ? HEAT_STALE_K_MOVING : HEAT_STALE_K;
+}
+
 int
 policy_plan(const struct heat *h, const struct policy_params *pp,
     struct plan *p)
@@ -657,6 +726,9 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 		return -EINVAL;
 	side_table(pp, r.side);
 	r.epoch = heat_epoch(h);
+	r.stale_k = heat_stale_k(h);
+	r.since = r.s->started ? (uint16_t)(r.epoch - r.s->epoch) : 0;
+	r.z = r.stale_k == HEAT_STALE_K_MOVING ? SWAP_Z_MOVING : SWAP_Z;
 	r.target = pp->budget > pp->headroom ? pp->budget - pp->headroom : 0;
 	r.limit = pp->max_bytes ? pp->max_bytes : UINT64_MAX;
 	r.fast_now = pp->fast_used;
@@ -684,6 +756,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 		p->unattainable = unmanaged > pp->budget;
 	}
 	p->promote_bar = promote_bar(&r, &bd, promote(&r, r.target, r.limit));
+	regime_update(&r);
 
 	end = pp->fast_used + p->promote_bytes;
 	end = end > p->demote_bytes ? end - p->demote_bytes : 0;

@@ -26,7 +26,14 @@
  *   first) and never leaves fast usage above budget - headroom by
  *   promoting;
  * - over budget with nothing left to demote: unattainable, with the
- *   shortfall in bytes.
+ *   shortfall in bytes;
+ * - regime: pages that fall silent for 3 expected samples either come
+ *   back before 6 (revivals, counted by the heat table) or not
+ *   (departures, counted by the plan); while departures outnumber
+ *   revivals (decayed sums) the hot set is moving, and the next rounds
+ *   call a page gone after 3 expected samples instead of 6 and swap on a
+ *   difference of 1 standard deviation instead of 1.5 (plan.moving,
+ *   plan.stale_k for heat_set_stale).
  */
 #ifndef VTIER_AGENT_POLICY_H
 #define VTIER_AGENT_POLICY_H
@@ -93,6 +100,9 @@ struct plan {
 	uint64_t shortfall;	/* bytes still over budget after the plan */
 	uint32_t promote_bar;	/* count a page off the fast nodes needs to
 				   be promoted next round (for heat_set_watch) */
+	bool moving;		/* the hot set moves (policy.c "Regime") */
+	uint32_t stale_k;	/* the silence bound for the next round: the
+				   caller hands it to heat_set_stale */
 
 	struct policy_scratch *scratch;	/* policy.c's work space, sized by cap */
 };

@@ -115,6 +115,7 @@ round_run(void *arg)
 		log_warnx("migrate: %s", strerror(-rc));
 	r->migrate_ns = now_ns() - t;
 	heat_set_watch(r->heat, r->topo.fast_mask, r->plan->promote_bar);
+	heat_set_stale(r->heat, r->plan->stale_k);
 
 	/* usage after the round: exact for sim, estimated for the kernel */
 	if (migrate_fast_used(r->mig, &used) < 0)

@@ -140,12 +140,12 @@ key_bytes(uint64_t key)
  */
 static bool
 in_pool(const struct heat_entry *e, const struct policy_params *pp,
-    uint16_t epoch)
+    uint16_t epoch, uint32_t stale_k)
 {
 	if (e->key == 0 || (e->flags & HEAT_F_PINNED) || e->node < 0 ||
 	    e->node >= 64 || !(pp->fast_mask >> e->node & 1))
 		return false;
-	if (heat_live_at(e->count, e->epoch, epoch) != 0)
+	if (heat_live_at(e->count, e->epoch, epoch, stale_k) != 0)
 		return false;
 	return e->moved == HEAT_MOVED_NEVER ||
 	    (uint16_t)(pp->now_tick - e->moved) >= pp->min_residence;
@@ -238,6 +238,7 @@ refresh(struct vacate *v, struct heat *h, const struct policy_params *pp,
 	size_t nslots, n = 0, nb = 0, flagged = 0, i, j;
 	uint64_t pool = 0, empty = 0, t = now_ns();
 	uint16_t epoch = heat_epoch(h);
+	uint32_t k = heat_stale_k(h);
 	long ne;
 
 	if (reserve(&v->keys, &v->keys_cap, MIN(heat_size(h) + 1,
@@ -245,7 +246,7 @@ refresh(struct vacate *v, struct heat *h, const struct policy_params *pp,
 		return -ENOMEM;
 	s = heat_slots(h, &nslots);
 	for (i = 0; i < nslots && n < v->keys_cap; i++)
-		if (in_pool(&s[i], pp, epoch))
+		if (in_pool(&s[i], pp, epoch, k))
 			v->keys[n++] = s[i].key;
 	qsort(v->keys, n, sizeof(*v->keys), cmp_u64);
 	if (reserve(&v->ents, &v->ents_cap, n + 1, sizeof(*v->ents)) < 0)
@@ -307,6 +308,7 @@ vacate_plan(struct vacate *v, struct heat *h, const struct policy_params *pp,
     struct plan *p, uint64_t now_ns)
 {
 	uint16_t epoch = heat_epoch(h);
+	uint32_t sk = heat_stale_k(h);
 	uint64_t want = 0, got = 0;
 	size_t k, ntail, m = 0, room;
 	int rc;
@@ -318,7 +320,7 @@ vacate_plan(struct vacate *v, struct heat *h, const struct policy_params *pp,
 		const struct plan_item *it = &p->demote[k];
 		const struct heat_entry *e = heat_lookup(h, it->key);
 
-		if (it->heat != 0 || e == NULL || !in_pool(e, pp, epoch))
+		if (it->heat != 0 || e == NULL || !in_pool(e, pp, epoch, sk))
 			break;
 		want += key_bytes(it->key);
 	}
@@ -352,7 +354,7 @@ vacate_plan(struct vacate *v, struct heat *h, const struct policy_params *pp,
 		uint64_t key = v->order[v->cursor], b = key_bytes(key);
 		const struct heat_entry *e = heat_lookup(h, key);
 
-		if (e == NULL || !in_pool(e, pp, epoch) || got + b > want)
+		if (e == NULL || !in_pool(e, pp, epoch, sk) || got + b > want)
 			continue;	/* gone, or a THP that does not fit */
 		p->demote[m].key = key;
 		p->demote[m].heat = 0;

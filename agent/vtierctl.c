@@ -682,10 +682,11 @@ print_status(const struct doc *d)
 	printf("  tracked pages      %s of %s (%s 4 KiB pages adopted)\n",
 	    get(d, "tracked_pages"), get(d, "heat_capacity"),
 	    get(d, "adopted_pages"));
-	printf("  hot set            %s, %s on fast (threshold %s samples)\n",
+	printf("  hot set            %s, %s on fast (threshold %s samples, %s)\n",
 	    size_of(d, "hot_set_bytes", a, sizeof(a)),
 	    size_of(d, "hot_on_fast_bytes", b, sizeof(b)),
-	    get(d, "hot_threshold"));
+	    get(d, "hot_threshold"), strcmp(get(d, "hot_set_moving"),
+	    "true") == 0 ? "moving" : "settled");
 	printf("  samples            %s (%s/s), lost %s, ignored %s, "
 	    "bad trace lines %s\n", get(d, "samples"), get(d, "samples_per_s"),
 	    get(d, "lost_samples"), get(d, "samples_ignored"),

@@ -177,6 +177,7 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 	    v->tick, now, &r)) < 0)
 		return rc;
 	heat_set_watch(v->heat, v->topo.fast_mask, v->plan.promote_bar);
+	heat_set_stale(v->heat, v->plan.stale_k);
 	mirror(v, run, v->plan.demote, v->plan.ndemote);
 	mirror(v, run, v->plan.promote, v->plan.npromote);
 	return 0;

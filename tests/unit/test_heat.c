@@ -261,6 +261,60 @@ test_decay(void)
 	heat_destroy(h);
 }
 
+/*
+ * The silence bound is the table's setting, and revivals (samples of a
+ * page silent for 3 to 6 expected samples, count 2 or more) are counted
+ * whatever the setting.
+ */
+static void
+test_revived(void)
+{
+	struct heat *h;
+	struct heat_entry *e;
+	uint64_t t = 0;
+
+	ASSERT_EQ(heat_create(&h, 64, 3200), 0);	/* epochs of 100 ns */
+	ASSERT_EQ_U(heat_stale_k(h), HEAT_STALE_K);
+	for (int i = 0; i < 10; i++) {
+		heat_record(h, 1, 0x1000, false, t);
+		heat_record(h, 1, 0x2000, false, t);
+		heat_record(h, 1, 0x3000, false, t);
+	}
+	heat_record(h, 1, 0x4000, false, t);
+	/* 10 * (5 - 1) = 40: a normal gap */
+	heat_record(h, 1, 0x2000, false, t + 5 * 100);
+	ASSERT_EQ_U(heat_stats(h)->revived, 0);
+	/* 10 * 19 = 190: stale for the moving bound only */
+	heat_advance(h, t + 20 * 100);
+	e = heat_lookup(h, heat_key(1, 0x1000, false));
+	ASSERT_EQ(heat_live_count(h, e), 10);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	ASSERT_EQ_U(heat_stale_k(h), HEAT_STALE_K_MOVING);
+	ASSERT_EQ(heat_live_count(h, e), 0);
+	heat_set_stale(h, HEAT_STALE_K);
+	e = heat_record(h, 1, 0x1000, false, t + 20 * 100);
+	ASSERT_EQ_U(heat_stats(h)->revived, 1);
+	ASSERT_EQ(heat_live_count(h, e), 11);
+	/* 10 * 39 = 390: gone for both, not a revival, starts again */
+	e = heat_record(h, 1, 0x3000, false, t + 40 * 100);
+	ASSERT_EQ_U(heat_stats(h)->revived, 1);
+	ASSERT_EQ(heat_live_count(h, e), 1);
+	/* one sample is no evidence: 1 * 199 is in the band, not counted */
+	heat_record(h, 1, 0x4000, false, t + 200 * 100);
+	ASSERT_EQ_U(heat_stats(h)->revived, 1);
+	/* with the moving bound the same revival is counted, and restarts */
+	for (int i = 0; i < 10; i++)
+		heat_record(h, 1, 0x5000, false, t + 200 * 100);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	e = heat_record(h, 1, 0x5000, false, t + 220 * 100);
+	ASSERT_EQ_U(heat_stats(h)->revived, 2);
+	ASSERT_EQ(heat_live_count(h, e), 1);
+	heat_clear(h);
+	ASSERT_EQ_U(heat_stale_k(h), HEAT_STALE_K_MOVING);	/* kept */
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
 /* The silence test: a busy page that stops goes to 0, a rare one does not. */
 static void
 test_live(void)
@@ -297,9 +351,9 @@ test_live(void)
 		ASSERT_EQ(heat_live_count(h, rare), heat_count(h, rare));
 	}
 	ASSERT_EQ(heat_count(h, rare), 0);
-	ASSERT_EQ(heat_live_at(HEAT_COUNT_MAX, 0, 65535), 0);	/* no overflow */
-	ASSERT_EQ(heat_live_at(7, 10, 10), 7);
-	ASSERT_EQ(heat_live_at(7, 10, 11), 7);
+	ASSERT_EQ(heat_live_at(HEAT_COUNT_MAX, 0, 65535, HEAT_STALE_K), 0);	/* no overflow */
+	ASSERT_EQ(heat_live_at(7, 10, 10, HEAT_STALE_K), 7);
+	ASSERT_EQ(heat_live_at(7, 10, 11, HEAT_STALE_K), 7);
 	heat_destroy(h);
 }
 
@@ -946,6 +1000,7 @@ main(void)
 	RUN_TEST(test_record_counts);
 	RUN_TEST(test_decay);
 	RUN_TEST(test_live);
+	RUN_TEST(test_revived);
 	RUN_TEST(test_sample_clock);
 	RUN_TEST(test_watch);
 	RUN_TEST(test_adopt);

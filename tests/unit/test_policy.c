@@ -1138,6 +1138,78 @@ test_promote_bar(void)
  * sooner than 20 times the last round's cost, while the slots space
  * rounds less than half an interval.
  */
+/*
+ * The regime: pages that stay silent past 6 expected samples (departures)
+ * switch the next rounds to the moving setting (silence bound 3 samples,
+ * swap noise bound 1 standard deviation); revivals outnumbering them
+ * switch back.  The swap rule follows the table's bound.
+ */
+static void
+test_regime(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(100, 0, 0);
+	uint64_t ep = 100;	/* ns per epoch */
+
+	ASSERT_EQ(heat_create(&h, 1024, 32 * ep), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (int i = 0; i < 20; i++)
+		put(h, (uint64_t)i * PG, false, 4, SLOWN, 0, 0);
+	heat_advance(h, 1 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving);
+	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
+	/* 4 * 69 = 276: not yet */
+	heat_advance(h, 70 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving);
+	/* 4 * 70 = 280: all 20 crossed since the last round */
+	heat_advance(h, 71 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.moving);
+	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K_MOVING);
+	heat_set_stale(h, p.stale_k);
+	/* counted once: still 20 departures (no halving since) */
+	heat_advance(h, 80 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.moving);
+
+	/* 30 pages come back after 4 * 40 = 160 (a revival each) */
+	for (int i = 0; i < 30; i++)
+		put(h, (uint64_t)(100 + i) * PG, false, 4, SLOWN, 0, 0);
+	for (int i = 0; i < 30; i++)
+		heat_record(h, 1, (uint64_t)(100 + i) * PG, false, 121 * ep);
+	ASSERT_EQ_U(heat_stats(h)->revived, 30);
+	/* departures halved once (epoch 96 crossed): 10 against 30 */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving);
+	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
+	heat_set_stale(h, p.stale_k);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/*
+	 * The swap rule: a slow page of 4 against a fast one of 1 is noise at
+	 * 1.5 standard deviations (swap_limit(4) = 1) and not at 1
+	 * (4 - 1 > sqrt(5), swap_limit(4) = 2).
+	 */
+	ASSERT_EQ(heat_create(&h, 64, 1000000000ULL), 0);
+	ASSERT_EQ(policy_plan_init(&p, 16), 0);
+	put(h, 0 * PG, false, 1, FASTN, 0, 0);
+	put(h, 1 * PG, false, 4, SLOWN, 0, 0);
+	pp = params(1, 0, 1);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ_U(p.promote[0].key, key_of(1 * PG, false));
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
 static void
 test_round_due(void)
 {
@@ -1181,6 +1253,7 @@ main(void)
 	RUN_TEST(test_unknown_nodes);
 	RUN_TEST(test_random_plans);
 	RUN_TEST(test_promote_bar);
+	RUN_TEST(test_regime);
 	RUN_TEST(test_round_due);
 	TEST_EXIT();
 }
