@@ -48,6 +48,7 @@
 /* samples read while a round runs: 2 MiB, seconds of a busy sampler */
 #define QUEUE_MAX	(32 * SAMPLE_BATCH)
 #define EOF_IDLE_TICKS	3	/* --exit-on-eof: empty plans before exiting */
+#define EOF_MAX_TICKS	2000	/* ... and a bound, whatever happens */
 /*
  * How long plans must say "unattainable" before the agent does.  Free
  * page reporting takes up to 32 free blocks (64 MiB at order 9) off the
@@ -57,7 +58,6 @@
  * moment with nothing of a managed process left there, 64-93 MiB around it.
  */
 #define UNATTAINABLE_HOLD_NS	(5 * 1000000000ULL)
-#define EOF_MAX_TICKS	2000	/* ... and a bound, whatever happens */
 
 static uint64_t batch_now;	/* clock for the samples of one read batch */
 

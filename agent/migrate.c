@@ -636,7 +636,8 @@ move_chunk(struct migrator *m, struct heat *h, uint32_t pid,
 /*
  * Take plan items from ph->pos up to end in order while the bucket and
  * limit (bytes this call may move) allow, then move them per process in
- * bounded calls.  ph->pos ends past the items looked at.
+ * bounded calls.  ph->pos ends past the items looked at; a stopped phase
+ * takes nothing more.
  */
 static int
 run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
@@ -647,7 +648,7 @@ run_phase(struct migrator *m, struct heat *h, const struct plan_item *plan,
 	size_t ntaken = 0, i, j, n;
 	int rc;
 
-	if (ph->pos >= end_item)
+	if (ph->stop || ph->pos >= end_item)
 		return 0;
 	n = end_item - ph->pos;
 	if (ph->target < 0) {
@@ -731,7 +732,7 @@ err:
 /*
  * What promotions may add now: room + demoted - promoted, and for swap
  * pairs, over budget (room < 0), demoted - promoted: fast usage does not
- * grow.  -1 when nothing fits.
+ * grow.  Negative when nothing may come in (run_phase then takes none).
  */
 static int64_t
 promote_limit(const struct migrate_round *r, int64_t room, bool pairs)

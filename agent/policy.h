@@ -17,8 +17,10 @@
  *   2^hysteresis times as hot as the one going out;
  * - a page moved less than min_residence ticks ago is not moved again,
  *   except to get back under the budget;
- * - over budget (fast_used > budget): demote the coldest fast pages down
- *   to budget - headroom first;
+ * - over budget (fast_used > budget): swap pairs first (a hot slow page
+ *   for at least as much of the coldest fast memory, in half of
+ *   max_bytes at most: usage does not grow), then demote the coldest
+ *   fast pages down to budget - headroom;
  * - then promote the hottest slow pages of the hot set into the room
  *   left, demoting colder candidates to make room, coldest first, never
  *   promoting a page colder than the one it displaces;
