@@ -12,9 +12,20 @@
 #   initramfs.cpio     base initramfs: busybox, /init, modules, bin/<name>
 #   initramfs.inputs   hash of everything the initramfs was built from
 #
+# The kernel: Debian's linux-image-amd64, by default from the release's
+# backports suite (bookworm-backports: 6.12, the kernel line of Debian 13),
+# VTIER_KERNEL=stable for the release's own (Debian 12: 6.1), or
+# VTIER_KERNEL_DEB=/path/to/linux-image-*.deb for a local .deb.  Why
+# backports: from 6.4 the kernel batches the TLB flushes of a migration;
+# 6.1 sends one shootdown per page to every CPU running the process, and
+# on a loaded TCG host each waits for a vCPU the host has not scheduled
+# (README, "Limits").  tests/sh/vm_stable_kernel.sh keeps 6.1 tested.
+# The backports index lives in BUILD_DIR/vm/apt (the host's apt sources
+# are not touched).
+#
 # Idempotent and cached: the kernel is downloaded once (set
 # VTIER_KERNEL_REFRESH=1 to re-resolve linux-image-amd64 and fetch a newer
-# one, or VTIER_KERNEL_DEB=/path/to/linux-image-*.deb to use a local .deb),
+# one),
 # the workloads are rebuilt when their source is newer, and the initramfs is
 # rebuilt only when the hash of its inputs changes.
 #
@@ -59,8 +70,41 @@ fi
 # ------------------------------------------------------------------ kernel
 # linux-image-amd64 is a metapackage; its one dependency names the real,
 # versioned package (linux-image-6.1.0-NN-amd64), which is what we fetch.
+# kapt runs apt-get/apt-cache on the host's sources (stable) or on a
+# sources list of the release's backports suite alone, with its own index
+# and cache under $VM/apt, on the host's mirror and archive keyring.
+KSUITE=${VTIER_KERNEL:-backports}
+case $KSUITE in
+stable|backports) ;;
+*) die "VTIER_KERNEL=$KSUITE: say stable or backports" ;;
+esac
+KAPT=$VM/apt
+kapt() {
+	if [ "$KSUITE" = stable ]; then
+		"$@"
+	else
+		"$@" -o Dir::Etc::SourceList="$KAPT/sources.list" \
+			-o Dir::Etc::SourceParts="$KAPT/none" \
+			-o Dir::State::Lists="$KAPT/lists" \
+			-o Dir::Cache="$KAPT/cache"
+	fi
+}
+kapt_setup() {
+	[ "$KSUITE" = stable ] && return 0
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	[ -n "$codename" ] || die "no VERSION_CODENAME in /etc/os-release"
+	# shellcheck disable=SC2016  # $(...) is apt's format, not the shell's
+	mirror=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null |
+		awk -v r="$codename" '$2 == r { print $1; exit }')
+	: "${mirror:=http://deb.debian.org/debian/}"
+	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+	[ -f "$keyring" ] || die "no $keyring (package debian-archive-keyring)"
+	mkdir -p "$KAPT/lists/partial" "$KAPT/cache/archives/partial" "$KAPT/none"
+	echo "deb [signed-by=$keyring] $mirror $codename-backports main" \
+		>"$KAPT/sources.list"
+}
 resolve_kernel_pkg() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
+	kapt apt-cache depends linux-image-amd64 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }'
 }
 
@@ -93,25 +137,30 @@ deb=
 if [ -n "${VTIER_KERNEL_DEB:-}" ]; then
 	[ -f "$VTIER_KERNEL_DEB" ] || die "no kernel package at $VTIER_KERNEL_DEB"
 	deb=$(abs "$VTIER_KERNEL_DEB")
-elif [ "${VTIER_KERNEL_REFRESH:-0}" = 1 ] || [ ! -s "$VM/kernel.deb" ]; then
-	[ "${VTIER_KERNEL_REFRESH:-0}" = 1 ] && apt-get update -qq
+	echo file >"$VM/kernel.suite"
+elif [ "${VTIER_KERNEL_REFRESH:-0}" = 1 ] || [ ! -s "$VM/kernel.deb" ] ||
+	[ "$(cat "$VM/kernel.suite" 2>/dev/null)" != "$KSUITE" ]; then
+	kapt_setup
+	# As root into our own directories: tell apt not to drop to the _apt
+	# user, which could not write there.
+	[ "${VTIER_KERNEL_REFRESH:-0}" = 1 ] &&
+		kapt apt-get update -qq -o APT::Sandbox::User=root
 	pkg=$(resolve_kernel_pkg)
 	if [ -z "$pkg" ]; then
 		# Fresh machine: the package lists may not be there yet.
-		apt-get update -qq
+		kapt apt-get update -qq -o APT::Sandbox::User=root
 		pkg=$(resolve_kernel_pkg)
 	fi
-	[ -n "$pkg" ] || die "cannot resolve linux-image-amd64"
+	[ -n "$pkg" ] || die "cannot resolve linux-image-amd64 ($KSUITE)"
 	mkdir -p "$VM/debs"
 	deb=$(ls -t "$VM/debs/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
 	if [ -z "$deb" ]; then
-		say "downloading $pkg"
-		# As root into our own directory: tell apt not to drop to the
-		# _apt user, which could not write here.
-		(cd "$VM/debs" && apt-get download -q \
+		say "downloading $pkg ($KSUITE)"
+		(cd "$VM/debs" && kapt apt-get download -q \
 			-o APT::Sandbox::User=root "$pkg") >&2
 		deb=$(ls -t "$VM/debs/${pkg}_"*.deb | head -n 1)
 	fi
+	echo "$KSUITE" >"$VM/kernel.suite"
 else
 	deb=$(cat "$VM/kernel.deb")
 fi
