@@ -9,7 +9,9 @@
 #   shootdowns N, function call IPIs C; node0 U MiB
 # Run: tests/vm/run-guest.sh [-B DIR] -e STOPW=1 tests/vm/scenarios/demoterate.sh \
 #      build/static/vtier-agent build/static/vtierctl build/static/tierload \
-#      tests/vm/scenarios/lib.sh   (with a host busy loop to see the cost)
+#      tests/vm/scenarios/lib.sh   (with a host busy loop to see the cost;
+#      VTIER_KERNEL=stable and -B build/guest-stable for Debian 12's 6.1,
+#      whose page-by-page TLB flushes are what it shows)
 . /vtier/lib.sh
 used0=$(node_used 0)
 budget=$((used0 + 48 * 1048576))
