@@ -25,6 +25,14 @@
 #   --smp N              vCPUs, all on node 0 (default 2)
 #   --cpu MODEL          QEMU CPU model (default max: every feature TCG
 #                        emulates)
+#   --tcg-thread T       single (default; VTIER_TCG_THREAD sets it too): the
+#                        vCPUs take turns on one host thread; multi: a host
+#                        thread each.  Multi-threaded TCG lets a vCPU run a
+#                        stale translation of kernel text another vCPU is
+#                        patching: Linux 6.12 died of "Oops: int3" at
+#                        sched_clock_cpu while "sched_clock: Marking stable"
+#                        patched its static key, in 1 of 25 boots here
+#                        (0 of 50 single-threaded)
 #   --bzimage            boot vmlinuz (bzImage) instead of the uncompressed
 #                        vmlinux via PVH; slower (~3 s of decompression
 #                        under TCG), same kernel
@@ -107,6 +115,7 @@ CONSOLE_COPY=
 KEEP=${VTIER_VM_KEEP:-0}
 QUIET=0
 BALLOON=1
+TCG_THREAD=${VTIER_TCG_THREAD:-single}
 ENVS=()
 QEMU_EXTRA=()
 
@@ -122,6 +131,7 @@ while [ $# -gt 0 ]; do
 	--node1) N1=$2; shift ;;
 	--smp) SMP=$2; shift ;;
 	--cpu) CPU=$2; shift ;;
+	--tcg-thread) TCG_THREAD=$2; shift ;;
 	--bzimage) BZIMAGE=1 ;;
 	-t|--timeout) TIMEOUT=$2; shift ;;
 	-e) ENVS+=("$2"); shift ;;
@@ -150,6 +160,7 @@ for v in "$N0" "$N1" "$SMP" "$TIMEOUT" "$HOST_GRACE"; do
 	case $v in ''|*[!0-9]*) err "not a number: '$v'"; exit 2 ;; esac
 done
 [ "$N0" -gt 0 ] || { err "--node0 must be > 0"; exit 2; }
+case $TCG_THREAD in single|multi) ;; *) err "--tcg-thread: single or multi, not '$TCG_THREAD'"; exit 2 ;; esac
 case $PORT_NAME in *[!A-Za-z0-9._-]*|'') err "bad port name"; exit 2 ;; esac
 
 if [ "$NOBUILD" = 0 ]; then
@@ -247,7 +258,7 @@ rm -rf "$ST" "$D/overlay.cpio"
 # ------------------------------------------------------------ QEMU command
 # Node 0 has the CPUs; node 1 is memory only, as CXL memory appears to a
 # guest.  share=on file backends are what the host shim maps to pre-fault.
-Q=(qemu-system-x86_64 -accel tcg -machine q35 -cpu "$CPU" -smp "$SMP"
+Q=(qemu-system-x86_64 -accel "tcg,thread=$TCG_THREAD" -machine q35 -cpu "$CPU" -smp "$SMP"
 	-m "$((N0 + N1))M"
 	-object "memory-backend-file,id=m0,size=${N0}M,mem-path=$D/node0,share=on"
 	-numa "node,nodeid=0,cpus=0-$((SMP - 1)),memdev=m0")
@@ -315,7 +326,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 T0=$(now_ms)
 : >"$OUT"
 [ -n "$HOST_CMD" ] && [ "$HOST_LISTENS" = 1 ] && start_host_cmd
-say "booting $(basename "$KERNEL"): node0 ${N0}M (cpus 0-$((SMP - 1))), node1 ${N1}M, host socket $HOST_SOCK"
+say "booting $(basename "$KERNEL"): node0 ${N0}M (cpus 0-$((SMP - 1))), node1 ${N1}M, host socket $HOST_SOCK, TCG $TCG_THREAD-threaded"
 "${Q[@]}" </dev/null >"$D/qemu.log" 2>&1 &
 QPID=$!
 start_resident_sampler
