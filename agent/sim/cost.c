@@ -67,7 +67,8 @@
  *   the pages migrated per second 291.7%, i.e. 3.9x; up to 78% on a
  *   128-core ARM64 server; confirmed in the commit message and the
  *   series' cover letters on linux-mm.  The kernel release it first
- *   shipped in, 6.3 by the dates, is not confirmed from what we read).
+ *   shipped in is not confirmed from what we read: this comment said
+ *   6.3, README's "Limits" says batched only from 6.4).
  *   No single published figure fits every machine: README gives the
  *   eval's conclusions at 2 us and 50 us as well.
  */
