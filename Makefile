@@ -171,6 +171,9 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# bench_agent runs the agent and vtierctl of its own build dir
+$(B)/bench/bench_agent: | $(B)/vtier-agent $(B)/vtierctl
+
 $(B)/tools/%: $(B)/obj/tests/tools/%.o $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm

@@ -23,28 +23,52 @@
  * is ignored: every sample of a page counts as the page's share of the
  * accesses.
  *
- * Defaults (all overridable with vtier-sim --cost):
- * - accesses 10007: the agent's default [sampler] period (config.c), the
- *   one HeMem shipped with (cuhk-mass/hemem src/pebs.h, SAMPLE_PERIOD
- *   10007, later 19997).  For lackey traces, make eval passes the
- *   converter's --every instead: one sample per N accesses (all data
- *   accesses, or the LLC model's misses with --llc).
- * - fast_ns 100: local DDR "sub-100 nanosecond round trip" (The Next
- *   Platform, "Just How Bad Is CXL Memory Latency?", 2022-12-05), rounded
- *   up to a loaded latency.
- * - slow_ns 250: 2.5 times local DRAM.  Three genuine CXL memory
- *   expansion cards show 2-5x the latency of local DRAM ("Exploring and
- *   Evaluating Real-world CXL: Use Cases and System Adoption",
- *   arXiv:2405.14209), and 4 CXL devices in 7 latency configurations
- *   span 140-410 ns (SupMario, "Dissecting CXL Memory Performance at
- *   Scale", arXiv:2409.14317).
+ * Defaults (all overridable with vtier-sim --cost).  Each source below
+ * was checked on 2026-12-04 against the text we could read; what was
+ * confirmed, and where, is said with it; what was not is said too.
+ * - accesses 10007: the agent's default [sampler] period (config.c).
+ *   HeMem's src/pebs.h (cuhk-mass/hemem, both stored versions, commits
+ *   a2b64d9 and 57fb561) defines SAMPLE_PERIOD 19997, with a
+ *   "//#define SAMPLE_PERIOD 10007" line left commented out above it:
+ *   10007 is a value HeMem's code carried, not (as this comment said
+ *   before) confirmed as the one it shipped with; 19997 is what its
+ *   pebs.h uses.  For lackey traces, make eval passes the converter's
+ *   --every instead: one sample per N accesses (all data accesses, or
+ *   the LLC model's misses with --llc).
+ * - fast_ns 100: local DDR, "the sub-100 nanosecond roundtrip latency
+ *   you'd expect from DDR memory that's attached directly the CPU"
+ *   (Tobias Mann, "Just How Bad Is CXL Memory Latency?", The Next
+ *   Platform, 2022-12-05; confirmed in the article's text), rounded up
+ *   to a loaded latency.
+ * - slow_ns 250: 2.5 times local DRAM, inside the range SupMario
+ *   measured: "4 real CXL devices within 7 memory latency configurations
+ *   ... sub-us memory latencies (140-410 ns)" (Liu, Hadian, Xu, Berger,
+ *   Li, "Dissecting CXL Memory Performance at Scale: Analysis, Modeling,
+ *   and Optimization", arXiv:2409.14317; confirmed in its abstract; the
+ *   ASPLOS'25 version is "Systematic CXL Memory Characterization and
+ *   Performance Analysis at Scale", named Melody).  "Exploring and
+ *   Evaluating Real-world CXL: Use Cases and System Adoption"
+ *   (arXiv:2405.14209; title and "three genuine CXL memory-expansion
+ *   cards from different vendors" confirmed in its abstract) was cited
+ *   here for "2-5x the latency of local DRAM": that figure appears only
+ *   in a third-party summary of the paper (zerna.io), not in the text
+ *   of it we could read, so it is not confirmed.
  * - migrate_ns 10000 (10 us per 4 KiB page): Linux's page migration moves
- *   4 KiB pages at a small fraction of the memory bandwidth (Nimble, Yan
- *   et al., ASPLOS'19: "up to 95% under-utilization"; at 1 GB/s a page
- *   takes 4 us), and for a process running on several CPUs the TLB
- *   shootdown IPIs are most of a page's cost (Huang Ying, "migrate_pages:
- *   batch flushing TLB", Linux 6.3: batching them cut the IPIs 99.1% and
- *   raised the pages migrated per second 3.9x on a 2-socket Intel server).
+ *   4 KiB pages at a small fraction of the memory bandwidth (Yan,
+ *   Lustig, Nellans, Bhattacharjee, "Nimble Page Management for Tiered
+ *   Memory Systems", ASPLOS'19: "up to 95% under-utilization of
+ *   available memory bandwidth", confirmed in its abstract; at 1 GB/s, a
+ *   figure of ours, not Nimble's, a page takes 4 us), and for a process
+ *   running on several CPUs the TLB shootdown IPIs are much of a page's
+ *   cost (Huang Ying, "migrate_pages: batch flushing TLB", patch 8 of
+ *   the series, lkml.kernel.org/r/20230213123444.155149-9-ying.huang@
+ *   intel.com, applied by Andrew Morton: on a 2-socket Intel server
+ *   running pmbench, batching cut the TLB flushing IPIs 99.1% and raised
+ *   the pages migrated per second 291.7%, i.e. 3.9x; up to 78% on a
+ *   128-core ARM64 server; confirmed in the commit message and the
+ *   series' cover letters on linux-mm.  The kernel release it first
+ *   shipped in is not confirmed from what we read: this comment said
+ *   6.3, README's "Limits" says batched only from 6.4).
  *   No single published figure fits every machine: README gives the
  *   eval's conclusions at 2 us and 50 us as well.
  */
