@@ -16,7 +16,7 @@
 # backports suite (bookworm-backports: 6.12, the kernel line of Debian 13),
 # VTIER_KERNEL=stable for the release's own (Debian 12: 6.1), or
 # VTIER_KERNEL_DEB=/path/to/linux-image-*.deb for a local .deb.  Why
-# backports: from 6.4 the kernel batches the TLB flushes of a migration;
+# backports: later kernels (6.12) batch the TLB flushes of a migration;
 # 6.1 sends one shootdown per page to every CPU running the process, and
 # on a loaded TCG host each waits for a vCPU the host has not scheduled
 # (README, "Limits").  tests/sh/vm_stable_kernel.sh keeps 6.1 tested.
