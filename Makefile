@@ -283,7 +283,7 @@ check-run: tests
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
-	@sh tests/bench/guest.sh
+	@B=$(B) sh tests/bench/guest.sh
 
 deps:
 	@missing=""; for p in $(DEB_DEPS); do \

@@ -1,7 +1,7 @@
 # guest.sh - the guest migration benchmark (the last part of make bench):
 # builds the static programs, boots the two-node test guest once and runs
-# build/static/guest_migrate in it: vtier's migrator vs numa_migrate_pages
-# vs one move_pages call per page, 4 KiB pages and THP, moving a buffer
+# $B/static/guest_migrate in it (B: make's build dir, default build):
+# vtier's migrator vs numa_migrate_pages vs one move_pages call per page, 4 KiB pages and THP, moving a buffer
 # from node 1 to node 0.  Prints the program's "bench" lines (all of its
 # output on failure) and how long the whole run took.
 #
@@ -19,7 +19,7 @@ opts="-m $mib -r $reps"
 [ "${GUEST_BENCH_VERBOSE:-0}" = 1 ] && opts="$opts -v"
 
 start=$(date +%s)
-B=$SRC/build
+B=${B:-$SRC/build}	# the build dir make bench was given
 . "$SRC/tests/buildvars.sh"
 bmake static || exit 1
 out=$(mktemp /tmp/guest_bench.XXXXXX) || exit 1
