@@ -2,8 +2,9 @@
 # builds the static programs, boots the two-node test guest once and runs
 # $B/static/guest_migrate in it (B: make's build dir, default build):
 # vtier's migrator vs numa_migrate_pages vs one move_pages call per page,
-# 4 KiB pages and THP, moving a buffer from node 1 to node 0.  Prints the program's "bench" lines (all of its
-# output on failure) and how long the whole run took.
+# 4 KiB pages and THP, moving a buffer from node 1 to node 0.  Prints the
+# program's "bench" lines (all of its output on failure) and how long the
+# whole run took.
 #
 #   GUEST_BENCH_MIB=128   buffer size     GUEST_BENCH_REPS=3  rounds
 #   GUEST_BENCH_THP=1     the THP run     GUEST_BENCH_VERBOSE=1  per move
