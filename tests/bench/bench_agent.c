@@ -29,9 +29,9 @@
  *
  * Measured over BENCH_AGENT_SECONDS (20) after BENCH_AGENT_WARM (3) s
  * of feeding: the agent's process CPU clock (all threads, user + system,
- * clock_getcpuclockid) and, as a check, utime + stime from
- * /proc/PID/stat (10 ms ticks); samples read from the agent's status
- * (vtierctl status --json).  Prints; exits 0 when both runs measured,
+ * clock_getcpuclockid) and, as a check, the agent's own cpu_seconds
+ * (getrusage) from the status it is asked for anyway (vtierctl status
+ * --json), which also gives the samples read.  Prints; exits 0 when both runs measured,
  * 1 when the agent could not be run, read nothing or exited non-zero
  * (a sanitized agent that found an error).  No verdict beyond the
  * printed comparison with the 1% budget: timing is not a test.
@@ -63,7 +63,7 @@
 
 struct snap {
 	double cpu_s;		/* process CPU clock */
-	double stat_s;		/* utime + stime from /proc/PID/stat */
+	double status_s;	/* the agent's cpu_seconds (getrusage) */
 	uint64_t samples, lost, promoted, demoted, ticks;
 	uint64_t t_ns;
 };
@@ -78,7 +78,7 @@ struct feed {
 
 struct result {
 	unsigned rate;
-	double ns_per_sample, cpu_pct, stat_pct, samples_per_s;
+	double ns_per_sample, cpu_pct, status_pct, samples_per_s;
 	uint64_t lost, promoted, demoted, ticks;
 	double lost_pct;
 };
@@ -129,41 +129,30 @@ env_seconds(const char *name, double def)
 	return (*end == '\0' && d > 0 && d < 3600) ? d : def;
 }
 
-static double
-stat_cpu_s(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((n = read_file(path, buf, sizeof(buf) - 1)) <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* after "(comm)": state is field 3, utime 14, stime 15 */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-	    &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static uint64_t
-json_u64(const char *json, const char *key)
+/* The value after "key": in the status document, or NULL. */
+static const char *
+json_val(const char *json, const char *key)
 {
 	char pat[64];
 	const char *p;
 
 	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	if ((p = strstr(json, pat)) == NULL)
-		return 0;
-	return strtoull(p + strlen(pat), NULL, 10);
+	return (p = strstr(json, pat)) ? p + strlen(pat) : NULL;
+}
+
+static uint64_t
+json_u64(const char *json, const char *key)
+{
+	const char *v = json_val(json, key);
+
+	return v ? strtoull(v, NULL, 10) : 0;
 }
 
 static int
 status(const char *sock, struct snap *s)
 {
 	char cmd[2 * PATH_MAX + 32], buf[16384];
+	const char *v;
 	size_t n;
 	FILE *f;
 
@@ -179,18 +168,19 @@ status(const char *sock, struct snap *s)
 	s->promoted = json_u64(buf, "promoted_pages");
 	s->demoted = json_u64(buf, "demoted_pages");
 	s->ticks = json_u64(buf, "ticks");
+	v = json_val(buf, "cpu_seconds");
+	s->status_s = v ? strtod(v, NULL) : -1;
 	return 0;
 }
 
 static int
-snap(pid_t pid, clockid_t clk, const char *sock, struct snap *s)
+snap(clockid_t clk, const char *sock, struct snap *s)
 {
 	struct timespec ts;
 
 	if (clock_gettime(clk, &ts) < 0)
 		return -1;
 	s->cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-	s->stat_s = stat_cpu_s(pid);
 	s->t_ns = now_ns();
 	return status(sock, s);
 }
@@ -309,10 +299,10 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 		goto out;
 	}
 	feed_for(&f, rate, warm);
-	if (snap(pid, clk, sock, &a) < 0)
+	if (snap(clk, sock, &a) < 0)
 		goto status_err;
 	feed_for(&f, rate, secs);
-	if (snap(pid, clk, sock, &b) < 0)
+	if (snap(clk, sock, &b) < 0)
 		goto status_err;
 	if (b.samples <= a.samples) {
 		fprintf(stderr, "bench_agent: the agent read no samples\n");
@@ -324,7 +314,7 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 	res->ns_per_sample = (b.cpu_s - a.cpu_s) * 1e9 /
 	    (double)(b.samples - a.samples);
 	res->cpu_pct = 100 * (b.cpu_s - a.cpu_s) / secs;
-	res->stat_pct = 100 * (b.stat_s - a.stat_s) / secs;
+	res->status_pct = 100 * (b.status_s - a.status_s) / secs;
 	res->lost = b.lost - a.lost;
 	res->lost_pct = 100.0 * (double)f.lost / (double)f.sent;
 	res->promoted = b.promoted - a.promoted;
@@ -367,9 +357,9 @@ static void
 row(const char *name, const struct result *r)
 {
 	printf("  %-10s %6.0f samples/s read  %6.0f ns/sample  %5.3f%% CPU "
-	    "(/proc stat %5.3f%%)  rounds %" PRIu64 ", moved %" PRIu64
+	    "(status cpu_seconds %5.3f%%)  rounds %" PRIu64 ", moved %" PRIu64
 	    "+%" PRIu64 " pages, lost %.2f%%\n", name, r->samples_per_s,
-	    r->ns_per_sample, r->cpu_pct, r->stat_pct, r->ticks, r->promoted,
+	    r->ns_per_sample, r->cpu_pct, r->status_pct, r->ticks, r->promoted,
 	    r->demoted, r->lost_pct);
 }
 
