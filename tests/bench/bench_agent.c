@@ -64,7 +64,8 @@
 struct snap {
 	double cpu_s;		/* process CPU clock */
 	double status_s;	/* the agent's cpu_seconds (getrusage) */
-	uint64_t samples, lost, promoted, demoted, ticks;
+	uint64_t samples, lost, promoted, demoted, ticks, early;
+	uint64_t tracked;
 	uint64_t t_ns;
 };
 
@@ -79,7 +80,7 @@ struct feed {
 struct result {
 	unsigned rate;
 	double ns_per_sample, cpu_pct, status_pct, samples_per_s;
-	uint64_t lost, promoted, demoted, ticks;
+	uint64_t lost, promoted, demoted, ticks, early, tracked;
 	double lost_pct;
 };
 
@@ -168,6 +169,8 @@ status(const char *sock, struct snap *s)
 	s->promoted = json_u64(buf, "promoted_pages");
 	s->demoted = json_u64(buf, "demoted_pages");
 	s->ticks = json_u64(buf, "ticks");
+	s->early = json_u64(buf, "early_rounds");
+	s->tracked = json_u64(buf, "tracked_pages");
 	v = json_val(buf, "cpu_seconds");
 	s->status_s = v ? strtod(v, NULL) : -1;
 	return 0;
@@ -320,6 +323,8 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 	res->promoted = b.promoted - a.promoted;
 	res->demoted = b.demoted - a.demoted;
 	res->ticks = b.ticks - a.ticks;
+	res->early = b.early - a.early;
+	res->tracked = b.tracked;
 	rc = 0;
 	goto out;
 status_err:
@@ -357,10 +362,11 @@ static void
 row(const char *name, const struct result *r)
 {
 	printf("  %-10s %6.0f samples/s read  %6.0f ns/sample  %5.3f%% CPU "
-	    "(status cpu_seconds %5.3f%%)  rounds %" PRIu64 ", moved %" PRIu64
-	    "+%" PRIu64 " pages, lost %.2f%%\n", name, r->samples_per_s,
-	    r->ns_per_sample, r->cpu_pct, r->status_pct, r->ticks, r->promoted,
-	    r->demoted, r->lost_pct);
+	    "(status cpu_seconds %5.3f%%)  rounds %" PRIu64 " (%" PRIu64
+	    " early), moved %" PRIu64 "+%" PRIu64 " pages, %" PRIu64
+	    " pages tracked, lost %.2f%%\n", name, r->samples_per_s,
+	    r->ns_per_sample, r->cpu_pct, r->status_pct, r->ticks, r->early,
+	    r->promoted, r->demoted, r->tracked, r->lost_pct);
 }
 
 int
