@@ -94,6 +94,7 @@ struct policy_scratch {
 	uint64_t *demote;	/* demotion candidate keys */
 	uint64_t *promote;	/* promotion candidate keys, then prefix sums */
 	uint64_t pages[3][NCOUNTS];	/* pass 1: pages per side and count */
+	uint32_t pages_top;	/* counts below this may be non-zero in pages */
 	/* The regime (see "Regime" below), kept from round to round */
 	uint64_t revived;	/* decayed sum of revivals (heat stats) */
 	uint64_t departed;	/* decayed sum of departures (pass 1) */
@@ -417,9 +418,15 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 	const uint8_t *side = r->side;
 	size_t nslots = r->nslots;
 	uint16_t epoch = r->epoch;
-	uint32_t k = r->stale_k, since = r->since;
+	uint32_t k = r->stale_k, since = r->since, top = 0;
 
-	memset(r->s->pages, 0, sizeof(r->s->pages));
+	/*
+	 * Clear what the last round wrote, not all 1.5 MiB: counts rarely
+	 * reach more than a few thousand, and the whole array was a tenth of
+	 * a round's time on a table of 100k slots.
+	 */
+	for (int sd = FAST; sd <= OTHER; sd++)
+		memset(r->s->pages[sd], 0, r->s->pages_top * sizeof(uint64_t));
 	for (size_t i = 0; i < nslots; i++) {
 		const struct heat_entry *e = &slots[i];
 		enum side sd = side_of(e, side);
@@ -435,10 +442,12 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 		    (x <= HEAT_STALE_K + (uint64_t)e->count * since) &
 		    (e->count >= HEAT_REVIVE_MIN);
 		fast_pages += sd == FAST ? n : 0;
+		top = c > top ? c : top;
 		pages[sd][c] += n;
 		bins[sd][heat_bin(c)] += n;
 	}
 	r->departed = dep;
+	r->s->pages_top = nslots ? top + 1 : 0;
 	return fast_pages;
 }
 
