@@ -187,9 +187,9 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
  * on_sample without THP detection (the sim backend has none), and
  * on_sampler_fd's early round: the PEBS sampler wakes the agent every
  * SIM_WAKEUP samples (sample_pebs.c's HW_WAKEUP, one CPU).  The agent
- * also spaces early rounds by 20 times the last round's wall time; the
- * simulator has no wall clock, and models a round's cost by the per-slot
- * spacing alone (a cost of 1 ns).
+ * also spaces early rounds by 200 times the last round's wall time; the
+ * simulator has no wall clock, and models that cost as
+ * POLICY_SLOT_COST_NS per slot.
  */
 #define SIM_WAKEUP	64
 
@@ -206,7 +206,8 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 	v->since_wake = 0;
 	(void)heat_slots(v->heat, &nslots);
 	if (heat_watch_seen(v->heat) &&
-	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots, 1))
+	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots,
+	    MAX((uint64_t)nslots * POLICY_SLOT_COST_NS, 1)))
 		v->err = vt_round(v, run, r->time_ns);
 }
 

@@ -1135,7 +1135,7 @@ test_promote_bar(void)
 /*
  * policy_round_due: every interval (half of it allowed as jitter), no
  * sooner than 0.5 us per slot; early rounds from interval / 5, and no
- * sooner than 20 times the last round's cost, while the slots space
+ * sooner than 200 times the last round's cost, while the slots space
  * rounds less than half an interval.
  */
 /*
@@ -1230,9 +1230,11 @@ test_round_due(void)
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 1 << 20, 1));
 	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 49000, 1));
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 50000, 1));
-	/* early rounds: 20 times the last one's cost apart */
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 139 * ms, 64, 2 * ms));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 140 * ms, 64, 2 * ms));
+	/* early rounds: 200 times the last one's cost apart */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 139 * ms, 64, ms / 5));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 140 * ms, 64, ms / 5));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 499 * ms, 64, 2 * ms));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 500 * ms, 64, 2 * ms));
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, UINT64_MAX, 64, UINT64_MAX));
 }
 
