@@ -70,7 +70,7 @@ extern const struct sampler_ops sample_replay_ops;
  *     time_ns pid addr_hex [weight] [L|S]
  * Blank lines and lines starting with '#' (after blanks) return 0 with
  * nothing filled (see sample_parse_lost for the one comment that counts);
- * a sample returns 1; a malformed line returns -EINVAL.
+ * a sample returns 1; a malformed line returns -EINVAL, nothing filled.
  * Shared by the replay sampler and vtier-sim.
  */
 int sample_parse_line(const char *line, struct sample *out);

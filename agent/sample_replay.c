@@ -46,55 +46,128 @@ struct replay {
 	char buf[REPLAY_LINE_MAX + 1];
 };
 
+/* The field separators; any other byte belongs to a field. */
+static inline bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* What may follow a field: a blank or the end of the line. */
+static inline bool
+field_ends(char c)
+{
+	return c == '\0' || is_blank(c);
+}
+
 /*
- * Parse one token list.  The caller's line is copied into a bounded local
- * buffer first, so a line is never parsed past its end and never longer
- * than REPLAY_LINE_MAX.
+ * A decimal field at p, digits only, at most 2^64 - 1 (leading zeros do
+ * not count); the byte after it, NULL if it is not one.
+ */
+static inline const char *
+scan_dec(const char *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	unsigned d;
+
+	if ((d = (unsigned)(unsigned char)*p - '0') > 9)
+		return NULL;
+	do {
+		/* exact: v * 10 + d fits; the test is off v's dependency chain */
+		if (v >= UINT64_MAX / 10 &&
+		    (v > UINT64_MAX / 10 || d > UINT64_MAX % 10))
+			return NULL;
+		v = v * 10 + d;
+	} while ((d = (unsigned)(unsigned char)*++p - '0') <= 9);
+	if (!field_ends(*p))
+		return NULL;
+	*out = v;
+	return p;
+}
+
+/* As scan_dec for a hex field with an optional 0x or 0X. */
+static inline const char *
+scan_hex(const char *p, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *digits;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	for (digits = p;; p++) {
+		unsigned c = (unsigned char)*p, d;
+
+		if (c - '0' <= 9)
+			d = c - '0';
+		else if ((c | 0x20) - 'a' <= 5)
+			d = (c | 0x20) - 'a' + 10;
+		else
+			break;
+		if (v >> 60)
+			return NULL;
+		v = v << 4 | d;
+	}
+	if (p == digits || !field_ends(*p))
+		return NULL;
+	*out = v;
+	return p;
+}
+
+static inline const char *
+skip_blanks(const char *p)
+{
+	while (is_blank(*p))
+		p++;
+	return p;
+}
+
+/*
+ * One pass over the line, field by field, with no copy: blanks are space,
+ * tab, CR and LF; the line ends at its NUL and is at most REPLAY_LINE_MAX
+ * bytes, whatever it holds (a longer comment is malformed too).  The
+ * fields are time_ns and pid in decimal (pid 1 to 2^32 - 1), addr in hex,
+ * then at most a decimal weight (below 2^32) and an op, L or S, in that
+ * order.  *out is written only for a sample.
  */
 int
 sample_parse_line(const char *line, struct sample *out)
 {
-	char copy[REPLAY_LINE_MAX + 1], *tok[6], *save = NULL, *p;
+	const char *p = skip_blanks(line), *q;
 	uint64_t t, pid, addr, weight = 0;
-	size_t n = strlen(line);
-	int ntok = 0;
+	uint8_t op = SAMPLE_OP_UNKNOWN;
 
-	if (n > REPLAY_LINE_MAX)
-		return -EINVAL;
-	memcpy(copy, line, n + 1);
-	p = copy + strspn(copy, " \t\r\n");
-	if (*p == '\0' || *p == '#')
-		return 0;
-	for (char *s = strtok_r(p, " \t\r\n", &save); s != NULL;
-	    s = strtok_r(NULL, " \t\r\n", &save)) {
-		if (ntok == (int)ARRAY_SIZE(tok))
-			return -EINVAL;
-		tok[ntok++] = s;
+	if (*p == '\0')
+		return p - line > REPLAY_LINE_MAX ? -EINVAL : 0;
+	if (*p == '#') {
+		size_t used = (size_t)(p - line);
+
+		return used > REPLAY_LINE_MAX ||
+		    strnlen(p, REPLAY_LINE_MAX + 1 - used) >
+		    REPLAY_LINE_MAX - used ? -EINVAL : 0;
 	}
-	if (ntok < 3 || ntok > 5)
+	if ((p = scan_dec(p, &t)) == NULL ||
+	    (p = scan_dec(skip_blanks(p), &pid)) == NULL ||
+	    pid == 0 || pid > UINT32_MAX ||
+	    (p = scan_hex(skip_blanks(p), &addr)) == NULL)
 		return -EINVAL;
-	if (parse_u64(tok[0], &t) < 0 || parse_u64(tok[1], &pid) < 0 ||
-	    parse_hex_u64(tok[2], &addr) < 0)
-		return -EINVAL;
-	if (pid == 0 || pid > UINT32_MAX)
+	p = skip_blanks(p);
+	if (*p != '\0' && (q = scan_dec(p, &weight)) != NULL) {
+		if (weight > UINT32_MAX)
+			return -EINVAL;
+		p = skip_blanks(q);
+	}
+	if ((*p == 'L' || *p == 'S') && field_ends(p[1])) {
+		op = *p == 'L' ? SAMPLE_OP_LOAD : SAMPLE_OP_STORE;
+		p = skip_blanks(p + 1);
+	}
+	if (*p != '\0' || p - line > REPLAY_LINE_MAX)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
-	for (int i = 3; i < ntok; i++) {
-		if (strcmp(tok[i], "L") == 0 || strcmp(tok[i], "S") == 0) {
-			if (i != ntok - 1)	/* the op comes last */
-				return -EINVAL;
-			out->op = tok[i][0] == 'L' ? SAMPLE_OP_LOAD :
-			    SAMPLE_OP_STORE;
-		} else if (i == 3 && parse_u64(tok[i], &weight) == 0 &&
-		    weight <= UINT32_MAX) {
-			out->weight = (uint32_t)weight;
-		} else {
-			return -EINVAL;
-		}
-	}
 	out->time_ns = t;
 	out->pid = (uint32_t)pid;
 	out->addr = addr;
+	out->weight = (uint32_t)weight;
+	out->op = op;
 	return 1;
 }
 
@@ -184,17 +257,17 @@ bad_line(struct sampler *s, struct replay *r)
 		    (unsigned long long)r->lineno);
 }
 
-/* One complete line (without its '\n') sits in r->buf[0..len). */
+/* One complete line, NUL-terminated in place of its '\n'. */
 static int
-take_line(struct sampler *s, struct replay *r, sample_fn fn, void *arg)
+take_line(struct sampler *s, struct replay *r, const char *line,
+    sample_fn fn, void *arg)
 {
 	struct sample smp;
 	int rc;
 
 	r->lineno++;
-	r->buf[r->len] = '\0';
-	rc = sample_parse_line(r->buf, &smp);
 	r->len = 0;
+	rc = sample_parse_line(line, &smp);
 	if (rc < 0) {
 		bad_line(s, r);
 		return 0;
@@ -202,7 +275,7 @@ take_line(struct sampler *s, struct replay *r, sample_fn fn, void *arg)
 	if (rc == 0) {
 		uint64_t lost;
 
-		if (sample_parse_lost(r->buf, &lost) == 1)
+		if (sample_parse_lost(line, &lost) == 1)
 			s->stats.lost += lost;
 		return 0;
 	}
@@ -212,10 +285,56 @@ take_line(struct sampler *s, struct replay *r, sample_fn fn, void *arg)
 }
 
 /*
- * Read into the line buffer byte range by byte range.  Bytes are consumed
- * from a chunk read straight after the partial line; a line longer than
- * REPLAY_LINE_MAX switches to skipping mode until its newline.
+ * Split a chunk into lines.  A line that lies whole in the chunk is parsed
+ * where it is, its '\n' overwritten with a NUL; a line cut by the chunk's
+ * end is kept in r->buf until its '\n' arrives.  A line longer than
+ * REPLAY_LINE_MAX is malformed: skipped to its newline and counted there
+ * (a file's last line without a newline is dropped then, uncounted).
  */
+static unsigned
+take_chunk(struct sampler *s, struct replay *r, char *chunk, size_t n,
+    sample_fn fn, void *arg)
+{
+	char *p = chunk, *end = chunk + n, *nl;
+	unsigned got = 0;
+
+	while (p < end) {
+		size_t len, room;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		len = (size_t)((nl != NULL ? nl : end) - p);
+		if (nl != NULL && r->len == 0 && !r->skipping &&
+		    len <= REPLAY_LINE_MAX) {
+			*nl = '\0';
+			got += (unsigned)take_line(s, r, p, fn, arg);
+			p = nl + 1;
+			continue;
+		}
+		if (!r->skipping) {
+			room = REPLAY_LINE_MAX - r->len;
+			if (len > room) {
+				r->skipping = true;
+			} else {
+				memcpy(r->buf + r->len, p, len);
+				r->len += len;
+			}
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+		if (r->skipping) {
+			r->skipping = false;
+			r->lineno++;
+			r->len = 0;
+			bad_line(s, r);
+		} else {
+			r->buf[r->len] = '\0';
+			got += (unsigned)take_line(s, r, r->buf, fn, arg);
+		}
+	}
+	return got;
+}
+
 static int
 replay_read(struct sampler *s, int i, sample_fn fn, void *arg, unsigned max)
 {
@@ -238,31 +357,16 @@ replay_read(struct sampler *s, int i, sample_fn fn, void *arg, unsigned max)
 		}
 		if (n == 0) {
 			if (!r->fifo) {
-				if (r->len > 0 && !r->skipping)
-					got += (unsigned)take_line(s, r, fn, arg);
+				if (r->len > 0 && !r->skipping) {
+					r->buf[r->len] = '\0';
+					got += (unsigned)take_line(s, r, r->buf,
+					    fn, arg);
+				}
 				s->eof = true;
 			}
 			break;
 		}
-		for (ssize_t k = 0; k < n; k++) {
-			char c = chunk[k];
-
-			if (c == '\n') {
-				if (r->skipping) {
-					r->skipping = false;
-					r->lineno++;
-					r->len = 0;
-					bad_line(s, r);
-				} else {
-					got += (unsigned)take_line(s, r, fn, arg);
-				}
-			} else if (!r->skipping) {
-				if (r->len >= REPLAY_LINE_MAX)
-					r->skipping = true;
-				else
-					r->buf[r->len++] = c;
-			}
-		}
+		got += take_chunk(s, r, chunk, (size_t)n, fn, arg);
 	}
 	return (int)got;
 }
