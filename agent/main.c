@@ -218,7 +218,7 @@ early_round(struct agent *a)
 		return;
 	now = now_ns();
 	(void)heat_slots(a->heat, &nslots);
-	if (policy_round_due(&a->cfg, a->round_ns, now, nslots,
+	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, a->view.moving,
 	    MAX(a->round_cost_ns, 1))) {
 		a->ctr.early_rounds++;
 		start_round(a, now);
@@ -737,7 +737,8 @@ on_tick(void *arg, int fd)
 	nslots = round_busy(a) ? a->view.nslots : 0;
 	if (!round_busy(a))
 		(void)heat_slots(a->heat, &nslots);
-	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, 0))
+	if (policy_round_due(&a->cfg, a->round_ns, now, nslots, a->view.moving,
+	    0))
 		start_round(a, now);
 	return true;
 }

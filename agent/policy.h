@@ -199,12 +199,13 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
  * spacing: the timer's rounds catch what they would, a little later.
  */
 #define POLICY_ROUND_NS_PER_SLOT	500
+#define POLICY_ROUND_NS_PER_SLOT_SETTLED	5000
 #define POLICY_EARLY_DIV		5
 #define POLICY_EARLY_COST_X		200
 /* A round's cost per slot, plan and placement query (make bench): the
  * simulator's stand-in for the last round's wall time. */
 #define POLICY_SLOT_COST_NS		20
 bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
-    uint64_t now_ns, size_t nslots, uint64_t early_cost_ns);
+    uint64_t now_ns, size_t nslots, bool moving, uint64_t early_cost_ns);
 
 #endif

@@ -1218,24 +1218,34 @@ test_round_due(void)
 
 	config_defaults(&cfg);
 	cfg.interval_ms = 50;
-	ASSERT_TRUE(policy_round_due(&cfg, 0, 1, 64, 0));	/* first */
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 124 * ms, 64, 0));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 64, 0));
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 109 * ms, 64, 1));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 110 * ms, 64, 1));
+	ASSERT_TRUE(policy_round_due(&cfg, 0, 1, 64, true, 0));	/* first */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 124 * ms, 64, true, 0));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 64, true, 0));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 109 * ms, 64, true, 1));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 110 * ms, 64, true, 1));
 	/* 1M slots: 524 ms apart, 499 ms with the timer's jitter */
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 598 * ms, 1 << 20, 0));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 600 * ms, 1 << 20, 0));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 598 * ms, 1 << 20, true, 0));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 600 * ms, 1 << 20, true, 0));
 	/* early rounds only while the slots space rounds < interval / 2 */
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 1 << 20, 1));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 49000, 1));
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 50000, 1));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 1 << 20, true, 1));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 49000, true, 1));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 50000, true, 1));
 	/* early rounds: 200 times the last one's cost apart */
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 139 * ms, 64, ms / 5));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 140 * ms, 64, ms / 5));
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 499 * ms, 64, 2 * ms));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 500 * ms, 64, 2 * ms));
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, UINT64_MAX, 64, UINT64_MAX));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 139 * ms, 64, true, ms / 5));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 140 * ms, 64, true, ms / 5));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 499 * ms, 64, true, 2 * ms));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 500 * ms, 64, true, 2 * ms));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, UINT64_MAX, 64, true, UINT64_MAX));
+	/* settled: 5 us per slot; a small table still every interval */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 124 * ms, 64, false, 0));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 64, false, 0));
+	/* 1M slots: 5243 ms apart, 5218 ms with the timer's jitter */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 5317 * ms, 1 << 20, false, 0));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 5318 * ms, 1 << 20, false, 0));
+	/* early rounds: 4000 slots space them 20 ms, 10000 slots 50 ms: none */
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 119 * ms, 4000, false, 1));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 120 * ms, 4000, false, 1));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 10000, false, 1));
 }
 
 int
