@@ -833,11 +833,11 @@ policy_heat_create(struct heat **hp, const struct agent_config *cfg,
 
 bool
 policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
-    uint64_t now_ns, size_t nslots, bool moving, uint64_t early_cost_ns)
+    uint64_t now_ns, size_t nslots, bool quick, uint64_t early_cost_ns)
 {
 	uint64_t iv = cfg->interval_ms * 1000000ULL;
 	uint64_t floor = early_cost_ns ? iv / POLICY_EARLY_DIV : iv - iv / 2;
-	uint64_t slots = (uint64_t)nslots * (moving ? POLICY_ROUND_NS_PER_SLOT :
+	uint64_t slots = (uint64_t)nslots * (quick ? POLICY_ROUND_NS_PER_SLOT :
 	    POLICY_ROUND_NS_PER_SLOT_SETTLED);
 
 	if (last_ns == 0)

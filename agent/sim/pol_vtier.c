@@ -207,7 +207,8 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 	(void)heat_slots(v->heat, &nslots);
 	if (heat_watch_seen(v->heat) &&
 	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots,
-	    v->plan.moving, MAX((uint64_t)nslots * POLICY_SLOT_COST_NS, 1)))
+	    v->plan.moving || v->plan.over_budget,
+	    MAX((uint64_t)nslots * POLICY_SLOT_COST_NS, 1)))
 		v->err = vt_round(v, run, r->time_ns);
 }
 
@@ -224,8 +225,8 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 		v->tick = 1;
 	heat_advance(v->heat, now);
 	(void)heat_slots(v->heat, &nslots);
-	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots, v->plan.moving,
-	    0))
+	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots,
+	    v->plan.moving || v->plan.over_budget, 0))
 		return 0;
 	return vt_round(v, run, now);
 }

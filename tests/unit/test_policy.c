@@ -1236,7 +1236,7 @@ test_round_due(void)
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 499 * ms, 64, true, 2 * ms));
 	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 500 * ms, 64, true, 2 * ms));
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, UINT64_MAX, 64, true, UINT64_MAX));
-	/* settled: 5 us per slot; a small table still every interval */
+	/* not quick: 5 us per slot; a small table still every interval */
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 124 * ms, 64, false, 0));
 	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 64, false, 0));
 	/* 1M slots: 5243 ms apart, 5218 ms with the timer's jitter */
