@@ -418,7 +418,7 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 	const uint8_t *side = r->side;
 	size_t nslots = r->nslots;
 	uint16_t epoch = r->epoch;
-	uint32_t k = r->stale_k, since = r->since, top = 0;
+	uint32_t k = r->stale_k, since = r->since;
 
 	/*
 	 * Clear what the last round wrote, not all 1.5 MiB: counts rarely
@@ -442,12 +442,15 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 		    (x <= HEAT_STALE_K + (uint64_t)e->count * since) &
 		    (e->count >= HEAT_REVIVE_MIN);
 		fast_pages += sd == FAST ? n : 0;
-		top = c > top ? c : top;
 		pages[sd][c] += n;
 		bins[sd][heat_bin(c)] += n;
 	}
 	r->departed = dep;
-	r->s->pages_top = nslots ? top + 1 : 0;
+	/* bin b holds counts below 2^b: the highest one used bounds them */
+	r->s->pages_top = 0;
+	for (unsigned b = HEAT_NBINS; b-- > 0 && r->s->pages_top == 0;)
+		if (bins[FAST][b] | bins[SLOW][b] | bins[OTHER][b])
+			r->s->pages_top = 1u << b;
 	return fast_pages;
 }
 
