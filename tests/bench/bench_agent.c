@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -266,7 +267,7 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 	struct feed f = { .fd = -1, .rng = 0x9e3779b97f4a7c15ULL * rate };
 	struct snap a, b;
 	clockid_t clk;
-	pid_t pid = -1;
+	pid_t pid = -1, parent;
 	int rc = -1, status_;
 
 	if (mkdtemp(dir) == NULL) {
@@ -280,6 +281,7 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 		perror("bench_agent: fifo or ini");
 		goto out;
 	}
+	parent = getpid();
 	if ((pid = fork()) < 0) {
 		perror("bench_agent: fork");
 		goto out;
@@ -290,6 +292,9 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 
 		if (fd >= 0)
 			dup2(fd, 2);
+		/* a bench that dies (a signal, a crash) takes its agent along */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+			_exit(127);
 		snprintf(ini, sizeof(ini), "%s/agent.ini", dir);
 		execl(agent_path, "vtier-agent", "-c", ini, "--sysfs", topo_path,
 		    (char *)NULL);
