@@ -62,7 +62,7 @@ struct agent_view {
 	uint64_t hot_bytes, hot_on_fast_bytes;
 	uint32_t threshold;
 	bool moving;		/* the policy's regime (policy.c) */
-	bool over_budget;	/* the last plan's plan.over_budget */
+	bool quick;		/* policy_pace_quick of the last plan */
 	size_t managed;
 	struct vacate_stats vs;
 	struct compact_stats cs;

@@ -219,7 +219,7 @@ early_round(struct agent *a)
 	now = now_ns();
 	(void)heat_slots(a->heat, &nslots);
 	if (policy_round_due(&a->cfg, a->round_ns, now, nslots,
-	    a->view.moving || a->view.over_budget, MAX(a->round_cost_ns, 1))) {
+	    a->view.quick, MAX(a->round_cost_ns, 1))) {
 		a->ctr.early_rounds++;
 		start_round(a, now);
 	}
@@ -560,7 +560,7 @@ view_update(struct agent *a)
 	v->hot_on_fast_bytes = a->plan.hot_on_fast_bytes;
 	v->threshold = a->plan.threshold;
 	v->moving = a->plan.moving;
-	v->over_budget = a->plan.over_budget;
+	v->quick = policy_pace_quick(&a->plan);
 	v->managed = a->procs ? proc_count_managed(a->procs) : 0;
 	if (a->vacate != NULL)
 		v->vs = *vacate_stats(a->vacate);
@@ -739,7 +739,7 @@ on_tick(void *arg, int fd)
 	if (!round_busy(a))
 		(void)heat_slots(a->heat, &nslots);
 	if (policy_round_due(&a->cfg, a->round_ns, now, nslots,
-	    a->view.moving || a->view.over_budget, 0))
+	    a->view.quick, 0))
 		start_round(a, now);
 	return true;
 }

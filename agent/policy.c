@@ -859,6 +859,12 @@ policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
 	return now_ns - last_ns >= MAX(floor, slots);
 }
 
+bool
+policy_pace_quick(const struct plan *p)
+{
+	return p->moving || p->over_budget;
+}
+
 int64_t
 policy_room(const struct agent_config *cfg, uint64_t budget,
     uint64_t fast_used)

@@ -218,5 +218,7 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
 #define POLICY_SLOT_COST_NS		20
 bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots, bool quick, uint64_t early_cost_ns);
+/* policy_round_due's quick for the rounds after plan p. */
+bool policy_pace_quick(const struct plan *p);
 
 #endif

@@ -207,7 +207,7 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 	(void)heat_slots(v->heat, &nslots);
 	if (heat_watch_seen(v->heat) &&
 	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots,
-	    v->plan.moving || v->plan.over_budget,
+	    policy_pace_quick(&v->plan),
 	    MAX((uint64_t)nslots * POLICY_SLOT_COST_NS, 1)))
 		v->err = vt_round(v, run, r->time_ns);
 }
@@ -226,7 +226,7 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	heat_advance(v->heat, now);
 	(void)heat_slots(v->heat, &nslots);
 	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots,
-	    v->plan.moving || v->plan.over_budget, 0))
+	    policy_pace_quick(&v->plan), 0))
 		return 0;
 	return vt_round(v, run, now);
 }
