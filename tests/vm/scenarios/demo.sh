@@ -24,7 +24,7 @@ W=$!
 t=0 maxused=0 changed=0 h0=$(host_resident 0)
 while [ -e /proc/$W ] && ! grep -q '^tierload: done' /run/tierload.out; do
 	sleep 1; t=$((t + 1))
-	u=$(node_used 0)
+	u=$(node_used_settled 0 "$budget")
 	b=$(status_num budget_bytes)
 	if [ "$b" != "$budget" ]; then
 		echo "demo: t=${t}s budget changed by the host: $((budget / 1048576)) -> $((b / 1048576)) MiB"
@@ -44,6 +44,7 @@ wait $W; wrc=$?
 grep -E 'phase .* end|first touch' /run/tierload.out | sed 's/^/demo: /'
 written=$(sed -n 's/.*done .* samples=\([0-9]*\) .*/\1/p' /run/tierload.out)
 echo "demo: samples written ${written:-0}, read by the agent $(status_num samples), lost $(status_num lost_samples) (the FIFO was full); policy rounds $(status_num ticks), longest $(status_num round_max_ms) ms"
+note_transient | sed 's/^scenario:/demo:/'
 stop_agent
 hof=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
 data=no

@@ -11,6 +11,36 @@ node_used() {
 	awk '/MemUsed:/ { print $4 * 1024 }' "$N/node$1/meminfo"
 }
 
+# node_used_settled NODE LIMIT: node_used, read again while it is over
+# LIMIT (up to 5 times, 0.1 s apart), the lowest reading.  Free page
+# reporting takes up to 32 free blocks (up to 128 MiB) off the free lists
+# while the host discards them, and MemUsed counts them meanwhile: the
+# 6.1 test bed read 187 MiB on node 0 for under 0.3 s with 59 MiB in use
+# (0 of 12 runs without the balloon device, 2 of 14 with it).  Usage over
+# LIMIT for 0.5 s counts; a shorter reading over it goes into
+# /run/transient_used (the highest) for the scenario to print.
+node_used_settled() {
+	u=$(node_used "$1") lo=$u i=0 lim=$2
+	case $lim in ''|*[!0-9]*) lim=0 ;; esac	# none (write_ini auto)
+	while [ $lim -gt 0 ] && [ "$lo" -gt $lim ] && [ $i -lt 5 ]; do
+		sleep 0.1; i=$((i + 1))
+		v=$(node_used "$1")
+		[ "$v" -lt "$lo" ] && lo=$v
+	done
+	if [ $lim -gt 0 ] && [ "$u" -gt $lim ] && [ "$lo" -le $lim ]; then
+		t=$(cat /run/transient_used 2>/dev/null || echo 0)
+		[ "$u" -gt "$t" ] && echo "$u" >/run/transient_used
+	fi
+	echo "$lo"
+}
+
+# What node_used_settled set aside, if anything: a line for the scenario.
+note_transient() {
+	[ -s /run/transient_used ] &&
+		echo "scenario: node0 read $(( $(cat /run/transient_used) / 1048576 )) MiB for under 0.5 s (free page reporting: blocks in flight to the host count as used); not counted"
+	return 0
+}
+
 # A number from the agent's status JSON.
 status_num() {	# 0 while the agent is not answering
 	v=$(vtierctl -s /run/vtier/agent.sock status --json 2>/dev/null |
@@ -118,7 +148,7 @@ run_tierload() {
 }
 
 # Watch the workload until it exits, sampling node 0's usage twice a
-# second (maxused) and printing a progress line every 2 s.  Calls the
+# second (maxused, node_used_settled against $budget) and printing a progress line every 2 s.  Calls the
 # scenario's at_tick with the loop turns so far (half-seconds on an idle
 # host) and node 0's usage just read.  Leaves tierload's status in wrc.
 at_tick() { :; }
@@ -126,7 +156,7 @@ watch_workload() {
 	maxused=0 n=0
 	# /proc, not kill -0: busybox's kill -0 was seen failing on a live pid
 	while [ -e /proc/$W ] && ! grep -q '^tierload: done' /run/tierload.out; do
-		u=$(node_used 0)
+		u=$(node_used_settled 0 "$budget")
 		[ "$u" -gt $maxused ] && maxused=$u
 		at_tick $n $u
 		sleep 0.5
@@ -151,6 +181,7 @@ check_workload() {	# min_hot_on_fast_percent
 	[ -n "$hof" ] || hof=0
 	held=$(sed -n 's/.* held \([0-9.]*\) s$/\1/p' /run/tierload.out)
 	echo "scenario: hot_on_fast=$hof% max node0 used $((maxused / 1048576)) MiB${held:+, last phase held $held s (tierload -U)}"
+	note_transient
 	grep -q 'data_ok=yes' /run/tierload.out && [ "$wrc" = 0 ] &&
 		ok "data intact" || bad "data not intact (tierload exit $wrc)"
 	awk "BEGIN { exit !($hof >= $1) }" && ok "hot pages on fast $hof% >= $1%" ||
