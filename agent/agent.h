@@ -47,7 +47,6 @@ struct agent_counters {
 	uint64_t round_last_ns;		/* how long the last round took */
 	uint64_t round_max_ns;		/* ... and the longest */
 	uint64_t sampler_pauses;	/* sampler left unread: the queue was full */
-	uint64_t sampler_holds;		/* a busy sampler fd left to the hold timer */
 	double samples_per_s;		/* over the last second or so */
 };
 
@@ -74,7 +73,6 @@ enum sample_watch_state {
 	SW_WATCHED = 0,
 	SW_PAUSED,		/* left unread until the round ends */
 	SW_DONE,		/* end of trace or a read error: not again */
-	SW_HELD,		/* read by the hold timer (a busy sampler) */
 };
 
 struct agent {
@@ -109,9 +107,6 @@ struct agent {
 	int sample_watch[1024];		/* one per CPU ring at most */
 	uint8_t sample_state[1024];	/* enum sample_watch_state */
 	int nsample_watch;
-	uint64_t sample_read_ns[1024];	/* each fd's last read */
-	int hold_timer;			/* one-shot: reads the held fds */
-	bool hold_armed;
 
 	/*
 	 * The policy round runs on the worker thread (round.h): from

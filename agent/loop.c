@@ -174,28 +174,20 @@ loop_del(struct loop *l, int id)
 	w->gen++;
 }
 
-/* Arm timer id to fire after after_ns (0: disarmed), then every every_ns. */
-static int
-arm_timer(struct loop *l, int id, uint64_t after_ns, uint64_t every_ns)
+int
+loop_timer_set(struct loop *l, int id, uint64_t interval_ns)
 {
 	struct itimerspec its;
 
 	if (id < 0 || (unsigned)id >= l->nw || !l->w[id].timer)
 		return -EINVAL;
 	memset(&its, 0, sizeof(its));
-	its.it_value.tv_sec = (time_t)(after_ns / 1000000000ULL);
-	its.it_value.tv_nsec = (long)(after_ns % 1000000000ULL);
-	its.it_interval.tv_sec = (time_t)(every_ns / 1000000000ULL);
-	its.it_interval.tv_nsec = (long)(every_ns % 1000000000ULL);
+	its.it_interval.tv_sec = (time_t)(interval_ns / 1000000000ULL);
+	its.it_interval.tv_nsec = (long)(interval_ns % 1000000000ULL);
+	its.it_value = its.it_interval;
 	if (timerfd_settime(l->w[id].fd, 0, &its, NULL) < 0)
 		return -errno;
 	return 0;
-}
-
-int
-loop_timer_set(struct loop *l, int id, uint64_t interval_ns)
-{
-	return arm_timer(l, id, interval_ns, interval_ns);
 }
 
 int
@@ -217,25 +209,6 @@ loop_add_timer(struct loop *l, uint64_t interval_ns, loop_fn fn, void *arg)
 		return rc;
 	}
 	return id;
-}
-
-int
-loop_add_oneshot(struct loop *l, loop_fn fn, void *arg)
-{
-	int fd, id;
-
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if ((id = add(l, fd, POLLIN, fn, arg, true)) < 0)
-		close(fd);
-	return id;
-}
-
-int
-loop_timer_once(struct loop *l, int id, uint64_t after_ns)
-{
-	return arm_timer(l, id, after_ns, 0);
 }
 
 static void

@@ -35,12 +35,6 @@ void loop_del(struct loop *l, int id);
  */
 int loop_add_timer(struct loop *l, uint64_t interval_ns, loop_fn fn, void *arg);
 int loop_timer_set(struct loop *l, int id, uint64_t interval_ns);
-/*
- * A one-shot timer: created disarmed; loop_timer_once arms it to call fn
- * once, after_ns from now (0 disarms it).  Returns a watcher id or -errno.
- */
-int loop_add_oneshot(struct loop *l, loop_fn fn, void *arg);
-int loop_timer_once(struct loop *l, int id, uint64_t after_ns);
 
 /* Run until loop_stop().  0, or -errno if io_uring fails. */
 int loop_run(struct loop *l);

@@ -45,13 +45,6 @@
 
 #define EXIT_CONFIG	2
 #define SAMPLE_BATCH	4096	/* samples per sampler callback */
-/*
- * A sampler fd read less than this long after its last read, and drained
- * by it, is read by a timer every SAMPLE_HOLD_NS while it keeps having
- * samples (on_sampler_fd).  10 ms of 20,000 samples/s is 200 samples, a
- * few KiB of the FIFO or the PEBS ring (each holds about 90 ms there).
- */
-#define SAMPLE_HOLD_NS	10000000ULL
 /* samples read while a round runs: 2 MiB, seconds of a busy sampler */
 #define QUEUE_MAX	(32 * SAMPLE_BATCH)
 #define EOF_IDLE_TICKS	3	/* --exit-on-eof: empty plans before exiting */
@@ -249,156 +242,38 @@ drain_samplers(struct agent *a)
 			(void)read_samples(a, i);
 }
 
-/* What one read of a sampler fd did (sampler_read). */
-enum sampler_read_result {
-	SR_MORE,		/* a whole batch: more may wait */
-	SR_SOME,		/* less than a batch: the fd is drained */
-	SR_NONE,		/* nothing was ready */
-	SR_STOP,		/* paused or done: not watched now */
-};
-
-/*
- * Read sampler fd i once.  A full queue pauses the fd until the round is
- * back (resume_samplers); a read error or the end of a trace ends it.
- * The caller unwatches the fd on SR_STOP.
- */
-static enum sampler_read_result
-sampler_read(struct agent *a, int i)
-{
-	int rc = read_samples(a, i);
-
-	a->sample_read_ns[i] = batch_now;
-	if (rc == -ENOBUFS) {
-		a->sample_state[i] = SW_PAUSED;
-		a->sample_watch[i] = -1;
-		a->ctr.sampler_pauses++;
-		return SR_STOP;
-	}
-	if (rc < 0) {
-		log_warnx("sampler %s: read: %s", a->sampler.ops->name,
-		    strerror(-rc));
-		a->sample_state[i] = SW_DONE;
-		a->sample_watch[i] = -1;
-		return SR_STOP;
-	}
-	if (a->sampler.eof) {
-		log_info("sampler: end of trace after %llu samples "
-		    "(%llu malformed lines)",
-		    (unsigned long long)a->sampler.stats.samples,
-		    (unsigned long long)a->sampler.stats.bad_lines);
-		a->sample_state[i] = SW_DONE;
-		a->sample_watch[i] = -1;
-		return SR_STOP;
-	}
-	return rc >= SAMPLE_BATCH ? SR_MORE : rc > 0 ? SR_SOME : SR_NONE;
-}
-
-/* Leave sampler fd i unwatched until the hold timer reads it (on_hold). */
-static void
-hold_sampler(struct agent *a, int i)
-{
-	int rc;
-
-	a->sample_state[i] = SW_HELD;
-	a->sample_watch[i] = -1;
-	a->ctr.sampler_holds++;
-	if (a->hold_armed)
-		return;
-	if ((rc = loop_timer_once(a->loop, a->hold_timer, SAMPLE_HOLD_NS)) < 0)
-		log_warnx("loop: sampler hold timer: %s", strerror(-rc));
-	a->hold_armed = rc == 0;
-}
-
-static bool on_sampler_fd(void *arg, int fd);
-
-/* Watch sampler fd i again; false if the loop cannot (logged). */
-static bool
-watch_sampler(struct agent *a, int i)
-{
-	int rc = loop_add_fd(a->loop, a->sampler.ops->fd(&a->sampler, i),
-	    on_sampler_fd, a);
-
-	if (rc < 0) {
-		log_warnx("loop: cannot watch sampler fd %d again: %s", i,
-		    strerror(-rc));
-		return false;
-	}
-	a->sample_watch[i] = rc;
-	a->sample_state[i] = SW_WATCHED;
-	return true;
-}
-
-/*
- * A sampler fd is readable.  When the last read of it was less than
- * SAMPLE_HOLD_NS ago and drained it, samples arrive faster than one
- * wake-up batch per hold: the fd is held (unwatched) and read by the hold
- * timer instead, so a busy sampler costs a wake-up per hold rather than
- * one per wake-up batch; a slow one is read as soon as it wakes.
- */
 static bool
 on_sampler_fd(void *arg, int fd)
 {
 	struct agent *a = arg;
-	bool keep = true;
+	int rc;
 
 	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler); i++) {
-		uint64_t last = a->sample_read_ns[i];
-		enum sampler_read_result r;
-
 		if (a->sampler.ops->fd(&a->sampler, i) != fd)
 			continue;
-		if ((r = sampler_read(a, i)) == SR_STOP)
+		if ((rc = read_samples(a, i)) == -ENOBUFS) {
+			/* unwatched until the round is back (resume_samplers) */
+			a->sample_state[i] = SW_PAUSED;
+			a->sample_watch[i] = -1;
+			a->ctr.sampler_pauses++;
 			return false;
-		if (r == SR_SOME && last != 0 &&
-		    a->sample_read_ns[i] - last < SAMPLE_HOLD_NS) {
-			hold_sampler(a, i);
-			keep = false;
 		}
-		break;
-	}
-	early_round(a);
-	return keep;
-}
-
-/*
- * The hold timer: read each held fd; one that still had samples stays
- * held for another SAMPLE_HOLD_NS, one that had none (or a whole batch,
- * more is waiting) is watched again.
- */
-static bool
-on_hold(void *arg, int fd)
-{
-	struct agent *a = arg;
-	bool held = false;
-
-	(void)fd;
-	a->hold_armed = false;
-	for (int i = 0; i < a->nsample_watch; i++) {
-		if (a->sample_state[i] != SW_HELD)
-			continue;
-		switch (sampler_read(a, i)) {
-		case SR_SOME:
-			held = true;
-			break;
-		case SR_MORE:
-		case SR_NONE:
-			(void)watch_sampler(a, i);
-			break;
-		case SR_STOP:
-			break;
-		}
-	}
-	if (held && !a->hold_armed) {
-		int rc = loop_timer_once(a->loop, a->hold_timer,
-		    SAMPLE_HOLD_NS);
-
 		if (rc < 0) {
-			log_warnx("loop: sampler hold timer: %s", strerror(-rc));
-			for (int i = 0; i < a->nsample_watch; i++)
-				if (a->sample_state[i] == SW_HELD)
-					(void)watch_sampler(a, i);
+			log_warnx("sampler %s: read: %s", a->sampler.ops->name,
+			    strerror(-rc));
+			a->sample_state[i] = SW_DONE;
+			a->sample_watch[i] = -1;
+			return false;
 		}
-		a->hold_armed = rc == 0;
+		if (a->sampler.eof) {
+			log_info("sampler: end of trace after %llu samples "
+			    "(%llu malformed lines)",
+			    (unsigned long long)a->sampler.stats.samples,
+			    (unsigned long long)a->sampler.stats.bad_lines);
+			a->sample_state[i] = SW_DONE;
+			a->sample_watch[i] = -1;
+			return false;
+		}
 	}
 	early_round(a);
 	return true;
@@ -408,9 +283,21 @@ on_hold(void *arg, int fd)
 static void
 resume_samplers(struct agent *a)
 {
-	for (int i = 0; i < a->nsample_watch; i++)
-		if (a->sample_state[i] == SW_PAUSED)
-			(void)watch_sampler(a, i);
+	for (int i = 0; i < a->nsample_watch; i++) {
+		int rc;
+
+		if (a->sample_state[i] != SW_PAUSED)
+			continue;
+		rc = loop_add_fd(a->loop, a->sampler.ops->fd(&a->sampler, i),
+		    on_sampler_fd, a);
+		if (rc < 0) {
+			log_warnx("loop: cannot watch sampler fd %d again: %s",
+			    i, strerror(-rc));
+			continue;
+		}
+		a->sample_watch[i] = rc;
+		a->sample_state[i] = SW_WATCHED;
+	}
 }
 
 /*
@@ -1149,9 +1036,6 @@ start(struct agent *a, const char *sysfs)
 	if (rc < 0)
 		return rc;
 	a->tick_timer = rc;
-	if ((rc = loop_add_oneshot(a->loop, on_hold, a)) < 0)
-		return rc;
-	a->hold_timer = rc;
 	/* the round's stages and copies; the worker that runs it */
 	a->round.heat = a->heat;
 	a->round.plan = &a->plan;

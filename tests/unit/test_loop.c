@@ -98,73 +98,11 @@ test_loop_limits(void)
 	close(p[1]);
 }
 
-struct once {
-	struct loop *l;
-	int id, fired, ticks;
-	int rc_rearm, rc_arm, rc_disarm;
-	uint64_t armed_ns, fired_ns;
-};
-
-static bool
-on_once(void *arg, int fd)
-{
-	struct once *o = arg;
-
-	(void)fd;
-	o->fired++;
-	o->fired_ns = now_ns();
-	if (o->fired == 1) {	/* again, from its own callback */
-		o->armed_ns = now_ns();
-		o->rc_rearm = loop_timer_once(o->l, o->id, 3000000);
-	}
-	return true;
-}
-
-static bool
-on_once_tick(void *arg, int fd)
-{
-	struct once *o = arg;
-
-	(void)fd;
-	if (++o->ticks == 5) {	/* a one-shot armed, then disarmed */
-		o->rc_arm = loop_timer_once(o->l, o->id, 1000000);
-		o->rc_disarm = loop_timer_once(o->l, o->id, 0);
-	}
-	if (o->ticks == 12)
-		loop_stop(o->l);
-	return true;
-}
-
-/* A one-shot timer fires once per arming, not before, and not disarmed. */
-static void
-test_loop_oneshot(void)
-{
-	struct once o = { .rc_rearm = 1, .rc_arm = 1, .rc_disarm = 1 };
-	int tick;
-
-	ASSERT_EQ(loop_create(&o.l, 4), 0);
-	o.id = loop_add_oneshot(o.l, on_once, &o);
-	ASSERT_TRUE(o.id >= 0);
-	tick = loop_add_timer(o.l, 5000000, on_once_tick, &o);
-	ASSERT_TRUE(tick >= 0);
-	ASSERT_EQ(loop_timer_once(o.l, tick + 100, 1000000), -EINVAL);
-	o.armed_ns = now_ns();
-	ASSERT_EQ(loop_timer_once(o.l, o.id, 2000000), 0);
-	ASSERT_EQ(loop_run(o.l), 0);
-	ASSERT_EQ(o.rc_rearm, 0);
-	ASSERT_EQ(o.rc_arm, 0);
-	ASSERT_EQ(o.rc_disarm, 0);
-	ASSERT_EQ(o.fired, 2);		/* created disarmed, armed twice */
-	ASSERT_TRUE(o.fired_ns - o.armed_ns >= 3000000ULL);
-	loop_destroy(o.l);
-}
-
 int
 main(void)
 {
 	log_init("test_loop", LOG_LVL_WARN);
 	RUN_TEST(test_loop_basic);
 	RUN_TEST(test_loop_limits);
-	RUN_TEST(test_loop_oneshot);
 	TEST_EXIT();
 }
