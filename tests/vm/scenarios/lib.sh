@@ -15,10 +15,11 @@ node_used() {
 # LIMIT (up to 5 times, 0.1 s apart), the lowest reading.  Free page
 # reporting takes up to 32 free blocks (up to 128 MiB) off the free lists
 # while the host discards them, and MemUsed counts them meanwhile: the
-# 6.1 test bed read 187 MiB on node 0 for under 0.3 s with 59 MiB in use
-# (0 of 12 runs without the balloon device, 2 of 14 with it).  Usage over
-# LIMIT for 0.5 s counts; a shorter reading over it goes into
-# /run/transient_used (the highest) for the scenario to print.
+# 6.1 test bed read 187 MiB on node 0, and 59 MiB at the next reading a
+# moment later (0 of 12 runs without the balloon device, 2 of 14 with
+# it).  Usage over LIMIT for 0.5 s counts; a shorter reading over it goes
+# into /run/transient_used (the highest) for the scenario to print.
+# Called as $(...): its variables stay in that subshell.
 node_used_settled() {
 	u=$(node_used "$1") lo=$u i=0 lim=$2
 	case $lim in ''|*[!0-9]*) lim=0 ;; esac	# none (write_ini auto)
@@ -28,8 +29,8 @@ node_used_settled() {
 		[ "$v" -lt "$lo" ] && lo=$v
 	done
 	if [ $lim -gt 0 ] && [ "$u" -gt $lim ] && [ "$lo" -le $lim ]; then
-		t=$(cat /run/transient_used 2>/dev/null || echo 0)
-		[ "$u" -gt "$t" ] && echo "$u" >/run/transient_used
+		seen=$(cat /run/transient_used 2>/dev/null || echo 0)
+		[ "$u" -gt "$seen" ] && echo "$u" >/run/transient_used
 	fi
 	echo "$lo"
 }
@@ -148,9 +149,10 @@ run_tierload() {
 }
 
 # Watch the workload until it exits, sampling node 0's usage twice a
-# second (maxused, node_used_settled against $budget) and printing a progress line every 2 s.  Calls the
-# scenario's at_tick with the loop turns so far (half-seconds on an idle
-# host) and node 0's usage just read.  Leaves tierload's status in wrc.
+# second (maxused, node_used_settled against $budget) and printing a
+# progress line every 2 s.  Calls the scenario's at_tick with the loop
+# turns so far (half-seconds on an idle host) and node 0's usage just
+# read.  Leaves tierload's status in wrc.
 at_tick() { :; }
 watch_workload() {
 	maxused=0 n=0
