@@ -7,7 +7,9 @@
  * two; a key's home slot is the multiply-high of its mixed hash and the
  * slot count, which spreads a 64-bit hash evenly over any range without a
  * division.  Deletion shifts the rest of the probe run back, so there are
- * no tombstones and lookups never slow down with churn.
+ * no tombstones and lookups never slow down with churn.  A bitmap of the
+ * occupied slots, changed where a slot is filled or emptied, lets passes
+ * over the entries skip the empty slots.
  *
  * Epochs: the clock runs in epochs of cooling / 2^HEAT_SUB_SHIFT, and
  * counts halve when the epoch crosses a multiple of 2^HEAT_SUB_SHIFT
@@ -37,8 +39,12 @@
 /* Slots a table starts with; it doubles up to its full size as it fills. */
 #define INITIAL_SLOTS	64
 
+/* Words of the occupancy bitmap for n slots. */
+#define OCC_WORDS(n)	(((n) + 63) / 64)
+
 struct heat {
 	struct heat_entry *slots;
+	uint64_t *occ;		/* bit i: slots[i] holds an entry (heat_occupied) */
 	size_t nslots;
 	size_t max_slots;	/* capacity * 4/3: the size it grows to */
 	size_t capacity;
@@ -93,6 +99,18 @@ cur_epoch(const struct heat *h)
 	return (uint16_t)h->epoch_abs;
 }
 
+static inline void
+occ_set(struct heat *h, size_t i)
+{
+	h->occ[i / 64] |= 1ULL << (i % 64);
+}
+
+static inline void
+occ_clear(struct heat *h, size_t i)
+{
+	h->occ[i / 64] &= ~(1ULL << (i % 64));
+}
+
 uint32_t
 heat_count(const struct heat *h, const struct heat_entry *e)
 {
@@ -138,7 +156,8 @@ heat_create(struct heat **hp, uint32_t capacity, uint64_t cooling_ns)
 	h->max_slots = ((size_t)capacity * 4 + 2) / 3;
 	h->nslots = h->max_slots < INITIAL_SLOTS ? h->max_slots : INITIAL_SLOTS;
 	h->slots = calloc(h->nslots, sizeof(*h->slots));
-	if (h->slots == NULL) {
+	h->occ = calloc(OCC_WORDS(h->nslots), sizeof(*h->occ));
+	if (h->slots == NULL || h->occ == NULL) {
 		rc = -ENOMEM;
 		goto err;
 	}
@@ -148,6 +167,10 @@ heat_create(struct heat **hp, uint32_t capacity, uint64_t cooling_ns)
 	*hp = h;
 	return 0;
 err:
+	if (h != NULL) {
+		free(h->slots);
+		free(h->occ);
+	}
 	free(h);
 	return rc;
 }
@@ -158,6 +181,7 @@ heat_destroy(struct heat *h)
 	if (h == NULL)
 		return;
 	free(h->slots);
+	free(h->occ);
 	free(h);
 }
 
@@ -165,6 +189,7 @@ void
 heat_clear(struct heat *h)
 {
 	memset(h->slots, 0, h->nslots * sizeof(*h->slots));
+	memset(h->occ, 0, OCC_WORDS(h->nslots) * sizeof(*h->occ));
 	h->size = 0;
 	h->hand = 0;
 	h->since = 0;
@@ -352,6 +377,7 @@ remove_at(struct heat *h, size_t i)
 		}
 	}
 	memset(&h->slots[i], 0, sizeof(h->slots[i]));
+	occ_clear(h, i);
 }
 
 /* Take an entry out: histogram, slot, size. */
@@ -425,15 +451,26 @@ grow(struct heat *h)
 {
 	size_t n = h->nslots * 2 < h->max_slots ? h->nslots * 2 : h->max_slots;
 	struct heat_entry *ns = calloc(n, sizeof(*ns)), *old = h->slots;
+	uint64_t *occ = calloc(OCC_WORDS(n), sizeof(*occ));
 	size_t on = h->nslots;
 
-	if (ns == NULL)
+	if (ns == NULL || occ == NULL) {
+		free(ns);
+		free(occ);
 		return -ENOMEM;
+	}
+	free(h->occ);
 	h->slots = ns;
+	h->occ = occ;
 	h->nslots = n;
-	for (size_t j = 0; j < on; j++)
-		if (old[j].key != 0)
-			ns[free_slot(h, old[j].key)] = old[j];
+	for (size_t j = 0; j < on; j++) {
+		if (old[j].key != 0) {
+			size_t i = free_slot(h, old[j].key);
+
+			ns[i] = old[j];
+			occ_set(h, i);
+		}
+	}
 	free(old);
 	h->hand = 0;
 	h->stats.grows++;
@@ -492,6 +529,7 @@ fill_slot(struct heat *h, size_t i, uint64_t key, uint16_t c, int8_t node)
 	e->node = node;
 	e->flags = 0;
 	e->moved = HEAT_MOVED_NEVER;
+	occ_set(h, i);
 	h->size++;
 	h->hist[heat_bin(c)] += heat_key_npages(key);
 	return e;
@@ -734,6 +772,12 @@ heat_slots_mut(struct heat *h, size_t *nslots)
 }
 
 const uint64_t *
+heat_occupied(const struct heat *h)
+{
+	return h->occ;
+}
+
+const uint64_t *
 heat_hist(const struct heat *h)
 {
 	return h->hist;
@@ -754,7 +798,8 @@ heat_capacity(const struct heat *h)
 size_t
 heat_mem_bytes(const struct heat *h)
 {
-	return sizeof(*h) + h->nslots * sizeof(*h->slots);
+	return sizeof(*h) + h->nslots * sizeof(*h->slots) +
+	    OCC_WORDS(h->nslots) * sizeof(*h->occ);
 }
 
 uint16_t

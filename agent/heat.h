@@ -260,6 +260,15 @@ size_t heat_drop_pid(struct heat *h, uint32_t pid);
 const struct heat_entry *heat_slots(const struct heat *h, size_t *nslots);
 struct heat_entry *heat_slots_mut(struct heat *h, size_t *nslots);
 
+/*
+ * Which slots hold an entry: bit i % 64 of word i / 64 is set iff slot i
+ * of heat_slots() has a non-zero key; (nslots + 63) / 64 words, the bits
+ * past nslots clear.  Kept by insertion and removal (never by the hit
+ * path), so a pass over the entries can skip the empty slots, a quarter
+ * to five eighths of them as the table doubles.  Valid as heat_slots().
+ */
+const uint64_t *heat_occupied(const struct heat *h);
+
 /* Histogram of decayed heat: HEAT_NBINS bins of 4 KiB-page counts. */
 const uint64_t *heat_hist(const struct heat *h);
 

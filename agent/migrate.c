@@ -890,11 +890,13 @@ int
 migrate_query(struct migrator *m, struct heat *h, size_t max)
 {
 	const struct heat_entry *slots;
+	const uint64_t *occ;
 	struct plan_item *items;
-	size_t nslots, n = 0, i, j, k, cnt, scanned;
+	size_t nslots, nw, w0, hand, n = 0, i, j, k, cnt;
 	int resolved = 0, rc;
 
 	slots = heat_slots(h, &nslots);
+	occ = heat_occupied(h);
 	if (nslots == 0 || max == 0)
 		return 0;
 	rc = reserve_call(m);
@@ -902,13 +904,27 @@ migrate_query(struct migrator *m, struct heat *h, size_t max)
 		goto err;
 	/*
 	 * Scan from where the last query stopped, so that entries the kernel
-	 * cannot place do not hold the front of the table for ever.
+	 * cannot place do not hold the front of the table for ever: the
+	 * entries (the occupancy bitmap's set bits) from the hand's slot to
+	 * the end, then from the start back to the hand.
 	 */
 	if (m->query_hand >= nslots)
 		m->query_hand = 0;
-	i = m->query_hand;
-	for (scanned = 0; scanned < nslots && n < max; scanned++) {
-		if (slots[i].key != 0 && slots[i].node < 0) {
+	hand = m->query_hand;
+	nw = (nslots + 63) / 64;
+	w0 = hand / 64;
+	for (size_t pass = 0; pass <= nw && n < max; pass++) {
+		size_t w = (w0 + pass) % nw;
+		uint64_t bits = occ[w];
+
+		if (pass == 0)
+			bits &= ~0ULL << (hand % 64);
+		else if (pass == nw)
+			bits &= (1ULL << (hand % 64)) - 1;
+		for (; bits != 0 && n < max; bits &= bits - 1) {
+			i = w * 64 + (size_t)__builtin_ctzll(bits);
+			if (slots[i].node >= 0)
+				continue;
 			items = grow(m->items, &m->items_cap, n + 1,
 			    sizeof(*m->items));
 			if (items == NULL) {
@@ -920,11 +936,11 @@ migrate_query(struct migrator *m, struct heat *h, size_t max)
 			m->items[n].heat = 0;
 			m->items[n].npages = heat_key_npages(slots[i].key);
 			n++;
+			/* a full batch: the next query starts after it */
+			if (n == max)
+				m->query_hand = i + 1 == nslots ? 0 : i + 1;
 		}
-		if (++i == nslots)
-			i = 0;
 	}
-	m->query_hand = i;
 	if (n > 1)
 		qsort(m->items, n, sizeof(*m->items), cmp_item);
 

@@ -31,16 +31,30 @@ rnd_below(uint64_t n)
 	return rnd() % n;
 }
 
-/* Recount the histogram from the slots; check size and that every entry is found. */
+/*
+ * Recount the histogram from the slots; check size, the occupancy bitmap
+ * and that every entry is found.
+ */
 static int
 check_table(struct heat *h)
 {
 	uint64_t hist[HEAT_NBINS] = { 0 };
 	const uint64_t *got = heat_hist(h);
 	const struct heat_entry *s;
+	const uint64_t *occ;
 	size_t n, used = 0;
 
 	s = heat_slots(h, &n);
+	occ = heat_occupied(h);
+	for (size_t i = 0; i < (n + 63) / 64 * 64; i++) {
+		bool set = occ[i / 64] >> (i % 64) & 1;
+
+		if (set != (i < n && s[i].key != 0)) {
+			fprintf(stderr, "slot %zu: occupancy bit %d, key %#llx\n",
+			    i, set, i < n ? (unsigned long long)s[i].key : 0ULL);
+			return -1;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (s[i].key == 0)
 			continue;

@@ -754,6 +754,29 @@ test_query_resolves(void)
 	teardown();
 }
 
+/* Batches of max across many bitmap words: every entry exactly once. */
+static void
+test_query_batches(void)
+{
+	int n, total = 0;
+
+	ASSERT_EQ(setup(2, 0), 0);
+	for (int i = 0; i < 200; i++)
+		ASSERT_TRUE(heat_record(h, 1, addr_of(i), false, NOW) != NULL);
+	for (int call = 0; call < 6; call++) {
+		n = migrate_query(m, h, 30);
+		ASSERT_EQ(n, 30);
+		total += n;
+	}
+	ASSERT_EQ(migrate_query(m, h, 30), 20);	/* the rest, wrapping */
+	ASSERT_EQ(migrate_query(m, h, 30), 0);
+	ASSERT_EQ(total + 20, 200);
+	ASSERT_EQ_U(migrate_stats(m)->queried, 200);
+	for (int i = 0; i < 200; i++)
+		ASSERT_GE(node_of(1, addr_of(i)), 0);
+	teardown();
+}
+
 static void
 test_query_chunks(void)
 {
@@ -849,6 +872,7 @@ main(void)
 	RUN_TEST(test_dropped_items_skipped);
 	RUN_TEST(test_no_target_node);
 	RUN_TEST(test_query_resolves);
+	RUN_TEST(test_query_batches);
 	RUN_TEST(test_query_chunks);
 	RUN_TEST(test_fast_used_and_controls);
 	RUN_TEST(test_sim_grows);
