@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "heat.h"
+#include "vtier/util.h"
 
 /* Entries older than this many epochs (17 halvings) count zero. */
 #define DECAY_LIMIT	(17u << HEAT_SUB_SHIFT)
@@ -450,7 +451,7 @@ static int
 grow(struct heat *h)
 {
 	size_t n = h->nslots * 2 < h->max_slots ? h->nslots * 2 : h->max_slots;
-	struct heat_entry *ns = calloc(n, sizeof(*ns)), *old = h->slots;
+	struct heat_entry *ns = calloc_touched(n, sizeof(*ns)), *old = h->slots;
 	uint64_t *occ = calloc(OCC_WORDS(n), sizeof(*occ));
 	size_t on = h->nslots;
 

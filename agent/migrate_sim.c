@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vtier/util.h"
 #include "heat.h"
 #include "migrate.h"
 #include "migrate_int.h"
@@ -99,7 +100,7 @@ sim_rehash(struct sim *s, size_t cap, uint32_t drop_pid)
 	struct sim_page *tab;
 	size_t used = 0;
 
-	tab = calloc(cap, sizeof(*tab));
+	tab = calloc_touched(cap, sizeof(*tab));
 	if (tab == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < s->cap; i++) {

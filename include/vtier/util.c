@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -304,6 +305,22 @@ write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+void *
+calloc_touched(size_t n, size_t size)
+{
+	size_t bytes;
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bytes = n * size;
+	if ((p = malloc(bytes != 0 ? bytes : 1)) != NULL)
+		memset(p, 0, bytes);
+	return p;
 }
 
 int

@@ -1,6 +1,6 @@
 /*
  * util.h - small helpers shared by the agent, the shim and the tools:
- * strict number parsing, clocks, whole-file reads.
+ * strict number parsing, clocks, whole-file reads, a zeroed allocation.
  *
  * Every parser here accepts the whole string or fails with -EINVAL
  * (-ERANGE on overflow); none of them skips trailing junk.
@@ -52,5 +52,16 @@ int write_all(int fd, const void *buf, size_t len);
 
 /* qsort/bsearch order of two uint64_t. */
 int cmp_u64(const void *a, const void *b);
+
+/*
+ * calloc whose pages are all written before it returns.  A large calloc
+ * is fresh mmap'd memory that reads map to the shared zero page; the
+ * first write to such a page then copies it and flushes the TLB of every
+ * CPU the process runs on.  A table filled by probing (read a slot, then
+ * write it) took both faults and a shootdown per 4 KiB page; written
+ * first, each page takes one plain fault.  NULL (errno ENOMEM) on
+ * overflow or no memory.
+ */
+void *calloc_touched(size_t n, size_t size);
 
 #endif

@@ -1,5 +1,7 @@
 /* test_util.c - strict parsers and helpers of include/vtier/util.c */
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "vtier/util.h"
 #include "../test.h"
@@ -87,6 +89,25 @@ test_read_file(void)
 	remove("/tmp/vtier-test-read-file");
 }
 
+static void
+test_calloc_touched(void)
+{
+	size_t n = 3 * 1024 * 1024 / sizeof(uint64_t);	/* mmap'd by malloc */
+	uint64_t *v = calloc_touched(n, sizeof(*v)), or = 0;
+
+	ASSERT_TRUE(v != NULL);
+	for (size_t i = 0; i < n; i++)
+		or |= v[i];
+	ASSERT_EQ_U(or, 0);
+	free(v);
+	errno = 0;
+	ASSERT_TRUE(calloc_touched(SIZE_MAX / 2, 4) == NULL);
+	ASSERT_EQ(errno, ENOMEM);
+	v = calloc_touched(0, 8);
+	ASSERT_TRUE(v != NULL);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -94,5 +115,6 @@ main(void)
 	RUN_TEST(test_parse_duration);
 	RUN_TEST(test_parse_misc);
 	RUN_TEST(test_read_file);
+	RUN_TEST(test_calloc_touched);
 	TEST_EXIT();
 }
