@@ -35,15 +35,23 @@ sim_call_time = $2
 INI
 }
 ini 8M 20ms
-"$B/vtier-agent" -c "$T/agent.ini" --sysfs "$SRC/tests/fixtures/topo-2node" \
-	-d 2>"$T/agent.log" &
-agent=$!
-for i in $(seq 50); do [ -S "$T/agent.sock" ] && break; sleep 0.1; done
-
-python3 - "$T" "$B/vtierctl" "$agent" <<'PY'
+# The writer is up and waiting in a blocking open of the FIFO before the
+# agent starts, so its samples come from the moment the agent opens the
+# FIFO, and the agent's first round, 1 s after its start, finds the 4096
+# pages however slowly python starts on a loaded machine (it did not,
+# once, beside another make check and an ASan one: the first round found
+# few pages and the second was the long one).
+python3 - "$T" "$B/vtierctl" <<'PY' &
 import errno, json, os, signal, subprocess, sys, time
-t, ctl, agent = sys.argv[1], sys.argv[2], int(sys.argv[3])
-fd = os.open(t + "/fifo", os.O_WRONLY | os.O_NONBLOCK)
+t, ctl = sys.argv[1], sys.argv[2]
+signal.alarm(20)                # no agent to open the FIFO: fail, not hang
+open(t + "/writer.ready", "w").close()
+fd = os.open(t + "/fifo", os.O_WRONLY)      # until the agent opens it
+os.set_blocking(fd, False)
+while not os.path.exists(t + "/agent.pid"):
+    time.sleep(0.01)
+agent = int(open(t + "/agent.pid").read())
+signal.alarm(0)
 written = lost = pending = 0
 base, page = 0x7f0000000000, 0
 
@@ -118,6 +126,13 @@ assert s4["lost_samples"] <= written // 20, "more than 5% lost"
 assert s4["promoted_pages"] > 0
 assert s4["fast_used_bytes"] <= 6 << 20, "over the new budget"
 PY
+py=$!
+for i in $(seq 200); do [ -e "$T/writer.ready" ] && break; sleep 0.05; done
+"$B/vtier-agent" -c "$T/agent.ini" --sysfs "$SRC/tests/fixtures/topo-2node" \
+	-d 2>"$T/agent.log" &
+agent=$!
+echo "$agent" >"$T/agent.pid.new" && mv "$T/agent.pid.new" "$T/agent.pid"
+wait "$py" || { cat "$T/agent.log"; exit 1; }
 
 # SIGTERM during a long round: dram 3M means some 800 demotions, 200 ms a
 # call of 64: 2.6 s of calls from the next tick; stopped at its next call.
