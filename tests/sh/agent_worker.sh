@@ -12,8 +12,9 @@
 set -eu
 : "${B:=build}" "${SRC:=.}"
 T=$(mktemp -d /tmp/vtier-worker.XXXXXX)
-agent=
-trap '[ -z "$agent" ] || kill -9 "$agent" 2>/dev/null; rm -rf "$T"' EXIT
+agent= py=
+trap '[ -z "$agent" ] || kill -9 "$agent" 2>/dev/null
+	[ -z "$py" ] || kill "$py" 2>/dev/null; rm -rf "$T"' EXIT
 mkfifo "$T/fifo"
 ini() {	# dram sim_call_time
 	cat >"$T/agent.ini" <<INI
@@ -38,9 +39,9 @@ ini 8M 20ms
 # The writer is up and waiting in a blocking open of the FIFO before the
 # agent starts, so its samples come from the moment the agent opens the
 # FIFO, and the agent's first round, 1 s after its start, finds the 4096
-# pages however slowly python starts on a loaded machine (it did not,
-# once, beside another make check and an ASan one: the first round found
-# few pages and the second was the long one).
+# pages however slowly python starts on a loaded machine (started after
+# the agent, it did not beside another make check and an ASan one: the
+# first round found few pages and the second was the long one).
 python3 - "$T" "$B/vtierctl" <<'PY' &
 import errno, json, os, signal, subprocess, sys, time
 t, ctl = sys.argv[1], sys.argv[2]
@@ -132,7 +133,8 @@ for i in $(seq 200); do [ -e "$T/writer.ready" ] && break; sleep 0.05; done
 	-d 2>"$T/agent.log" &
 agent=$!
 echo "$agent" >"$T/agent.pid.new" && mv "$T/agent.pid.new" "$T/agent.pid"
-wait "$py" || { cat "$T/agent.log"; exit 1; }
+wait "$py" || { py=; cat "$T/agent.log"; exit 1; }
+py=
 
 # SIGTERM during a long round: dram 3M means some 800 demotions, 200 ms a
 # call of 64: 2.6 s of calls from the next tick; stopped at its next call.
