@@ -28,16 +28,22 @@
  * refuses is lost and reported in a "# lost N" line, as tierload does.
  *
  * BENCH_AGENT_INTERVAL sets [policy] interval (a duration, as agent.ini
- * spells it; default the agent's 50ms): rounds are most of the figure.
+ * spells it; default the agent's 50ms): the round worker is about a
+ * quarter to a third of the figure at 20k/s and half of it at 2k/s.
  *
  * Measured over BENCH_AGENT_SECONDS (20) after BENCH_AGENT_WARM (3) s
  * of feeding: the agent's process CPU clock (all threads, user + system,
  * clock_getcpuclockid) and, as a check, the agent's own cpu_seconds
  * (getrusage) from the status it is asked for anyway (vtierctl status
- * --json), which also gives the samples read.  Prints; exits 0 when both runs measured,
- * 1 when the agent could not be run, read nothing or exited non-zero
- * (a sanitized agent that found an error).  No verdict beyond the
- * printed comparison with the 1% budget: timing is not a test.
+ * --json), which also gives the samples read.  Where it goes: the
+ * event loop thread's share, from the main thread's schedstat (ns; the
+ * rest is the round worker's, the agent's one other thread).  Not the
+ * system time's share: utime and stime are split from tick samples, a
+ * few hundred in a run, and read from 0% to about 40% from one run to
+ * the next on one machine.  Prints; exits 0 when both runs measured, 1
+ * when the agent could not be run, read nothing or exited non-zero (a
+ * sanitized agent that found an error).  No verdict beyond the printed
+ * comparison with the 1% budget: timing is not a test.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +73,7 @@
 
 struct snap {
 	double cpu_s;		/* process CPU clock */
+	double loop_s;		/* the loop (main) thread's, -1 unknown */
 	double status_s;	/* the agent's cpu_seconds (getrusage) */
 	uint64_t samples, lost, promoted, demoted, ticks, early;
 	uint64_t tracked;
@@ -84,6 +91,7 @@ struct feed {
 struct result {
 	unsigned rate;
 	double ns_per_sample, cpu_pct, status_pct, samples_per_s;
+	double loop_pct;	/* -1 unknown */
 	uint64_t lost, promoted, demoted, ticks, early, tracked;
 	double lost_pct;
 };
@@ -180,14 +188,37 @@ status(const char *sock, struct snap *s)
 	return 0;
 }
 
+/*
+ * The loop thread's CPU: the first field of the main thread's schedstat,
+ * ns (-1 without CONFIG_SCHED_INFO).
+ */
+static double
+loop_seconds(pid_t pid)
+{
+	char path[64];
+	unsigned long long ns;
+	double sec = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid,
+	    (int)pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fscanf(f, "%llu", &ns) == 1)
+			sec = (double)ns * 1e-9;
+		fclose(f);
+	}
+	return sec;
+}
+
 static int
-snap(clockid_t clk, const char *sock, struct snap *s)
+snap(clockid_t clk, pid_t pid, const char *sock, struct snap *s)
 {
 	struct timespec ts;
 
 	if (clock_gettime(clk, &ts) < 0)
 		return -1;
 	s->cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	s->loop_s = loop_seconds(pid);
 	s->t_ns = now_ns();
 	return status(sock, s);
 }
@@ -314,10 +345,10 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 		goto out;
 	}
 	feed_for(&f, rate, warm);
-	if (snap(clk, sock, &a) < 0)
+	if (snap(clk, pid, sock, &a) < 0)
 		goto status_err;
 	feed_for(&f, rate, secs);
-	if (snap(clk, sock, &b) < 0)
+	if (snap(clk, pid, sock, &b) < 0)
 		goto status_err;
 	if (b.samples <= a.samples) {
 		fprintf(stderr, "bench_agent: the agent read no samples\n");
@@ -330,6 +361,8 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 	    (double)(b.samples - a.samples);
 	res->cpu_pct = 100 * (b.cpu_s - a.cpu_s) / secs;
 	res->status_pct = 100 * (b.status_s - a.status_s) / secs;
+	res->loop_pct = a.loop_s < 0 || b.loop_s < 0 ? -1 :
+	    100 * (b.loop_s - a.loop_s) / secs;
 	res->lost = b.lost - a.lost;
 	res->lost_pct = 100.0 * (double)f.lost / (double)f.sent;
 	res->promoted = b.promoted - a.promoted;
@@ -379,6 +412,12 @@ row(const char *name, const struct result *r)
 	    " pages tracked, lost %.2f%%\n", name, r->samples_per_s,
 	    r->ns_per_sample, r->cpu_pct, r->status_pct, r->ticks, r->early,
 	    r->promoted, r->demoted, r->tracked, r->lost_pct);
+	if (r->loop_pct >= 0)
+		printf("  %-10s of it: the event loop thread %5.3f%%, the "
+		    "round worker %5.3f%%\n", "", r->loop_pct,
+		    r->cpu_pct - r->loop_pct);
+	else
+		printf("  %-10s of it: threads unknown (no schedstat)\n", "");
 }
 
 int
