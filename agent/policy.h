@@ -15,6 +15,14 @@
  *   pages colder than c >> hysteresis and by more than sampling noise
  *   (see swap_limit in policy.c), so a swap needs the page coming in
  *   2^hysteresis times as hot as the one going out;
+ * - a promotion must pay for itself: a page's decayed count is the
+ *   samples it had over the last cooling period, and so the samples it
+ *   is expected to have over the next one on the fast tier; times the
+ *   accesses a sample stands for (the sampler's period) and the latency
+ *   each saves, that must exceed what moving it costs.  So a page needs
+ *   min_count samples (min_count_thp for 2 MiB), and a swap, two moves
+ *   for one page's gain, a difference of swap_gap (see
+ *   policy_params_for_round);
  * - a page moved less than min_residence ticks ago is not moved again,
  *   except to get back under the budget;
  * - over budget (fast_used > budget): swap pairs first (a hot slow page
@@ -54,6 +62,10 @@ struct policy_params {
 	uint64_t slow_mask;	/* which are slow (others are ignored) */
 	unsigned hysteresis;	/* a swap needs heat in > heat out << this */
 	uint32_t min_count;	/* decayed count a hot page needs (0 = 1) */
+	/* While the hot set moves (the last plan's plan.moving): */
+	uint32_t pay_min;	/* count a 4 KiB page needs to pay its move */
+	uint32_t pay_min_thp;	/* the same for a 2 MiB page */
+	uint32_t swap_gap;	/* a swap needs heat in - heat out >= this */
 	uint16_t now_tick;	/* policy tick, mod 2^16, never 0 (see below) */
 	uint16_t min_residence;	/* ticks a moved page stays put */
 	uint64_t max_bytes;	/* migration allowed this round, 0 = no limit */

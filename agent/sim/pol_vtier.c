@@ -14,6 +14,12 @@
  * configured headroom and 1/64 of the budget (64 MiB is 1/64 of a 4 GiB
  * budget); vtier-sim --headroom overrides it.
  *
+ * The policy is told the machine the cost model stands for, as its
+ * operator would set it: [sampler] period = the accesses a sample stands
+ * for, [policy] break_even = the migration cost over the latency an
+ * access saves, rounded up (0, no limit, when the slow tier is no
+ * slower).  These two override the --config file's.
+ *
  * The "machine" is the sim migrator: node 0 fast (with CPUs), node 1
  * slow.  Each page is first-touched on the node the engine placed it on,
  * and after every round the pages the plan named are looked up again and
@@ -21,6 +27,7 @@
  * for every policy.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,7 +87,9 @@ vt_fini(void *state)
 static int
 vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 {
+	const struct sim_cost *c = &run->par->cost;
 	struct vtier *v;
+	double gain;
 	size_t cap;
 	int rc;
 
@@ -88,6 +97,10 @@ vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 		return -ENOMEM;
 	v->cfg = run->par->cfg;
 	v->cfg.headroom = run->par->headroom;
+	v->cfg.sample_period = c->accesses;
+	gain = c->slow_ns - c->fast_ns;
+	v->cfg.break_even = gain > 0 ?
+	    (uint32_t)MIN(ceil(c->migrate_ns / gain), 1e9) : 0;
 	v->budget = run->par->budget_pages * SIM_PAGE_SIZE;
 	make_topo(&v->topo, (uint64_t)run->tr->npages * SIM_PAGE_SIZE);
 	if ((rc = policy_heat_create(&v->heat, &v->cfg, v->budget)) < 0)

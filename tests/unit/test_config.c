@@ -166,6 +166,7 @@ test_good_full(void)
 	ASSERT_EQ(c.adopt, 0);
 	ASSERT_EQ_U(c.interval_ms, 250);
 	ASSERT_EQ_U(c.hysteresis, 2);
+	ASSERT_EQ_U(c.break_even, 0);
 	ASSERT_EQ_U(c.min_residence_ms, 60000);
 	ASSERT_EQ(c.backend, BACKEND_SIM);
 	ASSERT_EQ_U(c.rate_bytes, GiB);
@@ -326,6 +327,10 @@ test_bad_values(void)
 		    "[policy] interval: 5ms is out of range (expected 10ms to "
 		    "1m)" },
 		{ "[policy]\ninterval = 61s\n", 2, "out of range" },
+		{ "[policy]\nbreak_even = 1000000001\n", 2,
+		    "[policy] break_even: 1000000001 is out of range (expected "
+		    "0 to 1000000000)" },
+		{ "[policy]\nbreak_even = -1\n", 2, "bad number '-1'" },
 		{ "[migrate]\nsim_call_time = 20ms\n", 2,
 		    "[migrate] sim_call_time: sim_call_time with backend = "
 		    "move_pages (expected backend = sim: it stands in for a "

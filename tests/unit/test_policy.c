@@ -1,7 +1,8 @@
 /*
  * test_policy.c - the placement policy: threshold fitting (exact within
  * the boundary bin, fast pages first on ties), promotion into room and by
- * swapping, hysteresis, minimum residence, budget shrink, unattainable
+ * swapping, hysteresis, paying for a move (break_even), minimum
+ * residence, budget shrink, unattainable
  * budgets, max_bytes, THP sizes, unknown nodes, and a randomized check of
  * the plan's invariants against a brute-force hot set.
  */
@@ -110,6 +111,16 @@ test_params(void)
 	policy_plan_free(&p);
 	policy_plan_free(&p);	/* twice is harmless */
 	heat_destroy(h);
+}
+
+/* A fast page (address 0) and a slow one (4 KiB on) of the given counts. */
+static void
+swap_pair(struct heat **h, struct plan *p, unsigned fast, unsigned slow)
+{
+	ASSERT_EQ(heat_create(h, 64, 1000000000ULL), 0);
+	ASSERT_EQ(policy_plan_init(p, 16), 0);
+	put(*h, 0 * PG, false, fast, FASTN, 0, 0);
+	put(*h, 1 * PG, false, slow, SLOWN, 0, 0);
 }
 
 /* 100 slow pages of counts 1..100: the hot set is the top that fits C. */
@@ -1194,10 +1205,7 @@ test_regime(void)
 	 * 1.5 standard deviations (swap_limit(4) = 1) and not at 1
 	 * (4 - 1 > sqrt(5), swap_limit(4) = 2).
 	 */
-	ASSERT_EQ(heat_create(&h, 64, 1000000000ULL), 0);
-	ASSERT_EQ(policy_plan_init(&p, 16), 0);
-	put(h, 0 * PG, false, 1, FASTN, 0, 0);
-	put(h, 1 * PG, false, 4, SLOWN, 0, 0);
+	swap_pair(&h, &p, 1, 4);
 	pp = params(1, 0, 1);
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
 	ASSERT_EQ(p.npromote + p.ndemote, 0);
@@ -1206,6 +1214,85 @@ test_regime(void)
 	ASSERT_EQ(p.npromote, 1);
 	ASSERT_EQ(p.ndemote, 1);
 	ASSERT_EQ_U(p.promote[0].key, key_of(1 * PG, false));
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/*
+ * Paying for a move: from [policy] break_even and [sampler] period, the
+ * samples a page needs, and they apply while the last plan saw the hot
+ * set move (plan.moving), not while it stays put.
+ */
+static void
+test_pay(void)
+{
+	struct agent_config cfg;
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	config_defaults(&cfg);
+	ASSERT_EQ_U(cfg.break_even, 67);
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	/* a sample is 10007 accesses: one pays for a 4 KiB page */
+	ASSERT_EQ_U(pp.min_count, 2);
+	ASSERT_EQ_U(pp.pay_min, 1);
+	ASSERT_EQ_U(pp.pay_min_thp, 4);		/* 512 * 67 / 10007 = 3.4 */
+	ASSERT_EQ_U(pp.swap_gap, 1);
+	cfg.sample_period = 20;
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	ASSERT_EQ_U(pp.pay_min, 4);
+	ASSERT_EQ_U(pp.swap_gap, 7);
+	cfg.sample_period = 1;
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	ASSERT_EQ_U(pp.pay_min, 67);
+	ASSERT_EQ_U(pp.pay_min_thp, 34304);
+	ASSERT_EQ_U(pp.swap_gap, 134);
+	cfg.sample_period = 1;
+	cfg.break_even = 1000000;	/* more than any count: capped */
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	ASSERT_EQ_U(pp.pay_min_thp, HEAT_COUNT_MAX);
+	cfg.break_even = 0;		/* off */
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	ASSERT_EQ_U(pp.pay_min + pp.pay_min_thp + pp.swap_gap, 0);
+
+	/* Room for both: moving, only the page that pays comes in. */
+	ASSERT_EQ(heat_create(&h, 64, 1000000000ULL), 0);
+	ASSERT_EQ(policy_plan_init(&p, 16), 0);
+	put(h, 1 * PG, false, 10, SLOWN, 0, 0);
+	put(h, 2 * PG, false, 70, SLOWN, 0, 0);
+	pp = params(100, 0, 0);
+	pp.min_count = 2;
+	pp.pay_min = 67;
+	pp.swap_gap = 134;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving);
+	ASSERT_EQ(p.npromote, 2);
+	p.moving = true;	/* as a last plan that saw it move */
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ_U(p.promote[0].key, key_of(2 * PG, false));
+	ASSERT_EQ_U(p.promote_bar, 67);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/*
+	 * A swap is two moves for one page's gain.  20 against 5 passes the
+	 * hysteresis (5 < 20 >> 1) and the noise bound (swap_limit(20) = 10);
+	 * with a gap of 20 it needs x < 1 while the hot set moves.
+	 */
+	swap_pair(&h, &p, 5, 20);
+	pp = params(1, 0, 1);
+	pp.min_count = 2;
+	pp.pay_min = 2;
+	pp.swap_gap = 20;
+	p.moving = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	ASSERT_TRUE(!p.moving);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.ndemote, 1);
 	policy_plan_free(&p);
 	heat_destroy(h);
 }
@@ -1253,6 +1340,7 @@ main(void)
 {
 	RUN_TEST(test_params);
 	RUN_TEST(test_min_count);
+	RUN_TEST(test_pay);
 	RUN_TEST(test_threshold);
 	RUN_TEST(test_ties);
 	RUN_TEST(test_promote_room);
