@@ -744,6 +744,21 @@ on_tick(void *arg, int fd)
 	return true;
 }
 
+/* What paying for a move takes with these settings (policy.c). */
+static void
+log_pay(const struct agent_config *cfg)
+{
+	if (cfg->break_even == 0) {
+		log_info("policy: break_even = 0: moves are not priced");
+		return;
+	}
+	log_info("policy: while the hot set moves, a page is promoted once "
+	    "its samples pay for the move: %u (%u for 2 MiB; break_even %u "
+	    "accesses, a sample per %llu)", policy_pay_samples(cfg, 1),
+	    policy_pay_samples(cfg, HEAT_THP_PAGES), cfg->break_even,
+	    (unsigned long long)cfg->sample_period);
+}
+
 /*
  * SIGHUP: parse the file into a fresh struct and validate it; on error
  * keep running on the old one.  Settings that shape what was opened at
@@ -798,6 +813,7 @@ reload(struct agent *a)
 		a->round_pending = true;
 	}
 	log_info("reloaded %s", a->config_path);
+	log_pay(&a->cfg);
 }
 
 static bool
@@ -1076,6 +1092,7 @@ start(struct agent *a, const char *sysfs)
 	    VTIER_VERSION, err, a->budget_source == BUDGET_FROM_CONFIG ?
 	    "from config" : "all fast memory", a->sampler.ops->name,
 	    config_backend_name(a->cfg.backend));
+	log_pay(&a->cfg);
 	return 0;
 }
 

@@ -840,15 +840,8 @@ ms_to_ticks(uint64_t ms, uint64_t interval_ms)
 	return (uint16_t)MIN(t, 32767);
 }
 
-/*
- * Samples a page must be expected to have for npages 4 KiB moves to pay:
- * break_even accesses per page moved, a sample standing for
- * sample_period accesses.  The PEBS and IBS samplers raise their period
- * to stay in their CPU budget (perf_ring_period_next); with the
- * configured one this asks for as many samples or more.
- */
-static uint32_t
-pay_samples(const struct agent_config *cfg, uint64_t npages)
+uint32_t
+policy_pay_samples(const struct agent_config *cfg, uint64_t npages)
 {
 	uint64_t a = cfg->break_even * npages, p = MAX(cfg->sample_period, 1);
 
@@ -868,9 +861,9 @@ policy_params_for_round(struct policy_params *pp,
 	pp->slow_mask = slow_mask;
 	pp->hysteresis = cfg->hysteresis;
 	pp->min_count = cfg->promote_min;
-	pp->pay_min = pay_samples(cfg, 1);
-	pp->pay_min_thp = pay_samples(cfg, HEAT_THP_PAGES);
-	pp->swap_gap = pay_samples(cfg, 2);
+	pp->pay_min = policy_pay_samples(cfg, 1);
+	pp->pay_min_thp = policy_pay_samples(cfg, HEAT_THP_PAGES);
+	pp->swap_gap = policy_pay_samples(cfg, 2);
 	pp->now_tick = tick;
 	pp->min_residence = ms_to_ticks(cfg->min_residence_ms,
 	    cfg->interval_ms);

@@ -157,6 +157,16 @@ void policy_params_for_round(struct policy_params *pp,
     const struct agent_config *cfg, uint64_t budget, uint64_t fast_used,
     uint64_t fast_mask, uint64_t slow_mask, uint16_t tick, uint64_t tokens);
 
+/*
+ * Samples a page must be expected to have for npages 4 KiB moves to pay
+ * ("Paying for a move" in policy.c): break_even accesses per page moved,
+ * a sample standing for sample_period accesses, rounded up, at most
+ * HEAT_COUNT_MAX.  The PEBS and IBS samplers raise their period to stay
+ * in their CPU budget (perf_ring_period_next); with the configured one
+ * this asks for as many samples or more.
+ */
+uint32_t policy_pay_samples(const struct agent_config *cfg, uint64_t npages);
+
 /* Bytes a round may add to the fast nodes: budget - headroom - fast_used. */
 int64_t policy_room(const struct agent_config *cfg, uint64_t budget,
     uint64_t fast_used);
