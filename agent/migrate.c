@@ -38,6 +38,16 @@
  * status of that batch and of every later page unwritten.  So status[]
  * starts as MIGRATE_ST_UNSET, and if any are still unset afterwards one
  * query call (nodes = NULL) says where those pages really are.
+ *
+ * -EFAULT, from a move or a query, does not always mean "not mapped".
+ * On 6.1 with NUMA balancing, a THP its scanner mapped PROT_NONE for a
+ * hinting fault says -EFAULT until the page is touched, however long one
+ * waits: follow_page() refuses such a pmd (mm/gup.c, follow_pmd_mask ->
+ * no_page_table under FOLL_DUMP; 6.5's d74943a2f3cd "mm/gup: reintroduce
+ * FOLL_NUMA as FOLL_HONOR_NUMA_FAULT" undid that, and did not apply to
+ * 6.1.y).  So the first -EFAULT only forgets the page's node (-1, so
+ * migrate_query asks again next round) and marks it HEAT_F_FAULTED; a
+ * second one with no node learnt in between drops the entry.
  */
 #include <errno.h>
 #include <numa.h>
@@ -466,10 +476,11 @@ valid_node(int node)
  * Some statuses are still unset after a move: ask where those pages are.
  * One already on the target moved; one elsewhere did not, for the reason
  * the call gave (unset_err), and where[] records its node; one that
- * vanished gets the query's -ENOENT/-EFAULT.  If even the query fails,
- * the node is forgotten (-1) so that migrate_query looks again.  The
- * whole chunk is queried: a page-table walk per page is cheap next to
- * the move, and it keeps pages[] as it is.
+ * vanished (or hides: -EFAULT, see the top of the file) gets the query's
+ * -ENOENT/-EFAULT, taken by apply_status as a move's.  If even the query
+ * fails, the node is forgotten (-1) so that migrate_query looks again.
+ * The whole chunk is queried: a page-table walk per page is cheap next
+ * to the move, and it keeps pages[] as it is.
  */
 static void
 verify_unset(struct migrator *m, uint32_t pid, size_t n, int target,
@@ -497,6 +508,29 @@ verify_unset(struct migrator *m, uint32_t pid, size_t n, int target,
 	}
 }
 
+/* A node learnt for the entry (-1: forgotten); a known one clears FAULTED. */
+static void
+set_node(struct heat_entry *e, int node)
+{
+	e->node = (int8_t)node;
+	if (node >= 0)
+		e->flags &= (uint8_t)~HEAT_F_FAULTED;
+}
+
+/* -EFAULT for the page of e (NULL: not tracked): see the top of the file. */
+static void
+fault_status(struct heat *h, struct heat_entry *e, uint64_t key)
+{
+	if (e == NULL)
+		return;
+	if (e->flags & HEAT_F_FAULTED) {
+		heat_drop(h, key);
+		return;
+	}
+	e->flags |= HEAT_F_FAULTED;
+	e->node = -1;
+}
+
 /* Fold one page's status into the heat table, the stats and the round. */
 static void
 apply_status(struct migrator *m, struct heat *h, const struct plan_item *it,
@@ -509,7 +543,7 @@ apply_status(struct migrator *m, struct heat *h, const struct plan_item *it,
 
 	if (s == ph->target) {
 		if (e != NULL) {
-			e->node = (int8_t)s;
+			set_node(e, s);
 			e->moved = ph->tick;
 		}
 		ph->moved++;
@@ -525,7 +559,7 @@ apply_status(struct migrator *m, struct heat *h, const struct plan_item *it,
 		return;
 	}
 	if (e != NULL && where != WHERE_NONE)
-		e->node = (int8_t)where;
+		set_node(e, where);
 	switch (s) {
 	case ST_NOT_TRIED:
 		break;
@@ -538,7 +572,7 @@ apply_status(struct migrator *m, struct heat *h, const struct plan_item *it,
 		break;
 	case -EFAULT:
 		m->st.err_fault++;
-		heat_drop(h, it->key);
+		fault_status(h, e, it->key);
 		break;
 	case -ENOMEM:
 		m->st.err_nomem++;
@@ -555,7 +589,7 @@ apply_status(struct migrator *m, struct heat *h, const struct plan_item *it,
 		if (valid_node(s)) {
 			/* Reported success elsewhere: believe where it says. */
 			if (e != NULL)
-				e->node = (int8_t)s;
+				set_node(e, s);
 			break;
 		}
 		/* -EINVAL and the like: this page will not move; stop trying. */
@@ -869,7 +903,7 @@ query_chunk(struct migrator *m, struct heat *h, uint32_t pid,
 		if (valid_node(s)) {
 			e = heat_lookup(h, it[i].key);
 			if (e != NULL) {
-				e->node = (int8_t)s;
+				set_node(e, s);
 				resolved++;
 			}
 		} else if (s == -ENOENT) {
@@ -877,7 +911,7 @@ query_chunk(struct migrator *m, struct heat *h, uint32_t pid,
 			heat_drop(h, it[i].key);
 		} else if (s == -EFAULT) {
 			m->st.err_fault++;
-			heat_drop(h, it[i].key);
+			fault_status(h, heat_lookup(h, it[i].key), it[i].key);
 		} else {
 			/* Left unknown; the scan moves on, so it cannot starve others. */
 			m->st.err_other++;

@@ -10,7 +10,9 @@
  *   node     moved (or already there): entry's node and moved tick set
  *   -EBUSY   left as is, retried in a later round
  *   -ENOENT  page not present (freed, never touched): entry dropped
- *   -EFAULT  address not mapped: entry dropped
+ *   -EFAULT  address not mapped, or (6.1) a THP NUMA balancing mapped
+ *            PROT_NONE: node forgotten (-1), entry dropped if the next
+ *            move or query says -EFAULT again (see migrate.c)
  *   -ENOMEM  target node full: no more promotions this round
  *   -EACCES  page shared by several processes: marked HEAT_F_PINNED
  *   other    counted, marked HEAT_F_PINNED
@@ -104,8 +106,8 @@ uint64_t migrate_budget_bytes(struct migrator *m, uint64_t now_ns);
 
 /*
  * Look up the node of up to max entries whose node is -1 (move_pages
- * with nodes = NULL), dropping entries whose pages are gone.  Returns
- * the number resolved, or -errno.
+ * with nodes = NULL), dropping entries whose pages are gone (-ENOENT,
+ * or -EFAULT twice in a row).  Returns the number resolved, or -errno.
  */
 int migrate_query(struct migrator *m, struct heat *h, size_t max);
 
@@ -136,9 +138,16 @@ int migrate_sim_first_touch(struct migrator *m, int node);
 int migrate_sim_call_time(struct migrator *m, uint64_t ns);
 /* Make every later call for pid fail with -ESRCH, as if it exited. */
 int migrate_sim_kill(struct migrator *m, uint32_t pid);
-/* Make the next n moves of the page at (pid, addr) return err. */
+/* Make the next n (<= 65535) moves of the page at (pid, addr) return err. */
 int migrate_sim_inject(struct migrator *m, uint32_t pid, uint64_t addr,
     int err, unsigned n);
+/*
+ * Make its next n (<= 255) queries (nodes = NULL) say err (>= -128), as
+ * 6.1 says -EFAULT for a THP NUMA balancing mapped PROT_NONE; moves are
+ * not affected, nor is an injection of migrate_sim_inject.
+ */
+int migrate_sim_inject_query(struct migrator *m, uint32_t pid,
+    uint64_t addr, int err, unsigned n);
 /* Where the sim holds a page (first-touching it if new), or -errno. */
 int migrate_sim_node(struct migrator *m, uint32_t pid, uint64_t addr);
 

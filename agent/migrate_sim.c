@@ -14,10 +14,13 @@
  * - Faults are injected per page: its next n moves (queries are not
  *   affected) report the given status.  -EAGAIN stands for the kernel
  *   failing to migrate a page it had isolated: the page stays, its
- *   status is left unwritten and it counts in the return value.
+ *   status is left unwritten and it counts in the return value.  Apart
+ *   from those, its next n queries can report a status (as 6.1 says
+ *   -EFAULT for a THP that NUMA balancing mapped PROT_NONE).
  * - A killed pid fails every later call with -ESRCH, and its pages are
  *   freed, as an exited process's are.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -32,11 +35,14 @@
 
 struct sim_page {
 	uint64_t key;		/* pid << 36 | vpn; 0 = empty slot */
-	uint32_t inj_n;		/* moves left that report inj_err */
+	uint16_t inj_n;		/* moves left that report inj_err */
 	int16_t inj_err;
+	uint8_t qinj_n;		/* queries left that report qinj_err */
+	int8_t qinj_err;
 	int8_t node;
 	uint8_t pad;
 };
+static_assert(sizeof(struct sim_page) == 16, "sim_page: 4 to a cache line");
 
 struct sim {
 	struct sim_page *tab;
@@ -243,7 +249,12 @@ sim_move(struct migrator *m, uint32_t pid, size_t n, void **pages,
 		if (p == NULL)
 			return -ENOMEM;
 		if (nodes == NULL) {
-			status[i] = p->node;
+			if (p->qinj_n > 0) {
+				p->qinj_n--;
+				status[i] = p->qinj_err;
+			} else {
+				status[i] = p->node;
+			}
 			continue;
 		}
 		if (p->inj_n > 0) {
@@ -342,24 +353,45 @@ migrate_sim_kill(struct migrator *m, uint32_t pid)
 	return 0;
 }
 
-int
-migrate_sim_inject(struct migrator *m, uint32_t pid, uint64_t addr, int err,
-    unsigned n)
+/* Injections for moves (err >= -32768, n <= 65535) or queries (-128, 255). */
+static int
+inject(struct migrator *m, uint32_t pid, uint64_t addr, int err, unsigned n,
+    bool query)
 {
 	struct sim *s = m->be;
 	struct sim_page *p;
 
 	if (m->backend != BACKEND_SIM)
 		return -ENOTSUP;
-	if (pid == 0 || pid > HEAT_PID_MAX || err >= 0 || err < INT16_MIN ||
-	    addr >= HEAT_ADDR_LIMIT)
+	if (pid == 0 || pid > HEAT_PID_MAX || err >= 0 ||
+	    err < (query ? INT8_MIN : INT16_MIN) ||
+	    n > (query ? UINT8_MAX : UINT16_MAX) || addr >= HEAT_ADDR_LIMIT)
 		return -EINVAL;
 	p = sim_touch(s, sim_key(pid, addr >> HEAT_PAGE_SHIFT));
 	if (p == NULL)
 		return -ENOMEM;
-	p->inj_err = (int16_t)err;
-	p->inj_n = n;
+	if (query) {
+		p->qinj_err = (int8_t)err;
+		p->qinj_n = (uint8_t)n;
+	} else {
+		p->inj_err = (int16_t)err;
+		p->inj_n = (uint16_t)n;
+	}
 	return 0;
+}
+
+int
+migrate_sim_inject(struct migrator *m, uint32_t pid, uint64_t addr, int err,
+    unsigned n)
+{
+	return inject(m, pid, addr, err, n, false);
+}
+
+int
+migrate_sim_inject_query(struct migrator *m, uint32_t pid, uint64_t addr,
+    int err, unsigned n)
+{
+	return inject(m, pid, addr, err, n, true);
 }
 
 int

@@ -371,8 +371,12 @@ test_status_busy_retried(void)
 	teardown();
 }
 
+/*
+ * -ENOENT drops the entry; -EFAULT only forgets its node (6.1 says it
+ * for a THP NUMA balancing mapped PROT_NONE) until it comes again.
+ */
 static void
-test_status_noent_fault_dropped(void)
+test_status_noent_dropped_fault_twice(void)
 {
 	const struct migrate_stats *st;
 
@@ -382,16 +386,22 @@ test_status_noent_fault_dropped(void)
 		add_item(false, 1, addr_of(i), false);
 	}
 	ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(0), -ENOENT, 1), 0);
-	ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(2), -EFAULT, 1), 0);
+	ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(2), -EFAULT, 2), 0);
 	ASSERT_EQ(execute(0), 0);
 	st = migrate_stats(m);
 	ASSERT_EQ_U(st->err_noent, 1);
 	ASSERT_EQ_U(st->err_fault, 1);
 	ASSERT_TRUE(heat_lookup(h, heat_key(1, addr_of(0), false)) == NULL);
-	ASSERT_TRUE(heat_lookup(h, heat_key(1, addr_of(2), false)) == NULL);
+	ASSERT_EQ(node_of(1, addr_of(2)), -1);	/* kept, node to be asked */
 	ASSERT_EQ(node_of(1, addr_of(1)), 2);
 	ASSERT_EQ(rnd.failed, 2);
 	ASSERT_EQ_U(rnd.demoted_bytes, PG);
+	ASSERT_EQ_U(heat_size(h), 2);
+
+	/* The same plan again: the second -EFAULT in a row drops it. */
+	ASSERT_EQ(execute(0), 0);
+	ASSERT_EQ_U(st->err_fault, 2);
+	ASSERT_TRUE(heat_lookup(h, heat_key(1, addr_of(2), false)) == NULL);
 	ASSERT_EQ_U(heat_size(h), 1);
 	teardown();
 }
@@ -481,6 +491,81 @@ test_unset_status_verified(void)
 	ASSERT_EQ(node_of(1, addr_of(0)), 0);
 	ASSERT_EQ(node_of(1, addr_of(1)), 1);
 	ASSERT_EQ(node_of(1, addr_of(2)), 0);
+	teardown();
+}
+
+/*
+ * A move that leaves a status unset and a verifying query that says
+ * -EFAULT (6.1: a THP mapped PROT_NONE by NUMA balancing): the entry is
+ * kept, its node forgotten, and migrate_query places it once the query
+ * sees it again.
+ */
+static void
+test_unset_fault_kept(void)
+{
+	const struct migrate_stats *st;
+
+	ASSERT_EQ(setup(16, 0), 0);
+	for (int i = 0; i < 2; i++) {
+		ASSERT_TRUE(track(1, addr_of(i), 1) != NULL);
+		add_item(true, 1, addr_of(i), false);
+	}
+	ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(1), -EAGAIN, 1), 0);
+	ASSERT_EQ(migrate_sim_inject_query(m, 1, addr_of(1), -EFAULT, 1), 0);
+	ASSERT_EQ(execute(1 << 30), 0);
+	st = migrate_stats(m);
+	ASSERT_EQ_U(st->calls, 2);		/* the move and its query */
+	ASSERT_EQ_U(st->err_fault, 1);
+	ASSERT_EQ_U(rnd.promoted_bytes, PG);
+	ASSERT_EQ(rnd.failed, 1);
+	ASSERT_EQ(node_of(1, addr_of(0)), 0);
+	ASSERT_EQ(node_of(1, addr_of(1)), -1);	/* kept, to be asked */
+
+	ASSERT_EQ(migrate_query(m, h, 100), 1);
+	ASSERT_EQ(node_of(1, addr_of(1)), 1);
+	ASSERT_EQ_U(st->err_fault, 1);
+	teardown();
+}
+
+/*
+ * migrate_query: a first -EFAULT keeps the entry, unknown; a second in a
+ * row drops it; a node learnt in between starts the count again.
+ */
+static void
+test_query_fault_twice_dropped(void)
+{
+	const struct migrate_stats *st;
+	struct heat_entry *e;
+
+	ASSERT_EQ(setup(16, 0), 0);
+	for (int i = 0; i < 3; i++)
+		ASSERT_TRUE(heat_record(h, 1, addr_of(i), false, NOW) != NULL);
+	ASSERT_EQ(migrate_sim_inject_query(m, 1, addr_of(1), -EFAULT, 1), 0);
+	ASSERT_EQ(migrate_sim_inject_query(m, 1, addr_of(2), -EFAULT, 2), 0);
+	ASSERT_EQ(migrate_query(m, h, 100), 1);
+	st = migrate_stats(m);
+	ASSERT_EQ_U(st->err_fault, 2);
+	ASSERT_EQ_U(heat_size(h), 3);
+	ASSERT_EQ(node_of(1, addr_of(0)), 1);
+	ASSERT_EQ(node_of(1, addr_of(1)), -1);
+	ASSERT_EQ(node_of(1, addr_of(2)), -1);
+
+	ASSERT_EQ(migrate_query(m, h, 100), 1);	/* page 1 seen again */
+	ASSERT_EQ_U(st->err_fault, 3);
+	ASSERT_EQ(node_of(1, addr_of(1)), 1);
+	ASSERT_TRUE(heat_lookup(h, heat_key(1, addr_of(2), false)) == NULL);
+	ASSERT_EQ_U(heat_size(h), 2);
+
+	/* Placed in between: one more -EFAULT is a first one again. */
+	e = heat_lookup(h, heat_key(1, addr_of(1), false));
+	ASSERT_TRUE(e != NULL);
+	e->node = -1;
+	ASSERT_EQ(migrate_sim_inject_query(m, 1, addr_of(1), -EFAULT, 1), 0);
+	ASSERT_EQ(migrate_query(m, h, 100), 0);
+	ASSERT_EQ(node_of(1, addr_of(1)), -1);
+	ASSERT_EQ(migrate_query(m, h, 100), 1);
+	ASSERT_EQ(node_of(1, addr_of(1)), 1);
+	ASSERT_EQ_U(st->err_fault, 4);
 	teardown();
 }
 
@@ -810,6 +895,10 @@ test_fast_used_and_controls(void)
 
 	ASSERT_EQ(migrate_sim_first_touch(m, TOPO_MAX_NODES), -EINVAL);
 	ASSERT_EQ(migrate_sim_inject(m, 1, 0, 5, 1), -EINVAL);
+	ASSERT_EQ(migrate_sim_inject(m, 1, 0, -EBUSY, 65536), -EINVAL);
+	ASSERT_EQ(migrate_sim_inject_query(m, 1, 0, -EFAULT, 256), -EINVAL);
+	ASSERT_EQ(migrate_sim_inject_query(m, 1, 0, -129, 1), -EINVAL);
+	ASSERT_EQ(migrate_sim_inject_query(m, 0, 0, -EFAULT, 1), -EINVAL);
 	ASSERT_EQ(migrate_sim_node(m, 0, 0), -EINVAL);
 	ASSERT_EQ(migrate_sim_node(m, 1, HEAT_ADDR_LIMIT), -EFAULT);
 	teardown();
@@ -823,6 +912,8 @@ test_fast_used_and_controls(void)
 		ASSERT_EQ(migrate_sim_kill(real, 1), -ENOTSUP);
 		ASSERT_EQ(migrate_sim_node(real, 1, 0), -ENOTSUP);
 		ASSERT_EQ(migrate_sim_inject(real, 1, 0, -EBUSY, 1), -ENOTSUP);
+		ASSERT_EQ(migrate_sim_inject_query(real, 1, 0, -EFAULT, 1),
+		    -ENOTSUP);
 		ASSERT_EQ(migrate_sim_first_touch(real, 0), -ENOTSUP);
 		ASSERT_EQ(migrate_sim_call_time(real, 1000), -ENOTSUP);
 		migrate_close(real);
@@ -860,10 +951,11 @@ main(void)
 	RUN_TEST(test_rate_limit_demotions_first);
 	RUN_TEST(test_room_limits_promotions);
 	RUN_TEST(test_status_busy_retried);
-	RUN_TEST(test_status_noent_fault_dropped);
+	RUN_TEST(test_status_noent_dropped_fault_twice);
 	RUN_TEST(test_status_nomem_stops_promotions);
 	RUN_TEST(test_status_acces_pinned);
 	RUN_TEST(test_unset_status_verified);
+	RUN_TEST(test_unset_fault_kept);
 	RUN_TEST(test_killed_pid_dropped);
 	RUN_TEST(test_calls_bounded);
 	RUN_TEST(test_cancel);
@@ -874,6 +966,7 @@ main(void)
 	RUN_TEST(test_query_resolves);
 	RUN_TEST(test_query_batches);
 	RUN_TEST(test_query_chunks);
+	RUN_TEST(test_query_fault_twice_dropped);
 	RUN_TEST(test_fast_used_and_controls);
 	RUN_TEST(test_sim_grows);
 	TEST_EXIT();

@@ -21,6 +21,23 @@
  * moves its whole 2 MiB folio, and the other pages then already report
  * node 0, which the checks accept.
  *
+ * kernel.numa_balancing is 0 while the probe runs (put back at exit).
+ * NUMA balancing's scanner (kernel/sched/fair.c, task_numa_work, once the
+ * task has had a second of CPU) maps the pages PROT_NONE for hinting
+ * faults, and on 6.1 move_pages cannot see such a page: follow_page()
+ * refuses it (mm/gup.c: gup_can_follow_protnone() is true only with
+ * FOLL_FORCE, since 474098edac26; d74943a2f3cd "mm/gup: reintroduce
+ * FOLL_NUMA as FOLL_HONOR_NUMA_FAULT" undid that in 6.5 and did not
+ * apply to 6.1.y).  A THP then says -EFAULT (follow_pmd_mask ->
+ * no_page_table, FOLL_DUMP) and a base page -ENOENT, to the move
+ * (add_page_for_migration) and to the query (do_pages_stat_array) alike,
+ * until the page is touched; waiting does not help.  The touch's hinting
+ * fault moves a page to node 0, the CPU's node, and so would pass off a
+ * failed move as a good one.  Pages the query does not place on node 0
+ * are asked again, untouched, for up to 2 s (a THP being migrated by
+ * someone else also says -EFAULT for that moment), and the probe fails
+ * if any are left.
+ *
  * Build: gcc -O2 -static -o numa_probe numa_probe.c -lnuma
  */
 #define _GNU_SOURCE
@@ -37,6 +54,10 @@
 
 #define SRC_NODE 1
 #define DST_NODE 0
+#define NUMA_BALANCING "/proc/sys/kernel/numa_balancing"
+#define REQUERY_S 2.0
+
+static char balancing_was[16];	/* what to put back; "" for nothing */
 
 static int fail(const char *why)
 {
@@ -71,11 +92,74 @@ static uint64_t checksum(const uint64_t *w, size_t n)
 	return sum;
 }
 
-/* Ask where each page is (nodes = NULL: query only).  Counts pages on
- * `want`; prints the first few outliers. */
-static size_t count_on_node(void **pages, int *status, size_t n, int want)
+static void balancing_restore(void)
 {
-	size_t on = 0, shown = 0;
+	FILE *f = fopen(NUMA_BALANCING, "w");
+
+	if (f == NULL || fprintf(f, "%s\n", balancing_was) < 0 ||
+	    fclose(f) != 0)
+		printf("numa_probe: could not put kernel.numa_balancing back "
+		       "to %s\n", balancing_was);
+}
+
+/* kernel.numa_balancing to 0 until exit (see the top of the file). */
+static void balancing_off(void)
+{
+	FILE *f = fopen(NUMA_BALANCING, "r");
+	char was[sizeof(balancing_was)] = "";
+
+	if (f == NULL || fgets(was, sizeof(was), f) == NULL) {
+		printf("numa_probe: no %s: no NUMA balancing to turn off\n",
+		       NUMA_BALANCING);
+		if (f)
+			fclose(f);
+		return;
+	}
+	fclose(f);
+	if (atoi(was) == 0)
+		return;
+	f = fopen(NUMA_BALANCING, "w");
+	if (f == NULL || fputs("0\n", f) < 0 || fclose(f) != 0) {
+		printf("numa_probe: could not set kernel.numa_balancing to 0 "
+		       "(%s): a NUMA scan may hide pages from move_pages\n",
+		       strerror(errno));
+		return;
+	}
+	was[strcspn(was, "\n")] = '\0';
+	memcpy(balancing_was, was, sizeof(was));
+	atexit(balancing_restore);
+	printf("numa_probe: kernel.numa_balancing %s -> 0 for the probe\n",
+	       was);
+}
+
+/* One line: how many status[] values are node 0, node 1, -errno. */
+static void print_statuses(const char *what, const int *status, size_t n)
+{
+	size_t node0 = 0, node1 = 0, fault = 0, noent = 0, other = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (status[i] == DST_NODE)
+			node0++;
+		else if (status[i] == SRC_NODE)
+			node1++;
+		else if (status[i] == -EFAULT)
+			fault++;
+		else if (status[i] == -ENOENT)
+			noent++;
+		else
+			other++;
+	}
+	printf("numa_probe: %s: node %d %zu, node %d %zu, -EFAULT %zu, "
+	       "-ENOENT %zu, other %zu\n", what, DST_NODE, node0, SRC_NODE,
+	       node1, fault, noent, other);
+}
+
+/* Ask where each page is (nodes = NULL: query only).  Counts pages on
+ * `want`; prints the first few outliers unless quiet. */
+static size_t count_on_node(void **pages, int *status, size_t n, int want,
+			    int quiet)
+{
+	size_t on = 0, shown = quiet ? 5 : 0;
 
 	if (move_pages(0, n, pages, NULL, status, 0) < 0) {
 		perror("numa_probe: move_pages(query)");
@@ -125,6 +209,7 @@ int main(int argc, char **argv)
 	}
 	if (mib == 0 || batch == 0)
 		return fail("size and batch must be > 0");
+	balancing_off();
 
 	if (numa_available() < 0)
 		return fail("numa_available() < 0: kernel has no NUMA");
@@ -177,7 +262,7 @@ int main(int argc, char **argv)
 		nodes[i] = DST_NODE;
 	}
 
-	size_t on1 = count_on_node(pages, status, npages, SRC_NODE);
+	size_t on1 = count_on_node(pages, status, npages, SRC_NODE, 0);
 	printf("numa_probe: after first touch: %zu/%zu pages on node %d\n",
 	       on1, npages, SRC_NODE);
 	if (on1 != npages)
@@ -231,10 +316,28 @@ int main(int argc, char **argv)
 	       "%zu EBUSY retries, %ld not moved), %.3f s, %.1f MiB/s\n",
 	       npages, calls, batch, busy_retries, notmoved_total, dt,
 	       dt > 0 ? (double)mib / dt : 0.0);
+	print_statuses("move statuses", status, npages);
 
-	size_t on0 = count_on_node(pages, status, npages, DST_NODE);
+	size_t on0 = count_on_node(pages, status, npages, DST_NODE, 0);
 	printf("numa_probe: after move: %zu/%zu pages on node %d\n",
 	       on0, npages, DST_NODE);
+	if (on0 != npages) {
+		/* Ask again without touching: a read would fault them to
+		 * node 0 if NUMA balancing were still on. */
+		size_t missing = npages - on0;
+		double t1 = now_s();
+		int asked = 0;
+
+		while (on0 != npages && now_s() - t1 < REQUERY_S) {
+			usleep(100000);
+			on0 = count_on_node(pages, status, npages, DST_NODE, 1);
+			asked++;
+		}
+		printf("numa_probe: re-queried %d times over %.1f s, pages "
+		       "untouched: %zu/%zu on node %d (%zu were not)\n",
+		       asked, now_s() - t1, on0, npages, DST_NODE, missing);
+		print_statuses("after re-query", status, npages);
+	}
 	uint64_t sum_after = checksum(buf, nwords);
 	size_t wrong = 0;
 	for (size_t i = 0; i < nwords; i++)
