@@ -727,28 +727,6 @@ promote_bar(const struct round *r, const struct boundary *bd, size_t used)
  * round, for the next (the table's silence bound changes between rounds
  * only: heat_set_stale(plan.stale_k)).
  */
-/*
- * Paying for a move.  A migration costs about break_even accesses' worth
- * of the latency the fast tier saves (config.h; 10 us against 150 ns by
- * default), and a sample stands for sample_period accesses.  A page's
- * decayed count is its samples over the last cooling period, the best
- * guess of its samples over the next, so a promotion pays when the count
- * reaches break_even / period (pay_min, pay_min_thp for 512 pages), and
- * a swap, two moves for the difference of two pages, when the counts
- * differ by twice that (swap_gap, in swap_limit).  Waiting until a page
- * has already lost what its move would cost is the rent-or-buy rule: it
- * never pays more than twice what knowing the page's future would.  How
- * long a page stays hot decides which way to err, and the regime says
- * it: while the hot set stays put, a page hot now stays hot for much
- * longer than a cooling period and promote_min is enough; while it
- * moves, pages must pay first.  At the default period (10007) one sample
- * pays for a 4 KiB page, so this matters where a sample is one cache
- * miss, as on make eval's LLC-filtered traces (67 samples; geomean
- * slowdown 1.528 / 1.399 / 1.286 -> 1.517 / 1.381 / 1.253 at 12.5 /
- * 25 / 50%, hit/oracle -0.010 / -0.009 / -0.011, the README has the
- * traces; applied in both regimes, slowdown 1.508 / 1.380 / 1.231 but
- * hit/oracle -0.021 / -0.038 / -0.022).
- */
 static void
 regime_update(struct round *r)
 {
@@ -840,6 +818,28 @@ ms_to_ticks(uint64_t ms, uint64_t interval_ms)
 	return (uint16_t)MIN(t, 32767);
 }
 
+/*
+ * Paying for a move.  A migration costs about break_even accesses' worth
+ * of the latency the fast tier saves (config.h; 10 us against 150 ns by
+ * default), and a sample stands for sample_period accesses.  A page's
+ * decayed count is its samples over the last cooling period, the best
+ * guess of its samples over the next, so a promotion pays when the count
+ * reaches break_even / period (pay_min, pay_min_thp for 512 pages), and
+ * a swap, two moves for the difference of two pages, when the counts
+ * differ by twice that (swap_gap, in swap_limit).  Waiting until a page
+ * has already lost what its move would cost is the rent-or-buy rule: it
+ * never pays more than twice what knowing the page's future would.  How
+ * long a page stays hot decides which way to err, and the regime says
+ * it: while the hot set stays put, a page hot now stays hot for much
+ * longer than a cooling period and promote_min is enough; while it
+ * moves, pages must pay first.  At the default period (10007) one sample
+ * pays for a 4 KiB page, so this matters where a sample is one cache
+ * miss, as on make eval's LLC-filtered traces (67 samples; geomean
+ * slowdown 1.528 / 1.399 / 1.286 -> 1.517 / 1.381 / 1.253 at 12.5 /
+ * 25 / 50%, hit/oracle -0.010 / -0.008 / -0.010, the README has the
+ * traces; applied in both regimes, slowdown 1.508 / 1.380 / 1.231 but
+ * hit/oracle -0.021 / -0.038 / -0.022).
+ */
 uint32_t
 policy_pay_samples(const struct agent_config *cfg, uint64_t npages)
 {

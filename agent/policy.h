@@ -15,14 +15,14 @@
  *   pages colder than c >> hysteresis and by more than sampling noise
  *   (see swap_limit in policy.c), so a swap needs the page coming in
  *   2^hysteresis times as hot as the one going out;
- * - a promotion must pay for itself: a page's decayed count is the
- *   samples it had over the last cooling period, and so the samples it
- *   is expected to have over the next one on the fast tier; times the
- *   accesses a sample stands for (the sampler's period) and the latency
- *   each saves, that must exceed what moving it costs.  So a page needs
- *   min_count samples (min_count_thp for 2 MiB), and a swap, two moves
- *   for one page's gain, a difference of swap_gap (see
- *   policy_params_for_round);
+ * - while the hot set moves, a promotion must pay for itself: a page's
+ *   decayed count is the samples it had over the last cooling period,
+ *   and so the samples it is expected to have over the next one on the
+ *   fast tier; times the accesses a sample stands for (the sampler's
+ *   period) and the latency each saves, that must exceed what moving it
+ *   costs.  So a page needs pay_min samples (pay_min_thp for 2 MiB), and
+ *   a swap, two moves for one page's gain, a difference of swap_gap
+ *   ("Paying for a move" in policy.c); while it stays put, min_count;
  * - a page moved less than min_residence ticks ago is not moved again,
  *   except to get back under the budget;
  * - over budget (fast_used > budget): swap pairs first (a hot slow page
