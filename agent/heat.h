@@ -52,7 +52,8 @@
 
 /* Entry flags */
 #define HEAT_F_PINNED	0x01	/* migration said EACCES/EINVAL: do not retry */
-#define HEAT_F_FAULTED	0x02	/* move_pages said -EFAULT: dropped if it says so again */
+#define HEAT_F_MISSING	0x02	/* move_pages said -ENOENT or -EFAULT: dropped
+				   if it says so again (migrate.c) */
 
 struct heat_entry {
 	uint64_t key;		/* 0 = empty slot */

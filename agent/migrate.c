@@ -39,15 +39,20 @@
  * starts as MIGRATE_ST_UNSET, and if any are still unset afterwards one
  * query call (nodes = NULL) says where those pages really are.
  *
- * -EFAULT, from a move or a query, does not always mean "not mapped".
- * On 6.1 with NUMA balancing, a THP its scanner mapped PROT_NONE for a
- * hinting fault says -EFAULT until the page is touched, however long one
- * waits: follow_page() refuses such a pmd (mm/gup.c, follow_pmd_mask ->
- * no_page_table under FOLL_DUMP; 6.5's d74943a2f3cd "mm/gup: reintroduce
- * FOLL_NUMA as FOLL_HONOR_NUMA_FAULT" undid that, and did not apply to
- * 6.1.y).  So the first -EFAULT only forgets the page's node (-1, so
- * migrate_query asks again next round) and marks it HEAT_F_FAULTED; a
- * second one with no node learnt in between drops the entry.
+ * -EFAULT and -ENOENT, from a move or a query, do not always mean "not
+ * mapped" and "not present".  On 6.1 with NUMA balancing, a page its
+ * scanner mapped PROT_NONE for a hinting fault says -EFAULT (a THP) or
+ * -ENOENT (a base page) until it is touched, however long one waits:
+ * follow_page() refuses such an entry (mm/gup.c: follow_pmd_mask ->
+ * no_page_table under FOLL_DUMP, follow_page_pte -> no_page; 6.5's
+ * d74943a2f3cd "mm/gup: reintroduce FOLL_NUMA as FOLL_HONOR_NUMA_FAULT"
+ * undid that, and did not apply to 6.1.y).  The scan marks every THP,
+ * and the base pages of a multi-threaded process, or not on the node
+ * its thread runs on.  So the first -EFAULT or -ENOENT only forgets the
+ * page's node (-1, so migrate_query asks again next round) and marks it
+ * HEAT_F_MISSING; a second one with no node learnt in between drops the
+ * entry.  A page in use is touched, and found, by then; one really gone
+ * costs one more query.
  */
 #include <errno.h>
 #include <numa.h>
@@ -508,26 +513,29 @@ verify_unset(struct migrator *m, uint32_t pid, size_t n, int target,
 	}
 }
 
-/* A node learnt for the entry (-1: forgotten); a known one clears FAULTED. */
+/* A node learnt for the entry (-1: forgotten); a known one clears MISSING. */
 static void
 set_node(struct heat_entry *e, int node)
 {
 	e->node = (int8_t)node;
 	if (node >= 0)
-		e->flags &= (uint8_t)~HEAT_F_FAULTED;
+		e->flags &= (uint8_t)~HEAT_F_MISSING;
 }
 
-/* -EFAULT for the page of e (NULL: not tracked): see the top of the file. */
+/*
+ * -EFAULT or -ENOENT for the page of e (NULL: not tracked): see the top
+ * of the file.
+ */
 static void
-fault_status(struct heat *h, struct heat_entry *e, uint64_t key)
+missing_status(struct heat *h, struct heat_entry *e, uint64_t key)
 {
 	if (e == NULL)
 		return;
-	if (e->flags & HEAT_F_FAULTED) {
+	if (e->flags & HEAT_F_MISSING) {
 		heat_drop(h, key);
 		return;
 	}
-	e->flags |= HEAT_F_FAULTED;
+	e->flags |= HEAT_F_MISSING;
 	e->node = -1;
 }
 
@@ -568,11 +576,11 @@ apply_status(struct migrator *m, struct heat *h, const struct plan_item *it,
 		break;
 	case -ENOENT:
 		m->st.err_noent++;
-		heat_drop(h, it->key);
+		missing_status(h, e, it->key);
 		break;
 	case -EFAULT:
 		m->st.err_fault++;
-		fault_status(h, e, it->key);
+		missing_status(h, e, it->key);
 		break;
 	case -ENOMEM:
 		m->st.err_nomem++;
@@ -906,12 +914,12 @@ query_chunk(struct migrator *m, struct heat *h, uint32_t pid,
 				set_node(e, s);
 				resolved++;
 			}
-		} else if (s == -ENOENT) {
-			m->st.err_noent++;
-			heat_drop(h, it[i].key);
-		} else if (s == -EFAULT) {
-			m->st.err_fault++;
-			fault_status(h, heat_lookup(h, it[i].key), it[i].key);
+		} else if (s == -ENOENT || s == -EFAULT) {
+			if (s == -ENOENT)
+				m->st.err_noent++;
+			else
+				m->st.err_fault++;
+			missing_status(h, heat_lookup(h, it[i].key), it[i].key);
 		} else {
 			/* Left unknown; the scan moves on, so it cannot starve others. */
 			m->st.err_other++;

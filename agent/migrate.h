@@ -9,10 +9,11 @@
  *
  *   node     moved (or already there): entry's node and moved tick set
  *   -EBUSY   left as is, retried in a later round
- *   -ENOENT  page not present (freed, never touched): entry dropped
- *   -EFAULT  address not mapped, or (6.1) a THP NUMA balancing mapped
- *            PROT_NONE: node forgotten (-1), entry dropped if the next
- *            move or query says -EFAULT again (see migrate.c)
+ *   -ENOENT  page not present (freed, never touched), or (6.1) a base
+ *            page NUMA balancing mapped PROT_NONE,
+ *   -EFAULT  address not mapped, or (6.1) such a THP: for either, node
+ *            forgotten (-1), entry dropped if the next move or query
+ *            says -ENOENT or -EFAULT again (see migrate.c)
  *   -ENOMEM  target node full: no more promotions this round
  *   -EACCES  page shared by several processes: marked HEAT_F_PINNED
  *   other    counted, marked HEAT_F_PINNED
@@ -106,8 +107,8 @@ uint64_t migrate_budget_bytes(struct migrator *m, uint64_t now_ns);
 
 /*
  * Look up the node of up to max entries whose node is -1 (move_pages
- * with nodes = NULL), dropping entries whose pages are gone (-ENOENT,
- * or -EFAULT twice in a row).  Returns the number resolved, or -errno.
+ * with nodes = NULL), dropping entries whose pages are gone (-ENOENT or
+ * -EFAULT twice in a row).  Returns the number resolved, or -errno.
  */
 int migrate_query(struct migrator *m, struct heat *h, size_t max);
 

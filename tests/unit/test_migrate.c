@@ -372,11 +372,11 @@ test_status_busy_retried(void)
 }
 
 /*
- * -ENOENT drops the entry; -EFAULT only forgets its node (6.1 says it
- * for a THP NUMA balancing mapped PROT_NONE) until it comes again.
+ * -ENOENT and -EFAULT only forget the entry's node (6.1 says them for a
+ * page NUMA balancing mapped PROT_NONE) until one comes again.
  */
 static void
-test_status_noent_dropped_fault_twice(void)
+test_status_noent_fault_twice(void)
 {
 	const struct migrate_stats *st;
 
@@ -385,22 +385,24 @@ test_status_noent_dropped_fault_twice(void)
 		ASSERT_TRUE(track(1, addr_of(i), 0) != NULL);
 		add_item(false, 1, addr_of(i), false);
 	}
-	ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(0), -ENOENT, 1), 0);
+	ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(0), -ENOENT, 2), 0);
 	ASSERT_EQ(migrate_sim_inject(m, 1, addr_of(2), -EFAULT, 2), 0);
 	ASSERT_EQ(execute(0), 0);
 	st = migrate_stats(m);
 	ASSERT_EQ_U(st->err_noent, 1);
 	ASSERT_EQ_U(st->err_fault, 1);
-	ASSERT_TRUE(heat_lookup(h, heat_key(1, addr_of(0), false)) == NULL);
-	ASSERT_EQ(node_of(1, addr_of(2)), -1);	/* kept, node to be asked */
+	ASSERT_EQ(node_of(1, addr_of(0)), -1);	/* kept, node to be asked */
+	ASSERT_EQ(node_of(1, addr_of(2)), -1);
 	ASSERT_EQ(node_of(1, addr_of(1)), 2);
 	ASSERT_EQ(rnd.failed, 2);
 	ASSERT_EQ_U(rnd.demoted_bytes, PG);
-	ASSERT_EQ_U(heat_size(h), 2);
+	ASSERT_EQ_U(heat_size(h), 3);
 
-	/* The same plan again: the second -EFAULT in a row drops it. */
+	/* The same plan again: the second in a row drops them. */
 	ASSERT_EQ(execute(0), 0);
+	ASSERT_EQ_U(st->err_noent, 2);
 	ASSERT_EQ_U(st->err_fault, 2);
+	ASSERT_TRUE(heat_lookup(h, heat_key(1, addr_of(0), false)) == NULL);
 	ASSERT_TRUE(heat_lookup(h, heat_key(1, addr_of(2), false)) == NULL);
 	ASSERT_EQ_U(heat_size(h), 1);
 	teardown();
@@ -951,7 +953,7 @@ main(void)
 	RUN_TEST(test_rate_limit_demotions_first);
 	RUN_TEST(test_room_limits_promotions);
 	RUN_TEST(test_status_busy_retried);
-	RUN_TEST(test_status_noent_dropped_fault_twice);
+	RUN_TEST(test_status_noent_fault_twice);
 	RUN_TEST(test_status_nomem_stops_promotions);
 	RUN_TEST(test_status_acces_pinned);
 	RUN_TEST(test_unset_status_verified);
