@@ -481,7 +481,7 @@ valid_node(int node)
  * Some statuses are still unset after a move: ask where those pages are.
  * One already on the target moved; one elsewhere did not, for the reason
  * the call gave (unset_err), and where[] records its node; one that
- * vanished (or hides: -EFAULT, see the top of the file) gets the query's
+ * vanished (or hides: see the top of the file) gets the query's
  * -ENOENT/-EFAULT, taken by apply_status as a move's.  If even the query
  * fails, the node is forgotten (-1) so that migrate_query looks again.
  * The whole chunk is queried: a page-table walk per page is cheap next
@@ -523,12 +523,17 @@ set_node(struct heat_entry *e, int node)
 }
 
 /*
- * -EFAULT or -ENOENT for the page of e (NULL: not tracked): see the top
- * of the file.
+ * -EFAULT or -ENOENT (s) for the page of key, tracked as e (NULL: not
+ * tracked): counted, then see the top of the file.
  */
 static void
-missing_status(struct heat *h, struct heat_entry *e, uint64_t key)
+missing_status(struct migrator *m, struct heat *h, struct heat_entry *e,
+    uint64_t key, int s)
 {
+	if (s == -ENOENT)
+		m->st.err_noent++;
+	else
+		m->st.err_fault++;
 	if (e == NULL)
 		return;
 	if (e->flags & HEAT_F_MISSING) {
@@ -575,12 +580,8 @@ apply_status(struct migrator *m, struct heat *h, const struct plan_item *it,
 		m->st.err_busy++;
 		break;
 	case -ENOENT:
-		m->st.err_noent++;
-		missing_status(h, e, it->key);
-		break;
 	case -EFAULT:
-		m->st.err_fault++;
-		missing_status(h, e, it->key);
+		missing_status(m, h, e, it->key, s);
 		break;
 	case -ENOMEM:
 		m->st.err_nomem++;
@@ -915,11 +916,8 @@ query_chunk(struct migrator *m, struct heat *h, uint32_t pid,
 				resolved++;
 			}
 		} else if (s == -ENOENT || s == -EFAULT) {
-			if (s == -ENOENT)
-				m->st.err_noent++;
-			else
-				m->st.err_fault++;
-			missing_status(h, heat_lookup(h, it[i].key), it[i].key);
+			missing_status(m, h, heat_lookup(h, it[i].key),
+			    it[i].key, s);
 		} else {
 			/* Left unknown; the scan moves on, so it cannot starve others. */
 			m->st.err_other++;
