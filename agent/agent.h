@@ -47,6 +47,8 @@ struct agent_counters {
 	uint64_t round_last_ns;		/* how long the last round took */
 	uint64_t round_max_ns;		/* ... and the longest */
 	uint64_t sampler_pauses;	/* sampler left unread: the queue was full */
+	uint64_t sampler_holds;		/* sampler fds read at a tick, held
+					   there: no early round could come */
 	double samples_per_s;		/* over the last second or so */
 };
 
@@ -63,6 +65,7 @@ struct agent_view {
 	uint32_t threshold;
 	bool moving;		/* the policy's regime (policy.c) */
 	bool quick;		/* policy_pace_quick of the last plan */
+	uint32_t promote_bar;	/* the last plan's (heat_set_watch) */
 	size_t managed;
 	struct vacate_stats vs;
 	struct compact_stats cs;
@@ -72,6 +75,8 @@ struct agent_view {
 enum sample_watch_state {
 	SW_WATCHED = 0,
 	SW_PAUSED,		/* left unread until the round ends */
+	SW_HELD,		/* read at the timer's ticks: no early round
+				   can come (policy_early_possible) */
 	SW_DONE,		/* end of trace or a read error: not again */
 };
 
@@ -141,6 +146,8 @@ struct agent {
 	struct agent_counters ctr;
 
 	/* --exit-on-eof: end once a replayed file is done and plans are empty */
+	bool sampler_sleeps;		/* its fds are waited on (not a plain
+					   trace file): held between ticks */
 	bool exit_on_eof;
 	unsigned idle_after_eof;
 	unsigned ticks_after_eof;

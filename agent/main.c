@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vtier/log.h"
@@ -242,62 +243,149 @@ drain_samplers(struct agent *a)
 			(void)read_samples(a, i);
 }
 
+/*
+ * Sampler holds.  A sampler wakes the agent every 64 samples (the PEBS
+ * and IBS wake-up; a FIFO's writer at each write), and a wake-up costs
+ * a switch into the agent and back: at 20k samples/s the switches were
+ * about a third of the event loop's CPU (perf record -e cpu-clock,
+ * bench_agent).  Between rounds, samples read at once serve one end: an
+ * early round (early_round).  While none can come
+ * (policy_early_possible), a read leaves the fd unwatched, and the
+ * timer reads it at its next tick, before the heat table ages, as a
+ * round does when it starts (drain_samplers); a round or a tick after
+ * which an early round could come watches it again.  What the table
+ * holds when a round plans is the same, and vtier-sim, which reads
+ * every sample at once, plans as the agent does; a sample waits up to
+ * an interval in the sampler's buffer (the PEBS ring holds 2048 records
+ * per CPU, 100 ms at 20k/s on one CPU; the replay FIFO is enlarged to
+ * 1 MiB).  So only while the interval is at most HOLD_MAX_MS (the
+ * default is 50 ms), and a plain trace file, which never sleeps the
+ * loop, is not held.
+ */
+#define HELD_BATCHES	4	/* batches a tick reads before watching again */
+#define HOLD_MAX_MS	50	/* the longest interval samples are held for */
+
+static bool on_sampler_fd(void *arg, int fd);
+
+static bool
+hold_samplers(struct agent *a)
+{
+	size_t nslots = a->view.nslots;
+
+	if (!a->sampler_sleeps || a->cfg.interval_ms > HOLD_MAX_MS)
+		return false;
+	if (!round_busy(a))
+		(void)heat_slots(a->heat, &nslots);
+	return !policy_early_possible(&a->cfg, nslots, a->view.quick,
+	    a->view.promote_bar);
+}
+
+/* Watch the sampler's fd i again; false (logged) when the loop cannot. */
+static bool
+watch_sampler(struct agent *a, int i)
+{
+	int rc = loop_add_fd(a->loop, a->sampler.ops->fd(&a->sampler, i),
+	    on_sampler_fd, a);
+
+	if (rc < 0) {
+		log_warnx("loop: cannot watch sampler fd %d again: %s", i,
+		    strerror(-rc));
+		return false;
+	}
+	a->sample_watch[i] = rc;
+	a->sample_state[i] = SW_WATCHED;
+	return true;
+}
+
+/*
+ * What a read of the sampler's fd i returned (rc): true while it is to
+ * be read again, else its new state (paused until the round is back,
+ * or done after an error or the end of a trace), the fd unwatched.
+ */
+static bool
+sampler_read_ok(struct agent *a, int i, int rc)
+{
+	if (rc == -ENOBUFS) {
+		/* unwatched until the round is back (resume_samplers) */
+		a->sample_state[i] = SW_PAUSED;
+		a->ctr.sampler_pauses++;
+	} else if (rc < 0) {
+		log_warnx("sampler %s: read: %s", a->sampler.ops->name,
+		    strerror(-rc));
+		a->sample_state[i] = SW_DONE;
+	} else if (a->sampler.eof) {
+		log_info("sampler: end of trace after %llu samples "
+		    "(%llu malformed lines)",
+		    (unsigned long long)a->sampler.stats.samples,
+		    (unsigned long long)a->sampler.stats.bad_lines);
+		a->sample_state[i] = SW_DONE;
+	} else {
+		return true;
+	}
+	a->sample_watch[i] = -1;
+	return false;
+}
+
 static bool
 on_sampler_fd(void *arg, int fd)
 {
 	struct agent *a = arg;
-	int rc;
+	int i, n = a->sampler.ops->nfds(&a->sampler);
 
-	for (int i = 0; i < a->sampler.ops->nfds(&a->sampler); i++) {
-		if (a->sampler.ops->fd(&a->sampler, i) != fd)
-			continue;
-		if ((rc = read_samples(a, i)) == -ENOBUFS) {
-			/* unwatched until the round is back (resume_samplers) */
-			a->sample_state[i] = SW_PAUSED;
-			a->sample_watch[i] = -1;
-			a->ctr.sampler_pauses++;
-			return false;
-		}
-		if (rc < 0) {
-			log_warnx("sampler %s: read: %s", a->sampler.ops->name,
-			    strerror(-rc));
-			a->sample_state[i] = SW_DONE;
-			a->sample_watch[i] = -1;
-			return false;
-		}
-		if (a->sampler.eof) {
-			log_info("sampler: end of trace after %llu samples "
-			    "(%llu malformed lines)",
-			    (unsigned long long)a->sampler.stats.samples,
-			    (unsigned long long)a->sampler.stats.bad_lines);
-			a->sample_state[i] = SW_DONE;
-			a->sample_watch[i] = -1;
-			return false;
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (a->sampler.ops->fd(&a->sampler, i) == fd)
+			break;
+	if (i == n)
+		return true;
+	if (!sampler_read_ok(a, i, read_samples(a, i)))
+		return false;
 	early_round(a);
+	if (hold_samplers(a)) {
+		a->sample_state[i] = SW_HELD;
+		a->sample_watch[i] = -1;
+		return false;
+	}
 	return true;
 }
 
-/* Watch the sampler fds paused while the queue was full again. */
+/*
+ * The timer's read of the held samplers: up to HELD_BATCHES batches
+ * each, and the fd watched again when it had more, or when an early
+ * round could now come.
+ */
+static void
+read_held_samplers(struct agent *a)
+{
+	bool hold = hold_samplers(a);
+
+	for (int i = 0; i < a->nsample_watch; i++) {
+		int rc, k = 0;
+
+		if (a->sample_state[i] != SW_HELD)
+			continue;
+		a->ctr.sampler_holds++;
+		do
+			rc = read_samples(a, i);
+		while (rc == SAMPLE_BATCH && ++k < HELD_BATCHES);
+		if (sampler_read_ok(a, i, rc) &&
+		    (!hold || rc == SAMPLE_BATCH))
+			(void)watch_sampler(a, i);
+	}
+}
+
+/*
+ * After a round: the sampler fds paused while the queue was full, and
+ * the held ones if an early round could now come, watched again.
+ */
 static void
 resume_samplers(struct agent *a)
 {
-	for (int i = 0; i < a->nsample_watch; i++) {
-		int rc;
+	bool hold = hold_samplers(a);
 
-		if (a->sample_state[i] != SW_PAUSED)
-			continue;
-		rc = loop_add_fd(a->loop, a->sampler.ops->fd(&a->sampler, i),
-		    on_sampler_fd, a);
-		if (rc < 0) {
-			log_warnx("loop: cannot watch sampler fd %d again: %s",
-			    i, strerror(-rc));
-			continue;
-		}
-		a->sample_watch[i] = rc;
-		a->sample_state[i] = SW_WATCHED;
-	}
+	for (int i = 0; i < a->nsample_watch; i++)
+		if (a->sample_state[i] == SW_PAUSED ||
+		    (a->sample_state[i] == SW_HELD && !hold))
+			(void)watch_sampler(a, i);
 }
 
 /*
@@ -561,6 +649,7 @@ view_update(struct agent *a)
 	v->threshold = a->plan.threshold;
 	v->moving = a->plan.moving;
 	v->quick = policy_pace_quick(&a->plan);
+	v->promote_bar = a->plan.promote_bar;
 	v->managed = a->procs ? proc_count_managed(a->procs) : 0;
 	if (a->vacate != NULL)
 		v->vs = *vacate_stats(a->vacate);
@@ -667,10 +756,10 @@ finish_round(struct agent *a)
 	note_reporting(a, &r->rep);
 	sampleq_drain(a->sq, on_queued_sample, a);
 	flush_batch(a);
-	resume_samplers(a);
 	if (a->reload_pending)
 		apply_stage_settings(a);
 	view_update(a);
+	resume_samplers(a);
 
 	if (a->exit_on_eof && a->sampler.eof) {
 		bool idle = r->mr.promoted_bytes == 0 && r->mr.demoted_bytes == 0;
@@ -716,6 +805,7 @@ on_tick(void *arg, int fd)
 	(void)fd;
 	if (++a->tick == 0)
 		a->tick = 1;
+	read_held_samplers(a);
 	if (!round_busy(a)) {
 		heat_advance(a->heat, now);
 		if (a->procs != NULL)
@@ -1044,6 +1134,12 @@ start(struct agent *a, const char *sysfs)
 		if (rc < 0)
 			return rc;
 		a->sample_watch[a->nsample_watch++] = rc;
+	}
+	if (nfds > 0) {
+		struct stat st;
+
+		a->sampler_sleeps = fstat(a->sampler.ops->fd(&a->sampler, 0),
+		    &st) == 0 && !S_ISREG(st.st_mode);
 	}
 	if ((rc = loop_add_fd(a->loop, a->sigfd, on_signal, a)) < 0 ||
 	    (rc = loop_add_fd(a->loop, a->statusfd, on_status, a)) < 0)

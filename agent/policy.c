@@ -900,14 +900,21 @@ policy_heat_create(struct heat **hp, const struct agent_config *cfg,
 	return rc;
 }
 
+/* The least time between rounds over a table of nslots slots. */
+static uint64_t
+slot_spacing(size_t nslots, bool quick)
+{
+	return (uint64_t)nslots * (quick ? POLICY_ROUND_NS_PER_SLOT :
+	    POLICY_ROUND_NS_PER_SLOT_SETTLED);
+}
+
 bool
 policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots, bool quick, uint64_t early_cost_ns)
 {
 	uint64_t iv = cfg->interval_ms * 1000000ULL;
 	uint64_t floor = early_cost_ns ? iv / POLICY_EARLY_DIV : iv - iv / 2;
-	uint64_t slots = (uint64_t)nslots * (quick ? POLICY_ROUND_NS_PER_SLOT :
-	    POLICY_ROUND_NS_PER_SLOT_SETTLED);
+	uint64_t slots = slot_spacing(nslots, quick);
 
 	if (last_ns == 0)
 		return true;
@@ -923,6 +930,14 @@ policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
 		return false;
 	}
 	return now_ns - last_ns >= MAX(floor, slots);
+}
+
+bool
+policy_early_possible(const struct agent_config *cfg, size_t nslots,
+    bool quick, uint32_t promote_bar)
+{
+	return promote_bar <= HEAT_COUNT_MAX &&
+	    slot_spacing(nslots, quick) < cfg->interval_ms * 1000000ULL / 2;
 }
 
 bool

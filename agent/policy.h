@@ -240,6 +240,17 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
 #define POLICY_SLOT_COST_NS		20
 bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots, bool quick, uint64_t early_cost_ns);
+/*
+ * Whether samples could start an early round (policy_round_due with an
+ * early_cost_ns) before the next timer round: the last plan watches for
+ * a page (promote_bar at most HEAT_COUNT_MAX) and the per-slot spacing
+ * of a table of nslots slots is below half an interval.  Neither changes
+ * between rounds but for the timer's housekeeping (heat_advance, pids
+ * that exit), so while it is false the samples have no use before the
+ * next tick, and the agent reads them then (main.c, sampler holds).
+ */
+bool policy_early_possible(const struct agent_config *cfg, size_t nslots,
+    bool quick, uint32_t promote_bar);
 /* policy_round_due's quick for the rounds after plan p. */
 bool policy_pace_quick(const struct plan *p);
 

@@ -35,6 +35,7 @@
 
 #define REPLAY_LINE_MAX	256	/* longer lines are malformed by definition */
 #define LOST_MAX	UINT32_MAX	/* most a "# lost N" line may say */
+#define REPLAY_PIPE_BYTES	(1 << 20)	/* a FIFO's buffer, asked for */
 
 struct replay {
 	int fd;
@@ -230,6 +231,14 @@ replay_open(struct sampler *s, const struct agent_config *cfg)
 		free(r);
 		return err;
 	}
+	/*
+	 * Room for what a writer sends between the agent's reads, up to an
+	 * interval while no early round can come (main.c, sampler holds):
+	 * 1 MiB, fs.pipe-max-size's default, is 25k lines of 40 bytes.
+	 */
+	if (r->fifo && fcntl(r->fd, F_SETPIPE_SZ, REPLAY_PIPE_BYTES) < 0)
+		log_debug("replay sampler: %s: pipe size: %s", r->path,
+		    strerror(errno));
 	s->priv = r;
 	s->eof = false;
 	log_info("sampler: replay from %s %s (stand-in for a PMU)", r->path,

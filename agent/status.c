@@ -162,6 +162,7 @@ status_format(const struct agent *a, char *buf, size_t len)
 	ju(&j, "round_max_ms", a->ctr.round_max_ns / 1000000);
 	ju(&j, "samples_queued_max", a->sq ? sampleq_high(a->sq) : 0);
 	ju(&j, "sampler_pauses", a->ctr.sampler_pauses);
+	ju(&j, "sampler_holds", a->ctr.sampler_holds);
 	jkey(&j, "budget_unattainable");
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);

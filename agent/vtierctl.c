@@ -391,6 +391,9 @@ static const struct metric agent_metrics[] = {
 	COUNTER("vtier_agent_sampler_pauses_total", "sampler_pauses",
 	    "Times the sampler was left unread: the queue of samples read "
 	    "during a round was full."),
+	COUNTER("vtier_agent_sampler_holds_total", "sampler_holds",
+	    "Sampler reads left to the timer's tick: no early round could "
+	    "come."),
 	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
 	    "Pages in the heat table."),
 	COUNTER("vtier_agent_adopted_pages_total", "adopted_pages",
@@ -709,8 +712,9 @@ print_status(const struct doc *d)
 	    get(d, "rounds_cut"), get(d, "round_last_ms"),
 	    get(d, "round_max_ms"));
 	printf("  queued samples     at most %s while a round ran, sampler "
-	    "paused %s times\n", get(d, "samples_queued_max"),
-	    get(d, "sampler_pauses"));
+	    "paused %s times, read at a tick %s times\n",
+	    get(d, "samples_queued_max"), get(d, "sampler_pauses"),
+	    get(d, "sampler_holds"));
 	if (strcmp(get(d, "prefault"), "none") != 0 ||
 	    strcmp(get(d, "prefault_scope"), "none") != 0)
 		printf("  pre-fault          %s: %s, %s range(s), %s pinned%s%s\n",

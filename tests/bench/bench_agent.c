@@ -30,6 +30,11 @@
  * BENCH_AGENT_INTERVAL sets [policy] interval (a duration, as agent.ini
  * spells it; default the agent's 50ms): the round worker was 28-34% of
  * the figure at 20k/s and 44-47% at 2k/s (5 runs, 2026-12-05).
+ * BENCH_AGENT_PAGES sets the footprint (default 65536 pages; the hot set
+ * is an eighth of it, the budget 7/16, the headroom 1/28 of that, as
+ * above).  Each row also says at how many ticks the agent read its
+ * sampler (sampler_holds: while no early round can come it reads at its
+ * ticks, not at each write; main.c).
  *
  * Measured over BENCH_AGENT_SECONDS (20) after BENCH_AGENT_WARM (3) s
  * of feeding: the agent's process CPU clock (all threads, user + system,
@@ -64,8 +69,7 @@
 #define BATCH		64		/* lines per write: the samplers' wake-up */
 #define PID		4242		/* the sampled process (the sim backend's) */
 #define BASE		((uint64_t)0x7f0000000000)
-#define PAGES		65536		/* 256 MiB */
-#define HOT_PAGES	8192		/* 32 MiB */
+#define PAGES		65536		/* 256 MiB, BENCH_AGENT_PAGES */
 #define HOT_PCT		90
 #define RATE_HI		20000
 #define RATE_LO		2000
@@ -75,7 +79,7 @@ struct snap {
 	double cpu_s;		/* process CPU clock */
 	double loop_s;		/* the loop (main) thread's, -1 unknown */
 	double status_s;	/* the agent's cpu_seconds (getrusage) */
-	uint64_t samples, lost, promoted, demoted, ticks, early;
+	uint64_t samples, lost, promoted, demoted, ticks, early, holds;
 	uint64_t tracked;
 	uint64_t t_ns;
 };
@@ -92,11 +96,13 @@ struct result {
 	unsigned rate;
 	double ns_per_sample, cpu_pct, status_pct, samples_per_s;
 	double loop_pct;	/* -1 unknown */
-	uint64_t lost, promoted, demoted, ticks, early, tracked;
+	uint64_t lost, promoted, demoted, ticks, early, holds, tracked;
 	double lost_pct;
 };
 
 static char agent_path[PATH_MAX], ctl_path[PATH_MAX], topo_path[PATH_MAX];
+/* the footprint; the hot set is an eighth of it, the budget 7/16 */
+static uint64_t pages = PAGES;
 
 static uint64_t
 rng_next(uint64_t *s)
@@ -182,6 +188,7 @@ status(const char *sock, struct snap *s)
 	s->demoted = json_u64(buf, "demoted_pages");
 	s->ticks = json_u64(buf, "ticks");
 	s->early = json_u64(buf, "early_rounds");
+	s->holds = json_u64(buf, "sampler_holds");
 	s->tracked = json_u64(buf, "tracked_pages");
 	v = json_val(buf, "cpu_seconds");
 	s->status_s = v ? strtod(v, NULL) : -1;
@@ -236,8 +243,8 @@ feed_batch(struct feed *f)
 		    f->pending);
 	for (int i = 0; i < BATCH; i++) {
 		uint64_t r = rng_next(&f->rng);
-		uint64_t page = (r % 100 < HOT_PCT) ? (r >> 8) % HOT_PAGES :
-		    (r >> 8) % PAGES;
+		uint64_t page = (r % 100 < HOT_PCT) ? (r >> 8) % (pages / 8) :
+		    (r >> 8) % pages;
 
 		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
 		    "%" PRIu64 " %d 0x%" PRIx64 "\n", t, PID, BASE + (page << 12));
@@ -282,9 +289,9 @@ write_ini(const char *dir)
 	if ((f = fopen(path, "w")) == NULL)
 		return -1;
 	fprintf(f, "[agent]\nstatus_socket = %s/agent.sock\n"
-	    "[budget]\ndram = 112M\nheadroom = 4M\n"
+	    "[budget]\ndram = %" PRIu64 "K\nheadroom = %" PRIu64 "K\n"
 	    "[sampler]\nsource = replay\nreplay = %s/fifo\n"
-	    "[migrate]\nbackend = sim\n", dir, dir);
+	    "[migrate]\nbackend = sim\n", dir, pages * 7 / 16 * 4, pages / 16, dir);
 	if (interval != NULL && *interval != '\0')
 		fprintf(f, "[policy]\ninterval = %s\n", interval);
 	return fclose(f);
@@ -369,6 +376,7 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 	res->demoted = b.demoted - a.demoted;
 	res->ticks = b.ticks - a.ticks;
 	res->early = b.early - a.early;
+	res->holds = b.holds - a.holds;
 	res->tracked = b.tracked;
 	rc = 0;
 	goto out;
@@ -409,9 +417,10 @@ row(const char *name, const struct result *r)
 	printf("  %-10s %6.0f samples/s read  %6.0f ns/sample  %5.3f%% CPU "
 	    "(status cpu_seconds %5.3f%%)  rounds %" PRIu64 " (%" PRIu64
 	    " early), moved %" PRIu64 "+%" PRIu64 " pages, %" PRIu64
-	    " pages tracked, lost %.2f%%\n", name, r->samples_per_s,
-	    r->ns_per_sample, r->cpu_pct, r->status_pct, r->ticks, r->early,
-	    r->promoted, r->demoted, r->tracked, r->lost_pct);
+	    " pages tracked, lost %.2f%%, sampler read at %" PRIu64 " ticks\n",
+	    name, r->samples_per_s, r->ns_per_sample, r->cpu_pct,
+	    r->status_pct, r->ticks, r->early, r->promoted, r->demoted,
+	    r->tracked, r->lost_pct, r->holds);
 	if (r->loop_pct >= 0)
 		printf("  %-10s of it: the event loop thread %5.3f%%, the "
 		    "round worker %5.3f%%\n", "", r->loop_pct,
@@ -431,6 +440,16 @@ main(void)
 
 	if (src == NULL || *src == '\0')
 		src = ".";
+	if (getenv("BENCH_AGENT_PAGES") != NULL) {
+		char *end;
+
+		pages = strtoull(getenv("BENCH_AGENT_PAGES"), &end, 10);
+		if (*end != '\0' || pages < 1024 || pages > (1u << 24)) {
+			fprintf(stderr, "bench_agent: BENCH_AGENT_PAGES: 1024 "
+			    "to 16777216 pages\n");
+			return 1;
+		}
+	}
 	snprintf(topo_path, sizeof(topo_path), "%s/tests/fixtures/topo-2node", src);
 	if (sibling("vtier-agent", agent_path, sizeof(agent_path)) < 0 ||
 	    sibling("vtierctl", ctl_path, sizeof(ctl_path)) < 0 ||

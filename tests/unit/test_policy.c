@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 
+#include "vtier/util.h"
 #include "config.h"
 #include "heat.h"
 #include "policy.h"
@@ -1335,12 +1336,53 @@ test_round_due(void)
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 2000 * ms, 10000, false, 1));
 }
 
+/*
+ * policy_early_possible: false only where no early round could be due
+ * at any time (the agent then reads its samplers at the timer's ticks);
+ * true where one can, given a watch.
+ */
+static void
+test_early_possible(void)
+{
+	static const size_t slots[] = { 0, 64, 4000, 4999, 5000, 10000, 49999,
+	    50000, 1 << 20 };
+	static const uint64_t costs[] = { 1, 1000, 100000, 1000000 };
+	struct agent_config cfg;
+	const uint64_t ms = 1000000;
+
+	config_defaults(&cfg);
+	for (unsigned iv = 10; iv <= 1000; iv *= 10) {
+		cfg.interval_ms = iv;
+		for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+			for (int q = 0; q < 2; q++) {
+				bool any = false;
+
+				for (size_t c = 0; c < ARRAY_SIZE(costs); c++)
+					for (uint64_t t = 0; t <= 4000; t++)
+						any |= policy_round_due(&cfg,
+						    100 * ms, 100 * ms + t * ms / 4,
+						    slots[i], q, costs[c]);
+				ASSERT_EQ(policy_early_possible(&cfg, slots[i], q,
+				    1), any);
+				ASSERT_TRUE(!policy_early_possible(&cfg,
+				    slots[i], q, HEAT_COUNT_MAX + 1));
+			}
+		}
+	}
+	cfg.interval_ms = 50;
+	ASSERT_TRUE(policy_early_possible(&cfg, 4999, false, HEAT_COUNT_MAX));
+	ASSERT_TRUE(!policy_early_possible(&cfg, 5000, false, 1));
+	ASSERT_TRUE(policy_early_possible(&cfg, 49999, true, 1));
+	ASSERT_TRUE(!policy_early_possible(&cfg, 50000, true, 1));
+}
+
 int
 main(void)
 {
 	RUN_TEST(test_params);
 	RUN_TEST(test_min_count);
 	RUN_TEST(test_pay);
+	RUN_TEST(test_early_possible);
 	RUN_TEST(test_threshold);
 	RUN_TEST(test_ties);
 	RUN_TEST(test_promote_room);
