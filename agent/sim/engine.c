@@ -189,6 +189,7 @@ const struct sim_policy *const sim_policies[] = {
 	&sim_policy_hemem,
 	&sim_policy_memtis,
 	&sim_policy_tpp,
+	&sim_policy_tpp_scan,
 	&sim_policy_first_touch,
 	NULL,
 };

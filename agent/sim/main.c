@@ -47,8 +47,9 @@ usage(FILE *f)
 	    "                   binary trace, told apart by its first bytes; - = stdin\n"
 	    "  --budget B       fast-tier budget: bytes (512M, 1G) or a percentage\n"
 	    "                   of the trace's footprint (25%%)\n"
-	    "  --policy NAME    vtier, hemem, memtis, tpp, first-touch, oracle, or\n"
-	    "                   all (default); several separated by commas\n"
+	    "  --policy NAME    vtier, hemem, memtis, tpp, tpp-scan, first-touch,\n"
+	    "                   oracle, or all (default); several separated by\n"
+	    "                   commas\n"
 	    "  --epoch MS       epoch of the oracle and of the per-epoch records\n"
 	    "                   (default %d ms; 500ms, 10s also accepted)\n"
 	    "  --csv OUT        per-epoch records: hit ratio, oracle, migration,\n"
@@ -188,7 +189,7 @@ select_policies(const char *spec, const struct sim_policy **sel, size_t *n,
 		}
 		if (p == NULL) {
 			fprintf(stderr, "vtier-sim: unknown policy '%s' (vtier, "
-			    "hemem, memtis, tpp, first-touch, oracle, all)\n", t);
+			    "hemem, memtis, tpp, tpp-scan, first-touch, oracle, all)\n", t);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < *n; i++)

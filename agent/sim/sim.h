@@ -211,6 +211,7 @@ extern const struct sim_policy sim_policy_vtier;
 extern const struct sim_policy sim_policy_hemem;
 extern const struct sim_policy sim_policy_memtis;
 extern const struct sim_policy sim_policy_tpp;
+extern const struct sim_policy sim_policy_tpp_scan;
 extern const struct sim_policy sim_policy_first_touch;
 
 /* Every policy in report order; NULL-terminated. */

@@ -35,19 +35,19 @@ expect_rc 2 "$S" --trace "$F/oracle.txt" --budget 8K --cost fast=0
 grep -q -- '--cost fast=0' "$T/err"
 expect_rc 2 "$S" --trace "$F/oracle.txt" --budget 8K --cost speed=1
 
-# all policies: six lines, in order, nothing else on stdout
+# all policies: seven lines, in order, nothing else on stdout
 expect_rc 0 "$S" --trace "$F/shift.vtb" --budget 25% --epoch 1s --csv "$T/e.csv"
 cat "$T/out"
-[ "$(wc -l <"$T/out")" -eq 6 ]
+[ "$(wc -l <"$T/out")" -eq 7 ]
 awk '{print $1}' "$T/out" | tr '\n' ' ' | grep -qx \
-	'policy=vtier policy=hemem policy=memtis policy=tpp policy=first-touch policy=oracle '
+	'policy=vtier policy=hemem policy=memtis policy=tpp policy=tpp-scan policy=first-touch policy=oracle '
 grep -Evq '^policy=[a-z-]+ hit=[01]\.[0-9]{4} oracle=[01]\.[0-9]{4} ratio=[0-9]+\.[0-9]{4} migrated_mib=[0-9]+ slowdown=[0-9]+\.[0-9]{4}$' "$T/out" && exit 1
 grep -q 'samples' "$T/err"
 # CSV: a header and one row per policy and epoch (4 s trace, 1 s epochs)
 head -1 "$T/e.csv" | grep -qx 'policy,epoch,start_ms,samples,hits,hit_ratio,oracle_hits,oracle_ratio,promoted_pages,demoted_pages,migrated_bytes,fast_bytes,slowdown'
 [ "$(grep -c '^vtier,' "$T/e.csv")" -eq 4 ]
 [ "$(grep -c '^oracle,' "$T/e.csv")" -eq 4 ]
-[ "$(wc -l <"$T/e.csv")" -eq 25 ]
+[ "$(wc -l <"$T/e.csv")" -eq 29 ]
 # every policy sees every sample; first-touch never migrates
 [ "$(awk -F, 'NR>1 {s[$1]+=$4} END {for (p in s) print s[p]}' "$T/e.csv" | sort -u)" = 8000 ]
 awk -F, '$1=="first-touch" && $11!=0 {exit 1}' "$T/e.csv"

@@ -11,6 +11,9 @@
  *   tpp     promote on a second access within 1 s, never after a longer
  *           gap; 2% of the fast tier kept free by demoting the least
  *           recently sampled page
+ *   tpp-scan promote at the first access after the scanner marked the
+ *           page (every 1 s, a page still marked keeps its time) if it
+ *           came within 1 s of the mark; one chance per mark
  *   vtier   hot slow pages promoted by the agent's own code, under the
  *           budget minus headroom and within the agent's rate limit;
  *           early rounds at the sampler's wake-ups
@@ -213,6 +216,40 @@ test_tpp(void)
 	ASSERT_EQ(res.ep[res.nep - 1].fast_pages, 98);
 }
 
+static void
+test_tpp_scan(void)
+{
+	reset(100);			/* one sample, one access */
+	(void)touch_all(0, 200);	/* 0..99 fast, 100..199 slow */
+	/* the scan at 1 s marks every slow page */
+	add(1500 * MS, 150);		/* 0.5 s after: promoted */
+	add(1501 * MS, 150);
+	add(2100 * MS, 180);		/* 1.1 s after the mark: not hot */
+	add(2200 * MS, 180);		/* unmarked: no fault, as tpp would */
+	add(2300 * MS, 180);
+	add(3500 * MS, 160);		/* marked at 1 s, kept: 2.5 s, not hot */
+	add(3501 * MS, 160);
+	add(4200 * MS, 160);		/* marked again at 4 s: promoted */
+	add(4201 * MS, 160);
+	ASSERT_EQ(run(&sim_policy_tpp_scan), 0);
+	ASSERT_EQ(hit_at(1500 * MS), 0);
+	ASSERT_EQ(hit_at(1501 * MS), 1);
+	ASSERT_EQ(hit_at(2300 * MS), 0);
+	ASSERT_EQ(hit_at(3501 * MS), 0);
+	ASSERT_EQ(hit_at(4200 * MS), 0);
+	ASSERT_EQ(hit_at(4201 * MS), 1);
+	ASSERT_EQ(res.promoted, 2);
+	/* a sample of 10 accesses: the first came ~1/10 as long after the
+	 * mark, 110 ms for 180 at 2.1 s, which promotes it */
+	par.cost.accesses = 10;
+	ASSERT_EQ(run(&sim_policy_tpp_scan), 0);
+	ASSERT_EQ(hit_at(2200 * MS), 1);
+	/* the same samples under tpp: 180's second sample promotes it */
+	par.cost.accesses = 0;
+	ASSERT_EQ(run(&sim_policy_tpp), 0);
+	ASSERT_EQ(hit_at(2300 * MS), 1);
+}
+
 /* 64 hot slow pages, sampled 4 times a second each for 4 s. */
 static uint64_t
 vtier_trace(void)
@@ -295,6 +332,7 @@ test_policy_names(void)
 {
 	ASSERT_TRUE(sim_policy_find("vtier") == &sim_policy_vtier);
 	ASSERT_TRUE(sim_policy_find("first-touch") == &sim_policy_first_touch);
+	ASSERT_TRUE(sim_policy_find("tpp-scan") == &sim_policy_tpp_scan);
 	ASSERT_TRUE(sim_policy_find("oracle") == NULL);
 	ASSERT_TRUE(sim_policy_find("nope") == NULL);
 }
@@ -307,6 +345,7 @@ main(void)
 	RUN_TEST(test_hemem_cooling);
 	RUN_TEST(test_memtis_fit);
 	RUN_TEST(test_tpp);
+	RUN_TEST(test_tpp_scan);
 	RUN_TEST(test_vtier);
 	RUN_TEST(test_vtier_early);
 	RUN_TEST(test_first_touch);
