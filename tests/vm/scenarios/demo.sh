@@ -43,7 +43,7 @@ done
 wait $W; wrc=$?
 grep -E 'phase .* end|first touch' /run/tierload.out | sed 's/^/demo: /'
 written=$(sed -n 's/.*done .* samples=\([0-9]*\) .*/\1/p' /run/tierload.out)
-echo "demo: samples written ${written:-0}, read by the agent $(status_num samples), lost $(status_num lost_samples) (the FIFO was full); policy rounds $(status_num ticks), longest $(status_num round_max_ms) ms"
+echo "demo: samples written ${written:-0}, read by the agent $(status_num samples), lost $(status_num lost_samples) (the FIFO was full); policy rounds $(status_num ticks), longest $(status_num round_max_ms) ms; sampler read at $(status_num sampler_holds) ticks"
 note_transient | sed 's/^scenario:/demo:/'
 stop_agent
 hof=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
