@@ -145,9 +145,9 @@ struct agent {
 	uint64_t round_cost_ns;		/* how long it took (migration included) */
 	struct agent_counters ctr;
 
-	/* --exit-on-eof: end once a replayed file is done and plans are empty */
 	bool sampler_sleeps;		/* its fds are waited on (not a plain
 					   trace file): held between ticks */
+	/* --exit-on-eof: end once a replayed file is done and plans are empty */
 	bool exit_on_eof;
 	unsigned idle_after_eof;
 	unsigned ticks_after_eof;

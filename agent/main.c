@@ -267,16 +267,23 @@ drain_samplers(struct agent *a)
 
 static bool on_sampler_fd(void *arg, int fd);
 
-static bool
-hold_samplers(struct agent *a)
+/* The heat table's slots; while a round owns it, as the last view saw. */
+static size_t
+table_slots(struct agent *a)
 {
 	size_t nslots = a->view.nslots;
 
-	if (!a->sampler_sleeps || a->cfg.interval_ms > HOLD_MAX_MS)
-		return false;
 	if (!round_busy(a))
 		(void)heat_slots(a->heat, &nslots);
-	return !policy_early_possible(&a->cfg, nslots, a->view.quick,
+	return nslots;
+}
+
+static bool
+hold_samplers(struct agent *a)
+{
+	if (!a->sampler_sleeps || a->cfg.interval_ms > HOLD_MAX_MS)
+		return false;
+	return !policy_early_possible(&a->cfg, table_slots(a), a->view.quick,
 	    a->view.promote_bar);
 }
 
@@ -800,7 +807,6 @@ on_tick(void *arg, int fd)
 {
 	struct agent *a = arg;
 	uint64_t now = now_ns();
-	size_t nslots;
 
 	(void)fd;
 	if (++a->tick == 0)
@@ -825,10 +831,7 @@ on_tick(void *arg, int fd)
 		a->rate_ns = now;
 		a->rate_samples = a->sampler.stats.samples;
 	}
-	nslots = round_busy(a) ? a->view.nslots : 0;
-	if (!round_busy(a))
-		(void)heat_slots(a->heat, &nslots);
-	if (policy_round_due(&a->cfg, a->round_ns, now, nslots,
+	if (policy_round_due(&a->cfg, a->round_ns, now, table_slots(a),
 	    a->view.quick, 0))
 		start_round(a, now);
 	return true;

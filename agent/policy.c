@@ -908,6 +908,13 @@ slot_spacing(size_t nslots, bool quick)
 	    POLICY_ROUND_NS_PER_SLOT_SETTLED);
 }
 
+/* Early rounds only while that spacing is below half the interval iv. */
+static bool
+early_spacing(uint64_t spacing, uint64_t iv)
+{
+	return spacing < iv / 2;
+}
+
 bool
 policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots, bool quick, uint64_t early_cost_ns)
@@ -922,7 +929,7 @@ policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
 		/* the timer's rounds allow half an interval of jitter */
 		if (slots > iv)
 			slots -= iv / 2;
-	} else if (slots < iv / 2 &&
+	} else if (early_spacing(slots, iv) &&
 	    early_cost_ns < UINT64_MAX / POLICY_EARLY_COST_X) {
 		floor = MAX(floor, early_cost_ns * POLICY_EARLY_COST_X);
 	} else {
@@ -937,7 +944,8 @@ policy_early_possible(const struct agent_config *cfg, size_t nslots,
     bool quick, uint32_t promote_bar)
 {
 	return promote_bar <= HEAT_COUNT_MAX &&
-	    slot_spacing(nslots, quick) < cfg->interval_ms * 1000000ULL / 2;
+	    early_spacing(slot_spacing(nslots, quick),
+	    cfg->interval_ms * 1000000ULL);
 }
 
 bool

@@ -189,7 +189,8 @@ select_policies(const char *spec, const struct sim_policy **sel, size_t *n,
 		}
 		if (p == NULL) {
 			fprintf(stderr, "vtier-sim: unknown policy '%s' (vtier, "
-			    "hemem, memtis, tpp, tpp-scan, first-touch, oracle, all)\n", t);
+			    "hemem, memtis, tpp, tpp-scan, first-touch, oracle, "
+			    "all)\n", t);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < *n; i++)

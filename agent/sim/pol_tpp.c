@@ -32,9 +32,10 @@
  *     PROT_NONE, in address order, wrapping, recording the time; in
  *     tiering mode pages on the fast tier are skipped, as are pages still
  *     marked from a pass before (their time is kept), and neither counts,
- *     up to 8 times the size in address space (virtpages).  The period is numa_balancing_scan_period_min_ms,
- *     1000 ms, throughout: the kernel starts there and backs off towards
- *     60 s, so this is the most hint faults it would give.
+ *     up to 8 times the size in address space (virtpages).  The period
+ *     is numa_balancing_scan_period_min_ms, 1000 ms, throughout: the
+ *     kernel starts there and backs off towards 60 s, so this is the most
+ *     hint faults it would give.
  *   hint fault: the first access to a marked page unmarks it; a page on
  *     the slow tier is promoted if that came within the hot threshold of
  *     the scan (should_numa_migrate_memory, numa_hint_fault_latency).  A
@@ -248,6 +249,17 @@ tpp_touch(void *state, struct sim_run *run, uint32_t page)
 	}
 }
 
+/* A sample of a fast page makes it the most recent; false for a slow one. */
+static bool
+fast_touch(struct tpp *t, const struct sim_run *run, uint32_t p)
+{
+	if (!sim_is_fast(run, p))
+		return false;
+	lru_del(t, p);
+	lru_add(t, p);
+	return true;
+}
+
 /* A hint fault found a slow page hot: promoted if the rate and a free
  * fast frame allow. */
 static void
@@ -273,11 +285,8 @@ tpp_access(void *state, struct sim_run *run, const struct sim_rec *r)
 	uint32_t p = r->page;
 
 	t->last[p] = r->time_ns + 1;
-	if (sim_is_fast(run, p)) {
-		lru_del(t, p);
-		lru_add(t, p);
+	if (fast_touch(t, run, p))
 		return;
-	}
 	if (last == 0 || r->time_ns - (last - 1) > HOT_THRESHOLD_NS)
 		return;
 	promote(t, run, r);
@@ -291,11 +300,8 @@ tpp_scan_access(void *state, struct sim_run *run, const struct sim_rec *r)
 	uint64_t marked = t->last[r->page];
 	uint32_t p = r->page;
 
-	if (sim_is_fast(run, p)) {
-		lru_del(t, p);
-		lru_add(t, p);
+	if (fast_touch(t, run, p))
 		return;
-	}
 	if (marked == 0)
 		return;
 	t->last[p] = 0;

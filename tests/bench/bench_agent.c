@@ -291,7 +291,8 @@ write_ini(const char *dir)
 	fprintf(f, "[agent]\nstatus_socket = %s/agent.sock\n"
 	    "[budget]\ndram = %" PRIu64 "K\nheadroom = %" PRIu64 "K\n"
 	    "[sampler]\nsource = replay\nreplay = %s/fifo\n"
-	    "[migrate]\nbackend = sim\n", dir, pages * 7 / 16 * 4, pages / 16, dir);
+	    "[migrate]\nbackend = sim\n", dir, pages * 7 / 16 * 4, pages / 16,
+	    dir);
 	if (interval != NULL && *interval != '\0')
 		fprintf(f, "[policy]\ninterval = %s\n", interval);
 	return fclose(f);
