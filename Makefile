@@ -36,12 +36,14 @@ B := build
 endif
 
 # Debian packages the build and the tests need; `make deps` installs the
-# missing ones.  libpfm4 ships no pkg-config file, hence -lpfm.
+# missing ones.  libpfm4 ships no pkg-config file, hence -lpfm.  QEMU is
+# here, not only in tests/vm/build-guest.sh: shim_libvirt and shim_vm
+# look for it before any test has built the guest.
 DEB_DEPS := gcc make pkg-config libnuma-dev libpfm4-dev liburing-dev \
 	libinih-dev numactl python3 clang libclang-rt-14-dev valgrind \
 	dpkg-dev debhelper lintian debootstrap systemd man-db bsdextrautils \
 	libvirt-dev libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu \
-	libvirt-clients
+	libvirt-clients qemu-system-x86
 PKGS := numa liburing inih
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpfm
