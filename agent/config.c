@@ -175,7 +175,7 @@ config_defaults(struct agent_config *cfg)
 	cfg->adopt = 1;
 	cfg->interval_ms = 50;
 	cfg->hysteresis = 1;
-	cfg->promote_min = 2;
+	cfg->promote_min = 1;
 	/* 10 us per 4 KiB page migrated / (250 - 100) ns saved per access:
 	 * the figures agent/sim/cost.c cites */
 	cfg->break_even = 67;

@@ -67,7 +67,7 @@ struct agent_config {
 	/* [policy] */
 	uint64_t interval_ms;			/* interval = 50ms */
 	uint32_t hysteresis;			/* hysteresis = 1 (factors of 2) */
-	uint32_t promote_min;			/* promote_min = 2 (samples) */
+	uint32_t promote_min;			/* promote_min = 1 (samples) */
 	uint32_t break_even;			/* break_even = 67 (accesses, 0: off) */
 	uint64_t min_residence_ms;		/* min_residence = 0 */
 

@@ -560,7 +560,7 @@ static inline __attribute__((always_inline)) struct heat_entry *
 record_key(struct heat *h, uint64_t key, size_t i)
 {
 	struct heat_entry *e;
-	uint32_t c, nc, np;
+	uint32_t c, lc, nc, np;
 	uint64_t x;
 	uint16_t now;
 
@@ -587,13 +587,21 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	x = heat_silence(e->count, e->epoch, now);
 	h->stats.revived += (x > HEAT_STALE_K_MOVING) & (x <= HEAT_STALE_K) &
 	    (e->count >= HEAT_REVIVE_MIN);
-	nc = x > h->stale_k ? 0 : c;
-	nc = nc < HEAT_COUNT_MAX ? nc + 1 : HEAT_COUNT_MAX;
-	/* The histogram already holds the decayed count c. */
-	if (heat_bin(nc) != heat_bin(c)) {
+	lc = x > h->stale_k ? 0 : c;		/* the live count */
+	nc = lc < HEAT_COUNT_MAX ? lc + 1 : HEAT_COUNT_MAX;
+	/*
+	 * The histogram already holds the decayed count c.  Samples of
+	 * pages at live count 0 and 1 are counted for the policy
+	 * (stats.again).  All but those of a silent page of decayed count 1
+	 * move the page to another bin anyway, so the branch is taken
+	 * hardly more often than before.
+	 */
+	if (heat_bin(nc) != heat_bin(c) || lc < 2) {
 		np = heat_key_npages(key);
 		h->hist[heat_bin(c)] -= np;
 		h->hist[heat_bin(nc)] += np;
+		if (lc < 2)
+			h->stats.again[lc] += np;
 	}
 	e->count = (uint16_t)nc;
 	e->epoch = now;

@@ -80,6 +80,9 @@ struct heat_stats {
 	uint64_t revived;	/* samples of pages (count >= 2) silent for
 				   HEAT_STALE_K_MOVING to HEAT_STALE_K (see
 				   the silence test) */
+	uint64_t again[2];	/* samples that found a tracked page at live
+				   count 0, 1, in 4 KiB pages (policy.c
+				   "Pages sampled once") */
 };
 
 struct heat;

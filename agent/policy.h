@@ -11,10 +11,12 @@
  *   gives the bin where the cumulative size crosses C, and that boundary
  *   bin is resolved exactly by selecting on decayed counts; the count of
  *   the coldest page admitted is the threshold T;
- * - hysteresis: a promotion of a page of heat c may displace only fast
- *   pages colder than c >> hysteresis and by more than sampling noise
- *   (see swap_limit in policy.c), so a swap needs the page coming in
- *   2^hysteresis times as hot as the one going out;
+ * - hysteresis: while the hot set stays put, a promotion of a page of
+ *   heat c may displace only fast pages colder than c >> hysteresis and
+ *   by more than sampling noise (see swap_limit in policy.c), so a swap
+ *   needs the page coming in 2^hysteresis times as hot as the one going
+ *   out; while it moves, any colder page (a page of count 0 for one of
+ *   count 1 only where plan.once_pays says that pays);
  * - while the hot set moves, a promotion must pay for itself: a page's
  *   decayed count is the samples it had over the last cooling period,
  *   and so the samples it is expected to have over the next one on the
@@ -41,9 +43,9 @@
  *   back before 6 (revivals, counted by the heat table) or not
  *   (departures, counted by the plan); while departures outnumber
  *   revivals (decayed sums) the hot set is moving, and the next rounds
- *   call a page gone after 3 expected samples instead of 6 and swap on a
- *   difference of 1 standard deviation instead of 1.5 (plan.moving,
- *   plan.stale_k for heat_set_stale).
+ *   call a page gone after 3 expected samples instead of 6 and swap for
+ *   any colder page instead of one colder by hysteresis and noise
+ *   (plan.moving, plan.stale_k for heat_set_stale).
  */
 #ifndef VTIER_AGENT_POLICY_H
 #define VTIER_AGENT_POLICY_H
@@ -60,7 +62,7 @@ struct policy_params {
 	uint64_t fast_used;	/* bytes in use on the fast nodes now */
 	uint64_t fast_mask;	/* which heat_entry.node values are fast */
 	uint64_t slow_mask;	/* which are slow (others are ignored) */
-	unsigned hysteresis;	/* a swap needs heat in > heat out << this */
+	unsigned hysteresis;	/* settled: a swap needs heat in > out << this */
 	uint32_t min_count;	/* decayed count a hot page needs (0 = 1) */
 	/* While the hot set moves (the last plan's plan.moving): */
 	uint32_t pay_min;	/* count a 4 KiB page needs to pay its move */
@@ -115,6 +117,9 @@ struct plan {
 	uint32_t promote_bar;	/* count a page off the fast nodes needs to
 				   be promoted next round (for heat_set_watch) */
 	bool moving;		/* the hot set moves (policy.c "Regime") */
+	bool once_pays;		/* while it moves, a page sampled once may
+				   displace one with no heat left (policy.c
+				   "Pages sampled once") */
 	uint32_t stale_k;	/* the silence bound for the next round: the
 				   caller hands it to heat_set_stale */
 

@@ -4,7 +4,7 @@
  * way agent/main.c's on_sample and on_tick wire them (the round's
  * parameters and watermarks from policy_params_for_round), with the
  * agent's default settings (config_defaults: cooling 8 s, interval
- * 50 ms, hysteresis 1, promote_min 2, min_residence 0, rate 256 MiB/s,
+ * 50 ms, hysteresis 1, promote_min 1, min_residence 0, rate 256 MiB/s,
  * 1024 pages per call, 1M tracked pages; vtier-sim --config changes
  * them), rounds spaced by policy_round_due as the agent spaces them.
  *

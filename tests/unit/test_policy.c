@@ -398,6 +398,139 @@ test_hysteresis(void)
 	heat_destroy(h);
 }
 
+/*
+ * While the hot set moves (the table's silence bound is the moving one),
+ * any colder page makes room, as far as the cost of the two moves allows
+ * (swap_gap, applied while the last plan saw it move), and a page sampled
+ * once displaces one with no heat left where the last plan measured that
+ * this pays (plan.once_pays); while it stays put, the same pairs are
+ * noise.
+ */
+static void
+test_moving_swaps(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp;
+
+	/* One sample against a page whose heat has decayed to 0. */
+	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	put(h, 0 * PG, false, 1, FASTN, 0, 0);
+	heat_advance(h, 1000);		/* halved to 0, not stale */
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	pp = params(1, 0, 1);
+	pp.min_count = 1;
+	p.once_pays = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 1);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	p.once_pays = false;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	p.once_pays = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.demote[0].heat, 0);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 1);
+	/* with promote_min 2 the page is not hot at all */
+	pp.min_count = 2;
+	p.once_pays = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* 3 against 2: neither the factor nor the noise bound allow it. */
+	swap_pair(&h, &p, 2, 3);
+	pp = params(1, 0, 1);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.demote[0].heat, 2);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 3);
+	/* equal counts never swap */
+	put(h, 0 * PG, false, 1, FASTN, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	/* the two moves must pay: a gap of 2 needs 5 against 3 */
+	pp.swap_gap = 2;
+	p.moving = true;
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	p.moving = true;
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.demote[0].heat, 3);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 5);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/*
+ * plan.once_pays: 80 tracked pages at live count 0 and 80 at 1 for 10
+ * epochs, then again0 of the former and again1 of the latter sampled.
+ * A page sampled once pays when its rate is 2^hysteresis times the
+ * other's, on at least ONCE_MIN (32) samples.
+ */
+static void
+once_after(unsigned again0, unsigned again1, bool *pays)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(1000, 0, 0);
+	uint64_t ep = 100;	/* ns per epoch */
+
+	ASSERT_EQ(heat_create(&h, 1024, 32 * ep), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (unsigned i = 0; i < 80; i++)
+		put(h, i * PG, false, 1, SLOWN, 0, 0);
+	heat_advance(h, 33 * ep);	/* halved to 0 */
+	for (unsigned i = 0; i < 80; i++)
+		put(h, (100 + i) * PG, false, 1, SLOWN, 0, 0);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.once_pays);	/* no samples yet */
+	heat_advance(h, 38 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	for (unsigned i = 0; i < again0; i++)
+		heat_record(h, 1, i * PG, false, 43 * ep);
+	for (unsigned i = 0; i < again1; i++)
+		heat_record(h, 1, (100 + i) * PG, false, 43 * ep);
+	ASSERT_EQ_U(heat_stats(h)->again[0], again0);
+	ASSERT_EQ_U(heat_stats(h)->again[1], again1);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	*pays = p.once_pays;
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_once_pays(void)
+{
+	bool pays;
+
+	once_after(0, 40, &pays);
+	ASSERT_TRUE(pays);
+	/* 40 / (400 + 250) against 2 * 10 / (400 + 350) */
+	once_after(10, 40, &pays);
+	ASSERT_TRUE(pays);
+	/* alike: 40 / (400 + 400) against 2 * 40 / (400 + 200) */
+	once_after(40, 40, &pays);
+	ASSERT_TRUE(!pays);
+	once_after(25, 40, &pays);
+	ASSERT_TRUE(!pays);
+	once_after(0, 20, &pays);	/* too few samples */
+	ASSERT_TRUE(!pays);
+}
+
 static void
 test_min_residence(void)
 {
@@ -1145,16 +1278,11 @@ test_promote_bar(void)
 }
 
 /*
- * policy_round_due: every interval (half of it allowed as jitter), no
- * sooner than 0.5 us per slot; early rounds from interval / 5, and no
- * sooner than 200 times the last round's cost, while the slots space
- * rounds less than half an interval.
- */
-/*
  * The regime: pages that stay silent past 6 expected samples (departures)
  * switch the next rounds to the moving setting (silence bound 3 samples,
- * swap noise bound 1 standard deviation); revivals outnumbering them
- * switch back.  The swap rule follows the table's bound.
+ * any colder page may make room); revivals outnumbering them
+ * switch back.  The swap rule follows the table's bound
+ * (test_moving_swaps).
  */
 static void
 test_regime(void)
@@ -1200,23 +1328,6 @@ test_regime(void)
 	heat_set_stale(h, p.stale_k);
 	policy_plan_free(&p);
 	heat_destroy(h);
-
-	/*
-	 * The swap rule: a slow page of 4 against a fast one of 1 is noise at
-	 * 1.5 standard deviations (swap_limit(4) = 1) and not at 1
-	 * (4 - 1 > sqrt(5), swap_limit(4) = 2).
-	 */
-	swap_pair(&h, &p, 1, 4);
-	pp = params(1, 0, 1);
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.npromote + p.ndemote, 0);
-	heat_set_stale(h, HEAT_STALE_K_MOVING);
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.npromote, 1);
-	ASSERT_EQ(p.ndemote, 1);
-	ASSERT_EQ_U(p.promote[0].key, key_of(1 * PG, false));
-	policy_plan_free(&p);
-	heat_destroy(h);
 }
 
 /*
@@ -1236,7 +1347,7 @@ test_pay(void)
 	ASSERT_EQ_U(cfg.break_even, 67);
 	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
 	/* a sample is 10007 accesses: one pays for a 4 KiB page */
-	ASSERT_EQ_U(pp.min_count, 2);
+	ASSERT_EQ_U(pp.min_count, 1);
 	ASSERT_EQ_U(pp.pay_min, 1);
 	ASSERT_EQ_U(pp.pay_min_thp, 4);		/* 512 * 67 / 10007 = 3.4 */
 	ASSERT_EQ_U(pp.swap_gap, 1);
@@ -1298,6 +1409,12 @@ test_pay(void)
 	heat_destroy(h);
 }
 
+/*
+ * policy_round_due: every interval (half of it allowed as jitter), no
+ * sooner than 0.5 us per slot; early rounds from interval / 5, and no
+ * sooner than 200 times the last round's cost, while the slots space
+ * rounds less than half an interval.
+ */
 static void
 test_round_due(void)
 {
@@ -1387,6 +1504,8 @@ main(void)
 	RUN_TEST(test_ties);
 	RUN_TEST(test_promote_room);
 	RUN_TEST(test_hysteresis);
+	RUN_TEST(test_moving_swaps);
+	RUN_TEST(test_once_pays);
 	RUN_TEST(test_min_residence);
 	RUN_TEST(test_budget_shrink);
 	RUN_TEST(test_unattainable);
