@@ -132,6 +132,8 @@ status_format(const struct agent *a, char *buf, size_t len)
 	ju(&j, "hot_threshold", v->threshold);
 	jkey(&j, "hot_set_moving");
 	jput(&j, "%s", v->moving ? "true" : "false");
+	jkey(&j, "sampled_once_pays");
+	jput(&j, "%s", v->once_pays ? "true" : "false");
 	ju(&j, "samples", ss->samples);
 	jkey(&j, "samples_per_s");
 	jput(&j, "%.1f", a->ctr.samples_per_s);

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,6 +664,7 @@ static void
 print_status(const struct doc *d)
 {
 	char a[32], b[32], c[32], pinned[32];
+	bool moving;
 
 	printf("vtier-agent %s (pid %s), up %s s\n", get(d, "version"),
 	    get(d, "pid"), get(d, "uptime_s"));
@@ -685,11 +687,13 @@ print_status(const struct doc *d)
 	printf("  tracked pages      %s of %s (%s 4 KiB pages adopted)\n",
 	    get(d, "tracked_pages"), get(d, "heat_capacity"),
 	    get(d, "adopted_pages"));
-	printf("  hot set            %s, %s on fast (threshold %s samples, %s)\n",
+	moving = strcmp(get(d, "hot_set_moving"), "true") == 0;
+	printf("  hot set            %s, %s on fast (threshold %s samples, %s%s)\n",
 	    size_of(d, "hot_set_bytes", a, sizeof(a)),
 	    size_of(d, "hot_on_fast_bytes", b, sizeof(b)),
-	    get(d, "hot_threshold"), strcmp(get(d, "hot_set_moving"),
-	    "true") == 0 ? "moving" : "settled");
+	    get(d, "hot_threshold"), moving ? "moving" : "settled",
+	    moving && strcmp(get(d, "sampled_once_pays"), "true") == 0 ?
+	    ", pages sampled once come in" : "");
 	printf("  samples            %s (%s/s), lost %s, ignored %s, "
 	    "bad trace lines %s\n", get(d, "samples"), get(d, "samples_per_s"),
 	    get(d, "lost_samples"), get(d, "samples_ignored"),

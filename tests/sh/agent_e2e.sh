@@ -61,4 +61,7 @@ assert st["samples"] == 400000, st["samples"]
 assert share >= 0.95, "fewer than 95% of hot pages on the fast node"
 assert st["fast_used_max_bytes"] <= budget, "fast usage exceeded the budget"
 assert st["promoted_pages"] >= len(hot) * 0.95
+# the policy's regime and its measure of pages sampled once
+assert st["hot_set_moving"] in (True, False)
+assert st["sampled_once_pays"] in (True, False)
 PY
