@@ -124,6 +124,19 @@ swap_pair(struct heat **h, struct plan *p, unsigned fast, unsigned slow)
 	put(*h, 1 * PG, false, slow, SLOWN, 0, 0);
 }
 
+/*
+ * A fast page (address 0) whose one sample has halved to count 0, not
+ * stale, and a slow one (4 KiB on) sampled once since.
+ */
+static void
+once_against_none(struct heat **h)
+{
+	ASSERT_EQ(heat_create(h, 64, 1000), 0);
+	put(*h, 0 * PG, false, 1, FASTN, 0, 0);
+	heat_advance(*h, 1000);
+	put(*h, 1 * PG, false, 1, SLOWN, 0, 0);
+}
+
 /* 100 slow pages of counts 1..100: the hot set is the top that fits C. */
 static void
 test_threshold(void)
@@ -348,10 +361,7 @@ test_hysteresis(void)
 	heat_destroy(h);
 
 	/* One or two samples against none are noise: nothing moves. */
-	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
-	put(h, 0 * PG, false, 1, FASTN, 0, 0);
-	heat_advance(h, 1000);		/* halved to 0, not stale */
-	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
+	once_against_none(&h);
 	pp = params(1, 0, 1);
 	pp.hysteresis = 0;
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
@@ -414,11 +424,8 @@ test_moving_swaps(void)
 	struct policy_params pp;
 
 	/* One sample against a page whose heat has decayed to 0. */
-	ASSERT_EQ(heat_create(&h, 64, 1000), 0);
+	once_against_none(&h);
 	ASSERT_EQ(policy_plan_init(&p, 64), 0);
-	put(h, 0 * PG, false, 1, FASTN, 0, 0);
-	heat_advance(h, 1000);		/* halved to 0, not stale */
-	put(h, 1 * PG, false, 1, SLOWN, 0, 0);
 	pp = params(1, 0, 1);
 	pp.min_count = 1;
 	p.once_pays = true;
