@@ -9,20 +9,25 @@
  * nodes is unmanaged, U = fast_used - F, and the managed hot pages may
  * fill C = budget - headroom - U (0 when that is negative, or when the
  * budget is below the headroom).  Order managed pages with a non-zero
- * decayed count hottest first, and at equal count those already on a fast
- * node first (they keep their place, no churn on ties).  The hot set H is
- * the longest run of that order that fits C: pass 1 builds a per-bin
- * histogram (and, for the exact step, a per-count one) of managed pages;
- * walking the bins down gives the boundary bin where the cumulative size
- * crosses C, and walking the counts of that bin gives the boundary group
- * (one count, one side).  Pages of that group are admitted in slot order
- * while they fit, which only matters with 2 MiB pages.  T is the count of
- * the coldest page in H (HEAT_COUNT_MAX + 1 when H is empty).
+ * decayed count hottest first; at equal count, below POLICY_AGE_COUNTS,
+ * the more recently sampled first (see "Recency"); then those already on
+ * a fast node first (they keep their place, no churn on ties).  The hot
+ * set H is the longest run of that order that fits C: pass 1 builds a
+ * per-bin histogram (and, for the exact step, a per-count one, and for
+ * the lowest counts a per-age one) of managed pages; walking the bins
+ * down gives the boundary bin where the cumulative size crosses C, and
+ * walking the counts (and ages) of that bin gives the boundary group
+ * (one count, one age, one side).  Pages of that group are admitted in
+ * slot order while they fit, which only matters with 2 MiB pages.  T is
+ * the count of the coldest page in H (HEAT_COUNT_MAX + 1 when H is
+ * empty).
  *
  * Pass 2 collects, with H known, the coldest fast pages outside H (the
  * demotion candidates: past min_residence first, then recently moved
- * ones, each coldest first) and the hottest slow pages in H past
- * min_residence (the promotion candidates), keeping only the best p->cap
+ * ones, each coldest first, and at equal count least recently sampled
+ * first) and the hottest slow pages in H past min_residence (the
+ * promotion candidates, at equal count most recently sampled first),
+ * keeping only the best p->cap
  * of each with a streaming top-k, so the work is O(n) plus a sort of the
  * plan items.  Then:
  *  - over budget (fast_used > budget): first swap pairs, then demote
@@ -46,14 +51,19 @@
  *    hysteresis and far enough below c that the difference is more than
  *    sampling noise; while it moves, any colder page, a page of count
  *    0 only where pages sampled once measurably come back (see
- *    swap_limit and "Pages sampled once").
- *    Those are colder than every page in H, so a promotion never
- *    displaces a hotter page, and a swap needs the page coming in to be
- *    clearly hotter than the one going out.  The test is per pair, not
+ *    swap_limit and "Pages sampled once"), and, at the lowest counts,
+ *    a page of the same count sampled a quarter of a cooling period
+ *    longer ago ("Recency").
+ *    Those are no hotter than any page in H (and, at equal count, less
+ *    recent than the one coming in), so a promotion never displaces a
+ *    hotter page, and a swap needs the page coming in to be clearly
+ *    hotter (or, at equal low counts, more recent) than the one going
+ *    out.  The test is per pair, not
  *    against T: right after the hot set moves, T is still low and a
  *    threshold T >> h would protect the leftovers of the old hot set
  *    from pages many times hotter.  As promotions go hottest first and
- *    demotions coldest first, the first pair that fails ends the swaps.
+ *    demotions coldest first (each then by age), the first pair that
+ *    fails ends the swaps.
  *  - counts are live counts (heat_live_at, with the table's silence
  *    bound): a page silent for much longer than its count says is normal
  *    has count 0 here.  Which bound, and how much evidence a swap needs,
@@ -81,23 +91,35 @@
 
 #define PAGE_BYTES	(1ULL << HEAT_PAGE_SHIFT)
 #define NCOUNTS		(HEAT_COUNT_MAX + 1)
-/* Sort keys: a 17-bit order in the top bits, the slot index below. */
+/*
+ * Sort keys: a 23-bit order in the top bits, the slot index below; the
+ * order is a 17-bit count order above 6 bits of age order.
+ */
 #define KEY_SLOT_BITS	40
 #define KEY_SLOT_MASK	((1ULL << KEY_SLOT_BITS) - 1)
+#define AGE_BITS	6
+#define KEY_COUNT_SHIFT	(KEY_SLOT_BITS + AGE_BITS)
+#define NAGES		(POLICY_AGE_MAX + 1)
+static_assert(NAGES == 1u << AGE_BITS, "ages fill their bits");
+static_assert(POLICY_AGE_SWAP == (1u << HEAT_SUB_SHIFT) / 4,
+    "POLICY_AGE_SWAP is a quarter of a cooling period");
 
 enum side { FAST = 0, SLOW = 1, OTHER = 2 };
 
 /*
  * Work space, allocated once by policy_plan_init: 2 * cap + 1 keys for
- * each streaming top-k (about 32 bytes per plan item) and a per-count
- * histogram (1.5 MiB).  After the promotion keys are final, the upper
- * half of their buffer holds the running sums of swap bytes.
+ * each streaming top-k (about 32 bytes per plan item), a per-count
+ * histogram (1.5 MiB) and a per-age one of the lowest counts (6 KiB).
+ * After the promotion keys are final, the upper half of their buffer
+ * holds the running sums of swap bytes.
  */
 struct policy_scratch {
 	uint64_t *demote;	/* demotion candidate keys */
 	uint64_t *promote;	/* promotion candidate keys, then prefix sums */
 	uint64_t pages[3][NCOUNTS];	/* pass 1: pages per side and count */
 	uint32_t pages_top;	/* counts below this may be non-zero in pages */
+	/* pass 1: pages per side, count and age, of the lowest counts */
+	uint64_t ages[3][POLICY_AGE_COUNTS][NAGES];
 	/* The regime (see "Regime" below), kept from round to round */
 	uint64_t revived;	/* decayed sum of revivals (heat stats) */
 	uint64_t departed;	/* decayed sum of departures (pass 1) */
@@ -298,6 +320,29 @@ side_of(const struct heat_entry *e, const uint8_t tab[256])
 	return e->flags & HEAT_F_PINNED ? OTHER : sd;
 }
 
+/*
+ * Recency.  At the lowest counts a count says little: in a cooling
+ * period a page with one sample may be a page of the hot set sampled
+ * once so far or what is left of one that was hot a period or two ago.
+ * Where the hot set moves, the last sample tells them apart, as LRU
+ * would: ordering pages of equal count by the epoch of their last sample
+ * (most recent first, POLICY_AGE_MAX epochs and more all alike) keeps
+ * the newcomers in H and the leftovers out, and while it moves a page
+ * of such a count may displace one of the same count last sampled at
+ * least POLICY_AGE_SWAP epochs earlier (displaces), where one sample
+ * pays for the two moves.  make eval at 25%: shift, drift and sparse
+ * hit/oracle +0.007 / +0.011 / +0.010; sparse at 50% +0.014 from the
+ * order alone.  Above POLICY_AGE_COUNTS a count has enough samples that
+ * its decay already weighs their age.
+ */
+static inline uint32_t
+age_of(const struct heat_entry *e, uint16_t epoch)
+{
+	uint16_t a = (uint16_t)(epoch - e->epoch);
+
+	return a < POLICY_AGE_MAX ? a : POLICY_AGE_MAX;
+}
+
 static inline bool
 recent(const struct heat_entry *e, uint16_t now_tick, uint16_t min_residence)
 {
@@ -305,9 +350,10 @@ recent(const struct heat_entry *e, uint16_t now_tick, uint16_t min_residence)
 	    (uint16_t)(now_tick - e->moved) < min_residence;
 }
 
-/* The boundary group of H: count, side, and pages of it that may enter. */
+/* The boundary group of H: count, age, side, and pages of it that may enter. */
 struct boundary {
 	uint32_t count;		/* 0: every page with heat fits */
+	uint32_t age;		/* counts below POLICY_AGE_COUNTS only */
 	enum side side;
 	uint64_t allow;		/* pages */
 	uint64_t used;		/* pages of the group admitted so far */
@@ -315,15 +361,20 @@ struct boundary {
 	uint32_t min_count_thp;	/* nor a 2 MiB page below this one */
 };
 
-/* Is a page of count c on side sd in H?  Called in slot order. */
+/* Is a page of count c, age a, on side sd in H?  Called in slot order. */
 static inline bool
-in_hot_set(struct boundary *bd, uint32_t c, enum side sd, uint32_t np)
+in_hot_set(struct boundary *bd, uint32_t c, uint32_t a, enum side sd,
+    uint32_t np)
 {
 	if (c == 0 || c < (np == 1 ? bd->min_count : bd->min_count_thp))
 		return false;
 	if (bd->count == 0 || c > bd->count)
 		return true;
-	if (c < bd->count || sd > bd->side)
+	if (c < bd->count)
+		return false;
+	if (c < POLICY_AGE_COUNTS && a != bd->age)
+		return a < bd->age;
+	if (sd > bd->side)
 		return false;
 	if (sd < bd->side)
 		return true;
@@ -333,7 +384,32 @@ in_hot_set(struct boundary *bd, uint32_t c, enum side sd, uint32_t np)
 	return true;
 }
 
-/* Walk bins, then counts of the boundary bin, down to where C is crossed. */
+/*
+ * The first group of a run of groups that crosses what C leaves: true
+ * with the boundary set, false with *cum past the run.
+ */
+static bool
+cross(uint64_t *cum, uint64_t cap_pages, const uint64_t x[2], uint32_t c,
+    uint32_t a, struct boundary *bd)
+{
+	for (int sd = FAST; sd <= SLOW; sd++) {
+		if (*cum + x[sd] <= cap_pages) {
+			*cum += x[sd];
+			continue;
+		}
+		bd->count = c;
+		bd->age = a;
+		bd->side = (enum side)sd;
+		bd->allow = cap_pages - *cum;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Walk bins, then counts of the boundary bin (and ages of the lowest
+ * counts), down to where C is crossed.
+ */
 static void
 find_boundary(const struct policy_scratch *s, const uint64_t bins[3][HEAT_NBINS],
     uint64_t cap_pages, struct boundary *bd)
@@ -349,17 +425,18 @@ find_boundary(const struct policy_scratch *s, const uint64_t bins[3][HEAT_NBINS]
 			continue;
 		}
 		for (uint32_t c = (1u << b) - 1; c >= 1u << (b - 1); c--) {
-			for (int sd = FAST; sd <= SLOW; sd++) {
-				uint64_t x = s->pages[sd][c];
+			if (c >= POLICY_AGE_COUNTS) {
+				uint64_t x[2] = { s->pages[FAST][c], s->pages[SLOW][c] };
 
-				if (cum + x <= cap_pages) {
-					cum += x;
-					continue;
-				}
-				bd->count = c;
-				bd->side = (enum side)sd;
-				bd->allow = cap_pages - cum;
-				return;
+				if (cross(&cum, cap_pages, x, c, 0, bd))
+					return;
+				continue;
+			}
+			for (uint32_t a = 0; a < NAGES; a++) {
+				uint64_t x[2] = { s->ages[FAST][c][a], s->ages[SLOW][c][a] };
+
+				if (cross(&cum, cap_pages, x, c, a, bd))
+					return;
 			}
 		}
 		fatalx("policy: histogram bin %u does not add up", b);
@@ -428,7 +505,7 @@ occ_words(const struct round *r)
 }
 
 /*
- * Pass 1: managed pages on fast, heat histograms of managed pages, and
+ * Pass 1: managed pages on fast, heat (and age) histograms of managed pages, and
  * departures for the regime: pages (of any side, HEAT_REVIVE_MIN samples
  * or more) whose silence crossed HEAT_STALE_K since the last round's
  * epoch.  Pinned and foreign entries land in the OTHER row and count-0
@@ -439,6 +516,7 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 {
 	/* Locals: the stores below could alias the round's fields. */
 	uint64_t (*pages)[NCOUNTS] = r->s->pages, fast_pages = 0, dep = 0;
+	uint64_t (*ages)[POLICY_AGE_COUNTS][NAGES] = r->s->ages;
 	const struct heat_entry *slots = r->slots;
 	const uint64_t *occ = r->occ;
 	const uint8_t *side = r->side;
@@ -452,6 +530,7 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 	 */
 	for (int sd = FAST; sd <= OTHER; sd++)
 		memset(r->s->pages[sd], 0, r->s->pages_top * sizeof(uint64_t));
+	memset(r->s->ages, 0, sizeof(r->s->ages));
 	for (size_t w = 0; w < occ_words(r); w++) {
 		for (uint64_t m = occ[w]; m != 0; m &= m - 1) {
 			size_t i = w * 64 + (size_t)__builtin_ctzll(m);
@@ -471,10 +550,16 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 			    (x <= HEAT_STALE_K + (uint64_t)e->count * since) &
 			    (e->count >= HEAT_REVIVE_MIN);
 			fast_pages += sd == FAST ? n : 0;
-			pages[sd][c] += n;
+			/* the lowest counts by age only, summed below */
+			*(c < POLICY_AGE_COUNTS ? &ages[sd][c][age_of(e, epoch)] :
+			    &pages[sd][c]) += n;
 			bins[sd][heat_bin(c)] += n;
 		}
 	}
+	for (int sd = FAST; sd <= OTHER; sd++)
+		for (uint32_t c = 0; c < POLICY_AGE_COUNTS; c++)
+			for (uint32_t a = 0; a < NAGES; a++)
+				pages[sd][c] += ages[sd][c][a];
 	r->departed = dep;
 	for (uint32_t c = 0; c < 2; c++)
 		r->low[c] = pages[FAST][c] + pages[SLOW][c] + pages[OTHER][c];
@@ -508,7 +593,7 @@ collect_pass(struct round *r, struct boundary *bd)
 			size_t i = w * 64 + (size_t)__builtin_ctzll(m);
 			const struct heat_entry *e = &slots[i];
 			enum side sd = side_of(e, side);
-			uint32_t c, n;
+			uint32_t c, n, a;
 			uint64_t rec, xp, xd;
 			bool hot;
 
@@ -516,17 +601,21 @@ collect_pass(struct round *r, struct boundary *bd)
 				continue;
 			c = heat_live_at(e->count, e->epoch, epoch, k);
 			n = heat_key_npages(e->key);
-			hot = in_hot_set(&b, c, sd, n);
+			a = age_of(e, epoch);
+			hot = in_hot_set(&b, c, a, sd, n);
 			rec = recent(e, now, min_res);
 			hot_pages += hot ? n : 0;
 			hot_fast_pages += hot && sd == FAST ? n : 0;
 			t_min = hot && c < t_min ? c : t_min;
 			/*
-			 * Smallest key first: hottest promotion, settled
-			 * coldest demotion.
+			 * Smallest key first: hottest (then most recent)
+			 * promotion, settled coldest (then least recent)
+			 * demotion.
 			 */
-			xp = (uint64_t)(HEAT_COUNT_MAX - c) << KEY_SLOT_BITS | i;
-			xd = (rec << 16 | c) << KEY_SLOT_BITS | i;
+			xp = ((uint64_t)(HEAT_COUNT_MAX - c) << AGE_BITS | a) <<
+			    KEY_SLOT_BITS | i;
+			xd = ((rec << 16 | c) << AGE_BITS | (POLICY_AGE_MAX - a)) <<
+			    KEY_SLOT_BITS | i;
 			topk_push(&pk, hot && sd == SLOW && !rec ? xp : UINT64_MAX);
 			topk_push(&dk, !hot && sd == FAST ? xd : UINT64_MAX);
 		}
@@ -606,6 +695,52 @@ swap_limit(const struct round *r, uint32_t c)
 	return x0 <= 0 ? 0 : MIN(lim, (uint32_t)ceil(x0));
 }
 
+/* Count and age of a promotion key, of a demotion key (bit 16: recent). */
+static inline uint32_t
+pkey_count(uint64_t key)
+{
+	return HEAT_COUNT_MAX - (uint32_t)(key >> KEY_COUNT_SHIFT);
+}
+
+static inline uint32_t
+pkey_age(uint64_t key)
+{
+	return (uint32_t)(key >> KEY_SLOT_BITS) & POLICY_AGE_MAX;
+}
+
+static inline uint32_t
+dkey_count(uint64_t key)
+{
+	return (uint32_t)(key >> KEY_COUNT_SHIFT);
+}
+
+static inline uint32_t
+dkey_age(uint64_t key)
+{
+	return POLICY_AGE_MAX - ((uint32_t)(key >> KEY_SLOT_BITS) & POLICY_AGE_MAX);
+}
+
+/*
+ * May the promotion of key pk (count c, swap_limit(r, c) = lim) make room
+ * by demoting the candidate of key dk?  Colder than lim, or at the same
+ * low count and last sampled POLICY_AGE_SWAP epochs before it
+ * ("Recency") where any colder page may go (lim = c: the hot set moves,
+ * one sample pays for the two moves, and for count 1 once_pays), so
+ * that, over the candidates in their order, the ones a promotion may
+ * displace are always the first ones.  A recently moved candidate (bit
+ * 16 of its count) never.
+ */
+static inline bool
+displaces(uint64_t pk, uint32_t lim, uint64_t dk)
+{
+	uint32_t c = pkey_count(pk), x = dkey_count(dk);
+
+	if (x < lim)
+		return true;
+	return lim == c && x == c && c < POLICY_AGE_COUNTS &&
+	    dkey_age(dk) >= pkey_age(pk) + POLICY_AGE_SWAP;
+}
+
 /*
  * Promotion candidates from r->pi on, while fast usage stays at or
  * below ceiling and the bytes planned within limit.  Returns how many of
@@ -619,23 +754,26 @@ promote(struct round *r, uint64_t ceiling, uint64_t limit)
 	const uint64_t *dem = r->s->demote + r->di;
 	uint64_t *prefix = r->s->promote + p->cap;	/* free upper half */
 	size_t nswap = 0, si = 0, j;
+	uint64_t first;
 	uint32_t lim;
 
 	if (r->pi >= r->np)
 		return 0;
-	/* Settled candidates come first and have bit 16 clear. */
-	lim = swap_limit(r, HEAT_COUNT_MAX - (uint32_t)(r->s->promote[r->pi] >>
-	    KEY_SLOT_BITS));
+	/*
+	 * Settled candidates come first and have bit 16 clear; those the
+	 * first (hottest, most recent) promotion may displace come first
+	 * among them.
+	 */
+	first = r->s->promote[r->pi];
+	lim = swap_limit(r, pkey_count(first));
 	prefix[0] = 0;
-	while (r->di + nswap < r->nd && dem[nswap] >> KEY_SLOT_BITS < lim) {
+	while (r->di + nswap < r->nd && displaces(first, lim, dem[nswap])) {
 		prefix[nswap + 1] = prefix[nswap] + key_bytes(slot_of(r, dem[nswap])->key);
 		nswap++;
 	}
 
 	for (j = r->pi; j < r->np; j++) {
 		const struct heat_entry *e = slot_of(r, r->s->promote[j]);
-		uint32_t c = HEAT_COUNT_MAX - (uint32_t)(r->s->promote[j] >>
-		    KEY_SLOT_BITS);
 		uint64_t b = key_bytes(e->key), need;
 		size_t k = si, lo, hi;
 
@@ -653,7 +791,8 @@ promote(struct round *r, uint64_t ceiling, uint64_t limit)
 		}
 		k = lo;
 		/* The hottest page it displaces must be colder by the factor. */
-		if (k > si && dem[k - 1] >> KEY_SLOT_BITS >= swap_limit(r, c))
+		if (k > si && !displaces(r->s->promote[j],
+		    swap_limit(r, pkey_count(r->s->promote[j])), dem[k - 1]))
 			break;
 		/* No cap check: there are at most cap demotion candidates. */
 		if (r->moved + (prefix[k] - prefix[si]) + b > limit) {
@@ -707,8 +846,8 @@ promote_bar(const struct round *r, const struct boundary *bd, size_t used)
 	 * its order clear), else, once hot enough to push the coldest page
 	 * out of H, that page, of count T or more.
 	 */
-	if (i < r->nd && r->s->demote[i] >> KEY_SLOT_BITS <= 0xffff)
-		x = (uint32_t)(r->s->demote[i] >> KEY_SLOT_BITS);
+	if (i < r->nd && dkey_count(r->s->demote[i]) <= 0xffff)
+		x = dkey_count(r->s->demote[i]);
 	else if (p->threshold <= HEAT_COUNT_MAX)
 		x = p->threshold;
 	else

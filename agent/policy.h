@@ -10,13 +10,18 @@
  * - the hot set is the hottest tracked pages that fit C: the histogram
  *   gives the bin where the cumulative size crosses C, and that boundary
  *   bin is resolved exactly by selecting on decayed counts; the count of
- *   the coldest page admitted is the threshold T;
+ *   the coldest page admitted is the threshold T; at equal counts
+ *   below POLICY_AGE_COUNTS the page sampled more recently comes first
+ *   (ages in epochs, POLICY_AGE_MAX and older alike), then pages on
+ *   the fast nodes;
  * - hysteresis: while the hot set stays put, a promotion of a page of
  *   heat c may displace only fast pages colder than c >> hysteresis and
  *   by more than sampling noise (see swap_limit in policy.c), so a swap
  *   needs the page coming in 2^hysteresis times as hot as the one going
  *   out; while it moves, any colder page (a page of count 0 for one of
- *   count 1 only where plan.once_pays says that pays);
+ *   count 1 only where plan.once_pays says that pays), and a page of
+ *   the same count below POLICY_AGE_COUNTS last sampled at least
+ *   POLICY_AGE_SWAP epochs earlier (where one sample pays for a swap);
  * - while the hot set moves, a promotion must pay for itself: a page's
  *   decayed count is the samples it had over the last cooling period,
  *   and so the samples it is expected to have over the next one on the
@@ -55,6 +60,11 @@
 #include <stdint.h>
 
 struct heat;
+
+/* Recency at equal counts (policy.c "Recency"), ages in table epochs. */
+#define POLICY_AGE_COUNTS	4	/* counts below this are ordered by age */
+#define POLICY_AGE_MAX		63	/* older ages are alike */
+#define POLICY_AGE_SWAP		8	/* a quarter of a cooling period */
 
 struct policy_params {
 	uint64_t budget;	/* bytes of fast-tier memory the guest may use */

@@ -1,7 +1,7 @@
 /*
  * test_policy.c - the placement policy: threshold fitting (exact within
- * the boundary bin, fast pages first on ties), promotion into room and by
- * swapping, hysteresis, paying for a move (break_even), minimum
+ * the boundary bin, recent then fast pages first on ties), promotion into
+ * room and by swapping, hysteresis, recency at the lowest counts, paying for a move (break_even), minimum
  * residence, budget shrink, unattainable
  * budgets, max_bytes, THP sizes, unknown nodes, and a randomized check of
  * the plan's invariants against a brute-force hot set.
@@ -135,6 +135,29 @@ once_against_none(struct heat **h)
 	put(*h, 0 * PG, false, 1, FASTN, 0, 0);
 	heat_advance(*h, 1000);
 	put(*h, 1 * PG, false, 1, SLOWN, 0, 0);
+}
+
+/*
+ * The slow page (4 KiB on) of h, of count 1, against the fast one
+ * (address 0) that fills the tier: no swap while the hot set stays put,
+ * nor while it moves unless once_pays; then the two change places.
+ */
+static void
+once_gate(struct heat *h, struct plan *p, const struct policy_params *pp)
+{
+	ASSERT_EQ(policy_plan(h, pp, p), 0);
+	ASSERT_EQ(p->threshold, 1);
+	ASSERT_EQ(p->npromote + p->ndemote, 0);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	p->once_pays = false;
+	ASSERT_EQ(policy_plan(h, pp, p), 0);
+	ASSERT_EQ(p->npromote + p->ndemote, 0);
+	p->once_pays = true;
+	ASSERT_EQ(policy_plan(h, pp, p), 0);
+	ASSERT_EQ(p->ndemote, 1);
+	ASSERT_EQ_U(p->demote[0].key, key_of(0, false));
+	ASSERT_EQ(p->npromote, 1);
+	ASSERT_EQ_U(p->promote[0].key, key_of(PG, false));
 }
 
 /* 100 slow pages of counts 1..100: the hot set is the top that fits C. */
@@ -428,19 +451,8 @@ test_moving_swaps(void)
 	ASSERT_EQ(policy_plan_init(&p, 64), 0);
 	pp = params(1, 0, 1);
 	pp.min_count = 1;
-	p.once_pays = true;
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.threshold, 1);
-	ASSERT_EQ(p.npromote + p.ndemote, 0);
-	heat_set_stale(h, HEAT_STALE_K_MOVING);
-	p.once_pays = false;
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.npromote + p.ndemote, 0);
-	p.once_pays = true;
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.ndemote, 1);
+	once_gate(h, &p, &pp);
 	ASSERT_EQ(p.demote[0].heat, 0);
-	ASSERT_EQ(p.npromote, 1);
 	ASSERT_EQ(p.promote[0].heat, 1);
 	/* with promote_min 2 the page is not hot at all */
 	pp.min_count = 2;
@@ -461,7 +473,7 @@ test_moving_swaps(void)
 	ASSERT_EQ(p.demote[0].heat, 2);
 	ASSERT_EQ(p.npromote, 1);
 	ASSERT_EQ(p.promote[0].heat, 3);
-	/* equal counts never swap */
+	/* equal counts sampled alike never swap */
 	put(h, 0 * PG, false, 1, FASTN, 0, 0);
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
 	ASSERT_EQ(p.npromote + p.ndemote, 0);
@@ -480,6 +492,95 @@ test_moving_swaps(void)
 	ASSERT_EQ(p.promote[0].heat, 5);
 	policy_plan_free(&p);
 	heat_destroy(h);
+}
+
+/*
+ * Pages of equal count, one on each side, a fast one sampled at epoch 0
+ * and a slow one age epochs later, in one cooling period (32 epochs of
+ * 100 ns); the tier holds one page.
+ */
+static void
+equal_apart(struct heat **h, struct plan *p, unsigned count, unsigned age)
+{
+	ASSERT_EQ(heat_create(h, 64, 3200), 0);
+	ASSERT_EQ(policy_plan_init(p, 16), 0);
+	put(*h, 0 * PG, false, count, FASTN, 0, 0);
+	heat_advance(*h, age * 100);
+	put(*h, 1 * PG, false, count, SLOWN, 0, 0);
+}
+
+/*
+ * Recency: at equal counts below POLICY_AGE_COUNTS the page sampled last
+ * is in H; while the hot set moves it displaces one of the same count
+ * sampled POLICY_AGE_SWAP epochs or more before it, where one sample
+ * pays for the swap (and for count 1 where once_pays).  Over budget, of
+ * equal counts the page sampled least recently goes first.
+ */
+static void
+test_recency(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(1, 0, 1);
+
+	/* In H (settled: no swap); moving, the recent page comes in. */
+	equal_apart(&h, &p, 1, POLICY_AGE_SWAP);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.hot_bytes, PG);
+	ASSERT_EQ_U(p.hot_on_fast_bytes, 0);
+	once_gate(h, &p, &pp);
+	ASSERT_EQ(p.demote[0].heat, 1);
+	ASSERT_EQ(p.promote[0].heat, 1);
+	/* Not where the two moves need a difference of 2 samples. */
+	pp.swap_gap = 2;
+	p.once_pays = p.moving = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* One epoch short of POLICY_AGE_SWAP: in H, no swap. */
+	pp = params(1, 0, 1);
+	equal_apart(&h, &p, 2, POLICY_AGE_SWAP - 1);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.hot_on_fast_bytes, 0);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+	/* Count 2 needs no once_pays. */
+	equal_apart(&h, &p, 2, POLICY_AGE_SWAP);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ(p.promote[0].heat, 2);
+	policy_plan_free(&p);
+	heat_destroy(h);
+	/* At POLICY_AGE_COUNTS the fast page keeps its place. */
+	equal_apart(&h, &p, POLICY_AGE_COUNTS, 20);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ_U(p.hot_on_fast_bytes, PG);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* Over budget by a page: of two fast pages of count 1, the older. */
+	for (unsigned older = 0; older < 2; older++) {
+		ASSERT_EQ(heat_create(&h, 64, 3200), 0);
+		ASSERT_EQ(policy_plan_init(&p, 16), 0);
+		put(h, older * PG, false, 1, FASTN, 0, 0);
+		heat_advance(h, 300);
+		put(h, (1 - older) * PG, false, 1, FASTN, 0, 0);
+		pp = params(1, 0, 2);
+		ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+		ASSERT_TRUE(p.over_budget);
+		ASSERT_EQ(p.ndemote, 1);
+		ASSERT_EQ_U(p.demote[0].key, key_of(older * PG, false));
+		policy_plan_free(&p);
+		heat_destroy(h);
+	}
 }
 
 /*
@@ -888,13 +989,27 @@ test_unknown_nodes(void)
 	heat_destroy(h);
 }
 
-/* Brute-force order of the hot set: count desc, fast first, slot order. */
+/*
+ * Brute-force order of the hot set: count desc, below POLICY_AGE_COUNTS
+ * age asc (the age of counts above is 0), fast first, slot order.
+ */
 struct bf {
 	uint32_t count;
 	int fast;
 	size_t slot;
 	uint32_t npages;
+	uint32_t age;
 };
+
+static uint32_t
+bf_age(const struct heat *h, const struct heat_entry *e, uint32_t count)
+{
+	uint16_t a = (uint16_t)(heat_epoch(h) - e->epoch);
+
+	if (count >= POLICY_AGE_COUNTS)
+		return 0;
+	return a < POLICY_AGE_MAX ? a : POLICY_AGE_MAX;
+}
 
 static int
 bf_cmp(const void *a, const void *b)
@@ -903,6 +1018,8 @@ bf_cmp(const void *a, const void *b)
 
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
+	if (x->age != y->age)
+		return x->age < y->age ? -1 : 1;
 	if (x->fast != y->fast)
 		return x->fast ? -1 : 1;
 	return x->slot < y->slot ? -1 : x->slot > y->slot;
@@ -912,6 +1029,26 @@ static bool
 is_fast(uint64_t mask, int node)
 {
 	return node >= 0 && node < 64 && (mask >> node & 1);
+}
+
+/*
+ * While the hot set moves, may a plan not over budget demote the page of
+ * item d for the hottest promotion?  Colder (count 0 for count 1 only
+ * with once_pays), or as cold, below POLICY_AGE_COUNTS, and sampled
+ * POLICY_AGE_SWAP epochs before it (a swap gap of 1).
+ */
+static bool
+moving_may(struct heat *h, const struct plan *p, bool once,
+    const struct plan_item *d)
+{
+	uint32_t c = p->promote[0].heat, lim = c > 1 || once ? c : 0;
+	const struct heat_entry *pe = heat_lookup(h, p->promote[0].key);
+	const struct heat_entry *de = heat_lookup(h, d->key);
+
+	if (d->heat < lim)
+		return true;
+	return lim == c && d->heat == c && c < POLICY_AGE_COUNTS &&
+	    bf_age(h, de, c) >= bf_age(h, pe, c) + POLICY_AGE_SWAP;
 }
 
 /* Randomized: the invariants of every plan, against a brute-force hot set. */
@@ -931,6 +1068,7 @@ test_random_plans(void)
 		uint64_t t = 0, fast_bytes = 0, hot_pages = 0, hot_fast = 0;
 		uint64_t unmanaged, target, end, promotable = 0, cpages;
 		uint32_t tmin = UINT32_MAX, dthr;
+		bool moving = rnd_below(2), once = rnd_below(2);
 
 		ASSERT_EQ(heat_create(&h, cap, 100), 0);
 		ASSERT_EQ(policy_plan_init(&p, plan_cap), 0);
@@ -961,6 +1099,9 @@ test_random_plans(void)
 			e->moved = rnd_below(2) ? HEAT_MOVED_NEVER :
 			    (uint16_t)(NOW - rnd_below(30));
 		}
+		if (moving)
+			heat_set_stale(h, HEAT_STALE_K_MOVING);
+		p.once_pays = once;
 		pp = params(0, 0, 0);
 		pp.hysteresis = (unsigned)rnd_below(4);
 		pp.min_residence = (uint16_t)rnd_below(20);
@@ -980,8 +1121,12 @@ test_random_plans(void)
 				fast_bytes += heat_key_npages(s[i].key) * PG;
 			if (heat_live_count(h, &s[i]) == 0)
 				continue;
-			all[na++] = (struct bf){ heat_live_count(h, &s[i]), f, i,
-			    heat_key_npages(s[i].key) };
+			all[na].count = heat_live_count(h, &s[i]);
+			all[na].fast = f;
+			all[na].slot = i;
+			all[na].npages = heat_key_npages(s[i].key);
+			all[na].age = bf_age(h, &s[i], all[na].count);
+			na++;
 		}
 		qsort(all, na, sizeof(*all), bf_cmp);
 		pp.fast_used = fast_bytes + rnd_below(600) * PG;
@@ -1005,6 +1150,7 @@ test_random_plans(void)
 				uint64_t g = 0;
 
 				while (j < na && all[j].count == all[i].count &&
+				    all[j].age == all[i].age &&
 				    all[j].fast == all[i].fast)
 					g += all[j++].npages;
 				if (cum + g <= cpages) {
@@ -1072,7 +1218,10 @@ test_random_plans(void)
 				if (!p.over_budget) {
 					/* Swaps only: settled pages colder than c >> h. */
 					ASSERT_TRUE(!rec);
-					ASSERT_TRUE(it->heat < dthr);
+					if (moving)
+						ASSERT_TRUE(moving_may(h, &p, once, it));
+					else
+						ASSERT_TRUE(it->heat < dthr);
 				}
 				db += it->npages * PG;
 				if (it->heat > maxd)
@@ -1513,6 +1662,7 @@ main(void)
 	RUN_TEST(test_hysteresis);
 	RUN_TEST(test_moving_swaps);
 	RUN_TEST(test_once_pays);
+	RUN_TEST(test_recency);
 	RUN_TEST(test_min_residence);
 	RUN_TEST(test_budget_shrink);
 	RUN_TEST(test_unattainable);
