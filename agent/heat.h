@@ -201,13 +201,11 @@ static inline uint32_t heat_decay_at(uint16_t count, uint16_t then, uint16_t now
  * those of pages left behind stop counting within a few of their own
  * inter-sample gaps.
  *
- * S is the table's setting (heat_set_stale), one of three: 6 while the
- * hot set stays put (a false alarm is an e^-6 event), 3 while it moves
- * (the policy tells them apart, see policy.c "Regime"), when waiting for
- * six missed samples keeps pages that left in the fast tier for twice as
- * long as needed, and 2 while it moves with pages of 2 samples or more
- * left out of the hot set (policy.c "Pressure").  To tell the regimes
- * apart the table counts, in
+ * S is the table's setting (heat_set_stale), one of two: 6 while the hot
+ * set stays put (a false alarm is an e^-6 event), 3 while it moves (the
+ * policy tells them apart, see policy.c "Regime"), when waiting for six
+ * missed samples keeps pages that left in the fast tier for twice as
+ * long as needed.  To tell the regimes apart the table counts, in
  * stats.revived, samples of pages (count 2 or more) that had been silent
  * between 3 and 6 expected samples: pages the shorter bound would have
  * called gone, wrongly.
@@ -215,7 +213,6 @@ static inline uint32_t heat_decay_at(uint16_t count, uint16_t then, uint16_t now
 #define HEAT_STALE_SAMPLES	6
 #define HEAT_STALE_K		277	/* ceil(32 * 6 / ln 2) */
 #define HEAT_STALE_K_MOVING	139	/* ceil(32 * 3 / ln 2) */
-#define HEAT_STALE_K_PRESSED	93	/* ceil(32 * 2 / ln 2) */
 /* Pages with fewer samples than this are no evidence either way. */
 #define HEAT_REVIVE_MIN		2
 

@@ -132,14 +132,6 @@ struct policy_scratch {
 	uint64_t exposure[2];	/* decayed sums of pages x epochs */
 };
 
-/* A silence bound in expected samples (heat.h "Silence test"). */
-static uint32_t
-gone_after(uint32_t stale_k)
-{
-	return stale_k == HEAT_STALE_K ? HEAT_STALE_SAMPLES :
-	    stale_k == HEAT_STALE_K_MOVING ? 3 : 2;
-}
-
 int
 policy_plan_init(struct plan *p, size_t cap)
 {
@@ -158,8 +150,6 @@ policy_plan_init(struct plan *p, size_t cap)
 	if (s->demote == NULL || s->promote == NULL)
 		goto err;
 	p->cap = cap;
-	p->stale_k = HEAT_STALE_K;	/* a new table's (heat_create) */
-	p->gone_after = gone_after(p->stale_k);
 	return 0;
 err:
 	policy_plan_free(p);
@@ -927,30 +917,6 @@ once_update(struct round *r, uint32_t halvings, bool first)
 }
 
 /*
- * Pressure.  While the hot set moves, a page is called gone after 3
- * expected samples missed, or after 2 where the tier is pressed: the
- * plan left pages with 2 samples or more out of H (its boundary count is
- * 2 or more).
- * Calling a departure one sample sooner frees its room one of its gaps
- * sooner, which pays only if a page with some evidence is waiting for
- * that room; a page called gone that was not comes back at its next
- * sample, a miss and two moves.  Where T is 1 the room goes to pages
- * sampled once, and the earlier calls only churned (make eval's shift,
- * drift and sparse at 25%: -0.003 / -0.005 / -0.002 of hit/oracle with
- * 2 throughout); where the budget is smaller than the moving hot set
- * they pay (shift and drift at 12.5%: +0.010 / +0.025, nothing else
- * moving by more than 0.0032).  The boundary count is a proxy for what
- * the room is worth, the evidence of the page a departure called early
- * lets in.  The revivals that decide the regime stay those between 3
- * and 6.
- */
-static bool
-pressed(const struct boundary *bd)
-{
-	return bd->count >= 2;
-}
-
-/*
  * Regime.  Two settings of the silence test and the swap rule, one for a
  * hot set that stays put (a page is gone after 6 expected samples
  * missed, a swap needs the difference at 1.5 standard deviations and the
@@ -967,13 +933,12 @@ pressed(const struct boundary *bd)
  * workload revives about e^3 = 20 times as often as it departs; where the
  * hot set moves, most such pages are gone for good.  Both are summed,
  * halved every cooling period as the counts are, and the moving setting
- * holds while departures outnumber revivals (with the silence bound of
- * 2 where the tier is pressed, see "Pressure").  Decided at the end of a
+ * holds while departures outnumber revivals.  Decided at the end of a
  * round, for the next (the table's silence bound changes between rounds
  * only: heat_set_stale(plan.stale_k)).
  */
 static void
-regime_update(struct round *r, const struct boundary *bd)
+regime_update(struct round *r)
 {
 	struct policy_scratch *s = r->s;
 	uint64_t rev = heat_stats(r->h)->revived;
@@ -993,9 +958,7 @@ regime_update(struct round *r, const struct boundary *bd)
 	once_update(r, halvings, first);
 	s->epoch = r->epoch;
 	r->p->moving = s->departed > s->revived;
-	r->p->stale_k = !r->p->moving ? HEAT_STALE_K :
-	    pressed(bd) ? HEAT_STALE_K_PRESSED : HEAT_STALE_K_MOVING;
-	r->p->gone_after = gone_after(r->p->stale_k);
+	r->p->stale_k = r->p->moving ? HEAT_STALE_K_MOVING : HEAT_STALE_K;
 }
 
 int
@@ -1018,7 +981,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	r.epoch = heat_epoch(h);
 	r.stale_k = heat_stale_k(h);
 	r.since = r.s->started ? (uint16_t)(r.epoch - r.s->epoch) : 0;
-	r.moving = r.stale_k != HEAT_STALE_K;
+	r.moving = r.stale_k == HEAT_STALE_K_MOVING;
 	r.once_pays = p->once_pays;
 	r.target = pp->budget > pp->headroom ? pp->budget - pp->headroom : 0;
 	r.limit = pp->max_bytes ? pp->max_bytes : UINT64_MAX;
@@ -1050,7 +1013,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 		p->unattainable = unmanaged > pp->budget;
 	}
 	p->promote_bar = promote_bar(&r, &bd, promote(&r, r.target, r.limit));
-	regime_update(&r, &bd);
+	regime_update(&r);
 
 	end = pp->fast_used + p->promote_bytes;
 	end = end > p->demote_bytes ? end - p->demote_bytes : 0;

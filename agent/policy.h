@@ -48,9 +48,8 @@
  *   back before 6 (revivals, counted by the heat table) or not
  *   (departures, counted by the plan); while departures outnumber
  *   revivals (decayed sums) the hot set is moving, and the next rounds
- *   call a page gone after 3 expected samples instead of 6 (2 where the
- *   plan left pages with 2 samples or more out of the hot set) and swap
- *   for any colder page instead of one colder by hysteresis and noise
+ *   call a page gone after 3 expected samples instead of 6 and swap for
+ *   any colder page instead of one colder by hysteresis and noise
  *   (plan.moving, plan.stale_k for heat_set_stale).
  */
 #ifndef VTIER_AGENT_POLICY_H
@@ -133,8 +132,6 @@ struct plan {
 				   "Pages sampled once") */
 	uint32_t stale_k;	/* the silence bound for the next round: the
 				   caller hands it to heat_set_stale */
-	uint32_t gone_after;	/* the same in expected samples missed:
-				   6, 3 or 2 (policy.c "Pressure") */
 
 	struct policy_scratch *scratch;	/* policy.c's work space, sized by cap */
 };

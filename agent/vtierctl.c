@@ -688,12 +688,10 @@ print_status(const struct doc *d)
 	    get(d, "tracked_pages"), get(d, "heat_capacity"),
 	    get(d, "adopted_pages"));
 	moving = strcmp(get(d, "hot_set_moving"), "true") == 0;
-	printf("  hot set            %s, %s on fast (threshold %s samples, %s, "
-	    "gone after %s missed%s)\n",
+	printf("  hot set            %s, %s on fast (threshold %s samples, %s%s)\n",
 	    size_of(d, "hot_set_bytes", a, sizeof(a)),
 	    size_of(d, "hot_on_fast_bytes", b, sizeof(b)),
 	    get(d, "hot_threshold"), moving ? "moving" : "settled",
-	    get(d, "gone_after_samples"),
 	    moving && strcmp(get(d, "sampled_once_pays"), "true") == 0 ?
 	    ", pages sampled once come in" : "");
 	printf("  samples            %s (%s/s), lost %s, ignored %s, "

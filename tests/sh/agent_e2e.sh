@@ -64,5 +64,4 @@ assert st["promoted_pages"] >= len(hot) * 0.95
 # the policy's regime and its measure of pages sampled once
 assert st["hot_set_moving"] in (True, False)
 assert st["sampled_once_pays"] in (True, False)
-assert st["gone_after_samples"] in (2, 3, 6)
 PY

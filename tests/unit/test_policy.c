@@ -1433,26 +1433,6 @@ test_promote_bar(void)
 	heat_destroy(h);
 }
 
-#define REGIME_EP	100	/* ns per epoch of the regime tests */
-
-/*
- * 20 slow pages of count 4 at epoch 0, planned at epoch 1 (settled); at
- * epoch 71 they have all departed (4 * 70 > HEAT_STALE_K).
- */
-static void
-to_depart(struct heat **h, struct plan *p, const struct policy_params *pp)
-{
-	ASSERT_EQ(heat_create(h, 1024, 32 * REGIME_EP), 0);
-	ASSERT_EQ(policy_plan_init(p, 64), 0);
-	for (int i = 0; i < 20; i++)
-		put(*h, (uint64_t)i * PG, false, 4, SLOWN, 0, 0);
-	heat_advance(*h, 1 * REGIME_EP);
-	ASSERT_EQ(policy_plan(*h, pp, p), 0);
-	ASSERT_TRUE(!p->moving);
-	ASSERT_EQ_U(p->stale_k, HEAT_STALE_K);
-	ASSERT_EQ(p->gone_after, 6);
-}
-
 /*
  * The regime: pages that stay silent past 6 expected samples (departures)
  * switch the next rounds to the moving setting (silence bound 3 samples,
@@ -1466,9 +1446,16 @@ test_regime(void)
 	struct heat *h;
 	struct plan p;
 	struct policy_params pp = params(100, 0, 0);
-	uint64_t ep = REGIME_EP;
+	uint64_t ep = 100;	/* ns per epoch */
 
-	to_depart(&h, &p, &pp);
+	ASSERT_EQ(heat_create(&h, 1024, 32 * ep), 0);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	for (int i = 0; i < 20; i++)
+		put(h, (uint64_t)i * PG, false, 4, SLOWN, 0, 0);
+	heat_advance(h, 1 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving);
+	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
 	/* 4 * 69 = 276: not yet */
 	heat_advance(h, 70 * ep);
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
@@ -1495,45 +1482,6 @@ test_regime(void)
 	ASSERT_TRUE(!p.moving);
 	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
 	heat_set_stale(h, p.stale_k);
-	policy_plan_free(&p);
-	heat_destroy(h);
-}
-
-/*
- * Pressure: while the hot set moves, a page is gone after 2 expected
- * samples where the plan left pages of 2 samples or more out of H, after
- * 3 where it left only pages sampled once out, or none.
- */
-static void
-test_pressure(void)
-{
-	struct heat *h;
-	struct plan p;
-	struct policy_params pp = params(100, 0, 0);
-
-	to_depart(&h, &p, &pp);
-	heat_advance(h, 71 * REGIME_EP);
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_TRUE(p.moving);
-	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K_MOVING);	/* nothing left out */
-	ASSERT_EQ(p.gone_after, 3);
-	for (int i = 0; i < 3; i++)
-		put(h, (uint64_t)(100 + i) * PG, false, 2, SLOWN, 0, 0);
-	pp = params(2, 0, 0);
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_TRUE(p.moving);
-	ASSERT_EQ(p.threshold, 2);
-	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K_PRESSED);
-	ASSERT_EQ(p.gone_after, 2);
-	heat_set_stale(h, p.stale_k);
-	pp = params(3, 0, 0);	/* all three fit */
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_TRUE(p.moving);
-	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K_MOVING);
-	put(h, 200 * PG, false, 1, SLOWN, 0, 0);	/* left out, count 1 */
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_EQ(p.threshold, 2);
-	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K_MOVING);
 	policy_plan_free(&p);
 	heat_destroy(h);
 }
@@ -1724,7 +1672,6 @@ main(void)
 	RUN_TEST(test_random_plans);
 	RUN_TEST(test_promote_bar);
 	RUN_TEST(test_regime);
-	RUN_TEST(test_pressure);
 	RUN_TEST(test_round_due);
 	TEST_EXIT();
 }
