@@ -65,6 +65,7 @@ struct agent_view {
 	uint32_t threshold;
 	bool moving;		/* the policy's regime (policy.c) */
 	bool once_pays;		/* plan.once_pays of the last plan */
+	bool room_pays;		/* plan.room_pays of the last plan */
 	bool quick;		/* policy_pace_quick of the last plan */
 	uint32_t promote_bar;	/* the last plan's (heat_set_watch) */
 	size_t managed;

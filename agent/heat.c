@@ -592,16 +592,21 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	/*
 	 * The histogram already holds the decayed count c.  Samples of
 	 * pages at live count 0 and 1 are counted for the policy
-	 * (stats.again).  All but those of a silent page of decayed count 1
-	 * move the page to another bin anyway, so the branch is taken
-	 * hardly more often than before.
+	 * (stats.again, again_fast).  All but those of a silent page of
+	 * decayed count 1 move the page to another bin anyway, so the
+	 * branch is taken hardly more often than before.
 	 */
 	if (heat_bin(nc) != heat_bin(c) || lc < 2) {
 		np = heat_key_npages(key);
 		h->hist[heat_bin(c)] -= np;
 		h->hist[heat_bin(nc)] += np;
-		if (lc < 2)
+		if (lc < 2) {
+			uint8_t n = (uint8_t)e->node;
+
 			h->stats.again[lc] += np;
+			if (n < 64 && (h->watch_fast >> n & 1))
+				h->stats.again_fast[lc] += np;
+		}
 	}
 	e->count = (uint16_t)nc;
 	e->epoch = now;

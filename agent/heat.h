@@ -83,6 +83,8 @@ struct heat_stats {
 	uint64_t again[2];	/* samples that found a tracked page at live
 				   count 0, 1, in 4 KiB pages (policy.c
 				   "Pages sampled once") */
+	uint64_t again_fast[2];	/* of those, the pages on a fast node (the
+				   mask heat_set_watch was given last) */
 };
 
 struct heat;

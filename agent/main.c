@@ -656,6 +656,7 @@ view_update(struct agent *a)
 	v->threshold = a->plan.threshold;
 	v->moving = a->plan.moving;
 	v->once_pays = a->plan.once_pays;
+	v->room_pays = a->plan.room_pays;
 	v->quick = policy_pace_quick(&a->plan);
 	v->promote_bar = a->plan.promote_bar;
 	v->managed = a->procs ? proc_count_managed(a->procs) : 0;

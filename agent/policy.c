@@ -113,6 +113,13 @@ enum side { FAST = 0, SLOW = 1, OTHER = 2 };
  * After the promotion keys are final, the upper half of their buffer
  * holds the running sums of swap bytes.
  */
+/* A rate of pages at count 0 against pages at count 1 ("Pages sampled once"). */
+struct again_rate {
+	uint64_t again[2];	/* decayed sums of samples finding them */
+	uint64_t seen[2];	/* those heat stats counters at the last round */
+	uint64_t exposure[2];	/* decayed sums of pages x epochs */
+};
+
 struct policy_scratch {
 	uint64_t *demote;	/* demotion candidate keys */
 	uint64_t *promote;	/* promotion candidate keys, then prefix sums */
@@ -127,9 +134,9 @@ struct policy_scratch {
 	uint16_t epoch;		/* the table's epoch at the last round */
 	bool started;		/* epoch and revived_seen are set */
 	/* Pages sampled once (see there), the same way */
-	uint64_t again[2];	/* decayed sums of heat stats.again */
-	uint64_t again_seen[2];	/* stats.again at the last round */
-	uint64_t exposure[2];	/* decayed sums of pages x epochs */
+	struct again_rate once;	/* every page at count 0 and 1 */
+	struct again_rate room;	/* fast pages at 0, the others at 1 */
+	uint32_t watched;	/* epochs from the first round, up to a period */
 };
 
 int
@@ -472,9 +479,12 @@ struct round {
 	uint32_t since;		/* epochs since the last round (0: none) */
 	bool moving;		/* the swap rule's regime (swap_limit) */
 	bool once_pays;		/* the last plan's plan.once_pays */
+	bool room_pays;		/* the last plan's plan.room_pays */
+	bool all_fit;		/* every page with heat fits H (boundary 0) */
 	uint32_t gap;		/* the swap rule's cost bound (swap_limit) */
 	uint64_t departed;	/* pass 1: pages that went silent since */
 	uint64_t low[2];	/* pass 1: pages at live count 0 and 1 */
+	uint64_t room_low[2];	/* of which fast at 0, not fast at 1 */
 	uint64_t target;	/* budget - headroom (0 if negative) */
 	uint64_t limit;		/* max_bytes, UINT64_MAX for none */
 	uint64_t moved;		/* bytes planned so far */
@@ -563,6 +573,8 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 	r->departed = dep;
 	for (uint32_t c = 0; c < 2; c++)
 		r->low[c] = pages[FAST][c] + pages[SLOW][c] + pages[OTHER][c];
+	r->room_low[0] = pages[FAST][0];
+	r->room_low[1] = pages[SLOW][1] + pages[OTHER][1];
 	/* bin b holds counts below 2^b: the highest one used bounds them */
 	r->s->pages_top = 0;
 	for (unsigned b = HEAT_NBINS; b-- > 0 && r->s->pages_top == 0;)
@@ -676,7 +688,12 @@ demote_forced(struct round *r)
  * new hot set, pages sampled once or twice so far, stayed out (make
  * eval's sparse trace at 25%: hit/oracle 0.617, against tpp-scan's
  * 0.728; 0.686 now).  A page of count 1 displaces one of count 0 only
- * where the last plan measured that it pays ("Pages sampled once").  In
+ * where the last plan measured that it pays ("Pages sampled once").
+ * While it stays put, too, where every page with heat fits (the boundary
+ * group at count 0) and the last plan measured that it pays: a fast page
+ * of count 0 is then outside H, room held by a page with no sample for a
+ * cooling period, and the noise test, there against churn between pages
+ * whose rates are alike, has been answered by measuring those rates.  In
  * both regimes the two moves must be paid for (see "Paying for a
  * move"): c - x >= gap.
  */
@@ -692,7 +709,11 @@ swap_limit(const struct round *r, uint32_t c)
 		return c > 1 || r->once_pays ? lim : 0;
 	x0 = (b - sqrt(b * b - 4.0 * ((double)c * c - z2 * c))) / 2;
 	lim = MIN(lim, c >> MIN(r->pp->hysteresis, 31u));
-	return x0 <= 0 ? 0 : MIN(lim, (uint32_t)ceil(x0));
+	lim = x0 <= 0 ? 0 : MIN(lim, (uint32_t)ceil(x0));
+	/* room outside H held by a page of count 0 (gap is 1 here) */
+	if (r->all_fit && r->room_pays && c >= gap)
+		lim = MAX(lim, 1u);
+	return lim;
 }
 
 /* Count and age of a promotion key, of a demotion key (bit 16: recent). */
@@ -890,30 +911,72 @@ stats_since(uint64_t now, uint64_t seen)
  * are.  A page sampled once pays when its rate is 2^hysteresis times the
  * other's (the factor the swap rule asks of counts while the hot set
  * stays put), on at least ONCE_MIN samples.  Decided for the next round.
+ *
+ * While the hot set stays put, the same comparison between the two
+ * kinds of page a swap would exchange, fast pages at count 0 and the
+ * others at count 1 (plan.room_pays; stats.again_fast), lets a page of H
+ * take the place of a fast page with no heat left where every page with
+ * heat fits (swap_limit).  Over every page, make eval's stationary traces
+ * read 1.5-2.5 and procs at 50% churned (47 -> 502 MiB, hit -0.0016);
+ * over these two kinds they read 0.8-1.3, and sparse, whose regime reads
+ * settled for its first 27 s (a page of a few samples a period departs
+ * after 6 expected samples of silence, 24 s), 1.3 rising to 3 as its
+ * window slides off the pages first touched.
+ *
+ * Neither in the first cooling period the plan watches: rounds whose
+ * span began in it are not counted.  Until counts have halved once,
+ * count 1 says that a page is new rather than sampled once in a period,
+ * and a page at count 0 has had no time to be sampled again: make eval's
+ * scan trace read "pays" from its hot pages' second samples at its
+ * start, and swapped scan pages for scan pages.
  */
 #define ONCE_MIN	32
 
-static void
-once_update(struct round *r, uint32_t halvings, bool first)
+/*
+ * Bring a of the samples counted in now[] (heat stats) and the pages in
+ * low[] (pass 1) up to this round; does a page at count 1 pay?  warm:
+ * start again from here.
+ */
+static bool
+again_update(const struct round *r, struct again_rate *a,
+    const uint64_t now[2], const uint64_t low[2], uint32_t halvings,
+    bool warm)
 {
-	struct policy_scratch *s = r->s;
-	const uint64_t *again = heat_stats(r->h)->again;
 	double hot, cold;
 
 	for (int c = 0; c < 2; c++) {
-		if (first)
-			s->again_seen[c] = again[c];
-		s->again[c] = (s->again[c] >> halvings) +
-		    stats_since(again[c], s->again_seen[c]);
-		s->again_seen[c] = again[c];
-		s->exposure[c] = (s->exposure[c] >> halvings) +
-		    r->low[c] * r->since;
+		if (warm) {
+			a->again[c] = a->exposure[c] = 0;
+		} else {
+			a->again[c] = (a->again[c] >> halvings) +
+			    stats_since(now[c], a->seen[c]);
+			a->exposure[c] = (a->exposure[c] >> halvings) +
+			    low[c] * r->since;
+		}
+		a->seen[c] = now[c];
 	}
 	/* again[1] / exposure[1] >= 2^h again[0] / exposure[0] */
-	hot = (double)s->again[1] * (double)s->exposure[0];
-	cold = ldexp((double)s->again[0] * (double)s->exposure[1],
+	hot = (double)a->again[1] * (double)a->exposure[0];
+	cold = ldexp((double)a->again[0] * (double)a->exposure[1],
 	    (int)MIN(r->pp->hysteresis, 31u));
-	r->p->once_pays = s->again[1] >= ONCE_MIN && hot >= cold;
+	return a->again[1] >= ONCE_MIN && hot >= cold;
+}
+
+static void
+once_update(struct round *r, uint32_t halvings)
+{
+	struct policy_scratch *s = r->s;
+	const struct heat_stats *st = heat_stats(r->h);
+	const uint64_t room[2] = {
+		st->again_fast[0], st->again[1] - st->again_fast[1]
+	};
+	bool warm = s->watched < (1u << HEAT_SUB_SHIFT);
+
+	r->p->once_pays = again_update(r, &s->once, st->again, r->low,
+	    halvings, warm);
+	r->p->room_pays = again_update(r, &s->room, room, r->room_low,
+	    halvings, warm);
+	s->watched = MIN(s->watched + r->since, 1u << HEAT_SUB_SHIFT);
 }
 
 /*
@@ -955,7 +1018,7 @@ regime_update(struct round *r)
 	    stats_since(rev, s->revived_seen);
 	s->departed = (s->departed >> halvings) + r->departed;
 	s->revived_seen = rev;
-	once_update(r, halvings, first);
+	once_update(r, halvings);
 	s->epoch = r->epoch;
 	r->p->moving = s->departed > s->revived;
 	r->p->stale_k = r->p->moving ? HEAT_STALE_K_MOVING : HEAT_STALE_K;
@@ -983,6 +1046,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	r.since = r.s->started ? (uint16_t)(r.epoch - r.s->epoch) : 0;
 	r.moving = r.stale_k == HEAT_STALE_K_MOVING;
 	r.once_pays = p->once_pays;
+	r.room_pays = p->room_pays;
 	r.target = pp->budget > pp->headroom ? pp->budget - pp->headroom : 0;
 	r.limit = pp->max_bytes ? pp->max_bytes : UINT64_MAX;
 	r.fast_now = pp->fast_used;
@@ -1000,6 +1064,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	bd.min_count = MAX(pp->min_count, p->moving ? pp->pay_min : 0);
 	bd.min_count_thp = MAX(pp->min_count, p->moving ? pp->pay_min_thp : 0);
 	r.gap = p->moving ? pp->swap_gap : 0;
+	r.all_fit = bd.count == 0;
 	collect_pass(&r, &bd);
 
 	if (p->over_budget) {

@@ -18,10 +18,13 @@
  *   heat c may displace only fast pages colder than c >> hysteresis and
  *   by more than sampling noise (see swap_limit in policy.c), so a swap
  *   needs the page coming in 2^hysteresis times as hot as the one going
- *   out; while it moves, any colder page (a page of count 0 for one of
- *   count 1 only where plan.once_pays says that pays), and a page of
- *   the same count below POLICY_AGE_COUNTS last sampled at least
- *   POLICY_AGE_SWAP epochs earlier (where one sample pays for a swap);
+ *   out, except that where every page with heat fits the capacity, a
+ *   fast page of count 0 may go for any page of H where plan.room_pays
+ *   says that pays; while it moves, any colder page (a page of count 0
+ *   for one of count 1 only where plan.once_pays says that pays), and a
+ *   page of the same count below POLICY_AGE_COUNTS last sampled at
+ *   least POLICY_AGE_SWAP epochs earlier (where one sample pays for a
+ *   swap);
  * - while the hot set moves, a promotion must pay for itself: a page's
  *   decayed count is the samples it had over the last cooling period,
  *   and so the samples it is expected to have over the next one on the
@@ -130,6 +133,9 @@ struct plan {
 	bool once_pays;		/* while it moves, a page sampled once may
 				   displace one with no heat left (policy.c
 				   "Pages sampled once") */
+	bool room_pays;		/* while it stays put and every page with
+				   heat fits, a page of H may displace a
+				   fast page with no heat left (the same) */
 	uint32_t stale_k;	/* the silence bound for the next round: the
 				   caller hands it to heat_set_stale */
 

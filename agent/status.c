@@ -134,6 +134,8 @@ status_format(const struct agent *a, char *buf, size_t len)
 	jput(&j, "%s", v->moving ? "true" : "false");
 	jkey(&j, "sampled_once_pays");
 	jput(&j, "%s", v->once_pays ? "true" : "false");
+	jkey(&j, "no_heat_gives_way");
+	jput(&j, "%s", v->room_pays ? "true" : "false");
 	ju(&j, "samples", ss->samples);
 	jkey(&j, "samples_per_s");
 	jput(&j, "%.1f", a->ctr.samples_per_s);

@@ -693,7 +693,9 @@ print_status(const struct doc *d)
 	    size_of(d, "hot_on_fast_bytes", b, sizeof(b)),
 	    get(d, "hot_threshold"), moving ? "moving" : "settled",
 	    moving && strcmp(get(d, "sampled_once_pays"), "true") == 0 ?
-	    ", pages sampled once come in" : "");
+	    ", pages sampled once come in" :
+	    !moving && strcmp(get(d, "no_heat_gives_way"), "true") == 0 ?
+	    ", pages with no heat left give way" : "");
 	printf("  samples            %s (%s/s), lost %s, ignored %s, "
 	    "bad trace lines %s\n", get(d, "samples"), get(d, "samples_per_s"),
 	    get(d, "lost_samples"), get(d, "samples_ignored"),

@@ -64,4 +64,5 @@ assert st["promoted_pages"] >= len(hot) * 0.95
 # the policy's regime and its measure of pages sampled once
 assert st["hot_set_moving"] in (True, False)
 assert st["sampled_once_pays"] in (True, False)
+assert st["no_heat_gives_way"] in (True, False)
 PY

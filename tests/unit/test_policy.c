@@ -1,7 +1,9 @@
 /*
  * test_policy.c - the placement policy: threshold fitting (exact within
  * the boundary bin, recent then fast pages first on ties), promotion into
- * room and by swapping, hysteresis, recency at the lowest counts, paying for a move (break_even), minimum
+ * room and by swapping, hysteresis, recency at the lowest counts, the
+ * rates of pages sampled once and of room held by pages with no heat
+ * left, paying for a move (break_even), minimum
  * residence, budget shrink, unattainable
  * budgets, max_bytes, THP sizes, unknown nodes, and a randomized check of
  * the plan's invariants against a brute-force hot set.
@@ -584,59 +586,152 @@ test_recency(void)
 }
 
 /*
- * plan.once_pays: 80 tracked pages at live count 0 and 80 at 1 for 10
- * epochs, then again0 of the former and again1 of the latter sampled.
- * A page sampled once pays when its rate is 2^hysteresis times the
- * other's, on at least ONCE_MIN (32) samples.
+ * plan.once_pays and plan.room_pays.  Tracked pages for 10 epochs: 80 on
+ * the slow node at live count 1 (from 100 on), slow0 pages on the slow
+ * node and fast0 on the fast one at live count 0 (from 200 and from 0);
+ * then the first again[0] of the fast ones, again[1] of those at 1 and
+ * again[2] of the slow ones at 0 sampled.  A page sampled once pays when
+ * its rate is 2^hysteresis times the other's, on at least ONCE_MIN (32)
+ * samples: once_pays over every page, room_pays over the two kinds a
+ * swap exchanges, fast pages at 0 and the others at 1.  Rounds whose
+ * span began in the first cooling period the plan watches are not
+ * counted: warm plans once at the table's start, otherwise the first
+ * plan is the one at epoch 33 and the samples at 43 fall in its first
+ * period.
  */
+struct again_case {
+	unsigned fast0, slow0;
+	unsigned again[3];
+	bool warm;
+};
+
 static void
-once_after(unsigned again0, unsigned again1, bool *pays)
+again_after(const struct again_case *k, bool *once, bool *room)
 {
 	struct heat *h;
 	struct plan p;
 	struct policy_params pp = params(1000, 0, 0);
 	uint64_t ep = 100;	/* ns per epoch */
+	static const unsigned base[3] = { 0, 100, 200 };
 
 	ASSERT_EQ(heat_create(&h, 1024, 32 * ep), 0);
 	ASSERT_EQ(policy_plan_init(&p, 64), 0);
-	for (unsigned i = 0; i < 80; i++)
-		put(h, i * PG, false, 1, SLOWN, 0, 0);
+	heat_set_watch(h, pp.fast_mask, 1);
+	if (k->warm)
+		ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	for (unsigned i = 0; i < k->fast0; i++)
+		put(h, i * PG, false, 1, FASTN, 0, 0);
+	for (unsigned i = 0; i < k->slow0; i++)
+		put(h, (200 + i) * PG, false, 1, SLOWN, 0, 0);
 	heat_advance(h, 33 * ep);	/* halved to 0 */
 	for (unsigned i = 0; i < 80; i++)
 		put(h, (100 + i) * PG, false, 1, SLOWN, 0, 0);
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_TRUE(!p.once_pays);	/* no samples yet */
+	ASSERT_TRUE(!p.once_pays && !p.room_pays);	/* no samples yet */
 	heat_advance(h, 38 * ep);
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	for (unsigned i = 0; i < again0; i++)
-		heat_record(h, 1, i * PG, false, 43 * ep);
-	for (unsigned i = 0; i < again1; i++)
-		heat_record(h, 1, (100 + i) * PG, false, 43 * ep);
-	ASSERT_EQ_U(heat_stats(h)->again[0], again0);
-	ASSERT_EQ_U(heat_stats(h)->again[1], again1);
+	for (unsigned g = 0; g < 3; g++)
+		for (unsigned i = 0; i < k->again[g]; i++)
+			heat_record(h, 1, (base[g] + i) * PG, false, 43 * ep);
+	ASSERT_EQ_U(heat_stats(h)->again[0], k->again[0] + k->again[2]);
+	ASSERT_EQ_U(heat_stats(h)->again[1], k->again[1]);
+	ASSERT_EQ_U(heat_stats(h)->again_fast[0], k->again[0]);
+	ASSERT_EQ_U(heat_stats(h)->again_fast[1], 0);
 	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	*pays = p.once_pays;
+	*once = p.once_pays;
+	*room = p.room_pays;
 	policy_plan_free(&p);
 	heat_destroy(h);
+}
+
+/* once_pays of 80 slow pages at 0 sampled again0 times, 80 at 1 again1. */
+static bool
+once_after(unsigned again0, unsigned again1, bool warm)
+{
+	struct again_case k = { 0, 80, { 0, again1, again0 }, warm };
+	bool once, room;
+
+	again_after(&k, &once, &room);
+	return once;
 }
 
 static void
 test_once_pays(void)
 {
-	bool pays;
-
-	once_after(0, 40, &pays);
-	ASSERT_TRUE(pays);
+	ASSERT_TRUE(once_after(0, 40, true));
+	ASSERT_TRUE(!once_after(0, 40, false));	/* first period: not counted */
 	/* 40 / (400 + 250) against 2 * 10 / (400 + 350) */
-	once_after(10, 40, &pays);
-	ASSERT_TRUE(pays);
+	ASSERT_TRUE(once_after(10, 40, true));
 	/* alike: 40 / (400 + 400) against 2 * 40 / (400 + 200) */
-	once_after(40, 40, &pays);
-	ASSERT_TRUE(!pays);
-	once_after(25, 40, &pays);
-	ASSERT_TRUE(!pays);
-	once_after(0, 20, &pays);	/* too few samples */
-	ASSERT_TRUE(!pays);
+	ASSERT_TRUE(!once_after(40, 40, true));
+	ASSERT_TRUE(!once_after(25, 40, true));
+	ASSERT_TRUE(!once_after(0, 20, true));	/* too few samples */
+}
+
+static void
+test_room_pays(void)
+{
+	struct again_case k = { 80, 80, { 0, 40, 0 }, true };
+	bool once, room;
+
+	again_after(&k, &once, &room);
+	ASSERT_TRUE(room && once);
+	/*
+	 * Slow pages at count 0 sampled as often as those at 1: over every
+	 * page the two kinds are alike, but the fast ones a swap would
+	 * push out have had no sample.
+	 */
+	k.again[2] = 80;
+	again_after(&k, &once, &room);
+	ASSERT_TRUE(room && !once);
+	/* The fast pages at count 0 sampled as often: no room to take. */
+	k.again[0] = 40;
+	k.again[2] = 0;
+	again_after(&k, &once, &room);
+	ASSERT_TRUE(!room);
+	k.again[0] = 0;
+	k.again[1] = 20;	/* too few samples */
+	again_after(&k, &once, &room);
+	ASSERT_TRUE(!room);
+	k.again[1] = 40;	/* the first period is not counted */
+	k.warm = false;
+	again_after(&k, &once, &room);
+	ASSERT_TRUE(!room && !once);
+}
+
+/*
+ * While the hot set stays put, a page of H displaces a fast page of
+ * count 0 where every page with heat fits and plan.room_pays; not where
+ * a page with heat is left out of H.
+ */
+static void
+test_settled_room(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(1, 0, 1);
+
+	once_against_none(&h);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	p.room_pays = false;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 1);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	p.room_pays = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving);
+	ASSERT_EQ(p.ndemote, 1);
+	ASSERT_EQ_U(p.demote[0].key, key_of(0, false));
+	ASSERT_EQ(p.npromote, 1);
+	ASSERT_EQ_U(p.promote[0].key, key_of(PG, false));
+	/* A second page sampled once does not fit: H leaves it out. */
+	put(h, 2 * PG, false, 1, SLOWN, 0, 0);
+	p.room_pays = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, 1);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	policy_plan_free(&p);
+	heat_destroy(h);
 }
 
 static void
@@ -1102,6 +1197,7 @@ test_random_plans(void)
 		if (moving)
 			heat_set_stale(h, HEAT_STALE_K_MOVING);
 		p.once_pays = once;
+		p.room_pays = rnd_below(2);
 		pp = params(0, 0, 0);
 		pp.hysteresis = (unsigned)rnd_below(4);
 		pp.min_residence = (uint16_t)rnd_below(20);
@@ -1662,6 +1758,8 @@ main(void)
 	RUN_TEST(test_hysteresis);
 	RUN_TEST(test_moving_swaps);
 	RUN_TEST(test_once_pays);
+	RUN_TEST(test_room_pays);
+	RUN_TEST(test_settled_room);
 	RUN_TEST(test_recency);
 	RUN_TEST(test_min_residence);
 	RUN_TEST(test_budget_shrink);
