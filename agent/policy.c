@@ -52,8 +52,8 @@
  *    sampling noise; while it moves, any colder page, a page of count
  *    0 only where pages sampled once measurably come back (see
  *    swap_limit and "Pages sampled once"), and, at the lowest counts,
- *    a page of the same count sampled half a cooling period longer
- *    ago ("Recency").
+ *    a page of the same count sampled a quarter of a cooling period
+ *    longer ago ("Recency").
  *    Those are no hotter than any page in H (and, at equal count, less
  *    recent than the one coming in), so a promotion never displaces a
  *    hotter page, and a swap needs the page coming in to be clearly
@@ -101,8 +101,8 @@
 #define KEY_COUNT_SHIFT	(KEY_SLOT_BITS + AGE_BITS)
 #define NAGES		(POLICY_AGE_MAX + 1)
 static_assert(NAGES == 1u << AGE_BITS, "ages fill their bits");
-static_assert(POLICY_AGE_SWAP == (1u << HEAT_SUB_SHIFT) / 2,
-    "POLICY_AGE_SWAP is half a cooling period");
+static_assert(POLICY_AGE_SWAP == (1u << HEAT_SUB_SHIFT) / 4,
+    "POLICY_AGE_SWAP is a quarter of a cooling period");
 
 enum side { FAST = 0, SLOW = 1, OTHER = 2 };
 

@@ -67,7 +67,7 @@ struct heat;
 /* Recency at equal counts (policy.c "Recency"), ages in table epochs. */
 #define POLICY_AGE_COUNTS	4	/* counts below this are ordered by age */
 #define POLICY_AGE_MAX		63	/* older ages are alike */
-#define POLICY_AGE_SWAP		16	/* half a cooling period */
+#define POLICY_AGE_SWAP		8	/* a quarter of a cooling period */
 
 struct policy_params {
 	uint64_t budget;	/* bytes of fast-tier memory the guest may use */
