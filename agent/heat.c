@@ -478,28 +478,19 @@ grow(struct heat *h)
 	return 0;
 }
 
-/* Is e on a node of the last heat_set_watch's fast_mask (-1: not known)? */
-static inline bool
-on_fast(const struct heat *h, const struct heat_entry *e)
-{
-	uint8_t n = (uint8_t)e->node;
-
-	return n < 64 && (h->watch_fast >> n & 1);
-}
-
 /*
- * A sample left e at its count: count it in stats.on_fast if e is on a
- * fast node, else in stats.watched if that is the watch count or more
- * and it is movable.
+ * A sample left e at its count: count it in stats.watched if that is the
+ * watch count or more, e is off a fast node (or its node is not known
+ * yet, -1) and it is movable.
  */
 static inline void
 note_watch(struct heat *h, const struct heat_entry *e)
 {
-	bool fast = on_fast(h, e);
+	uint8_t n = (uint8_t)e->node;
 
-	h->stats.on_fast += fast;
 	h->stats.watched += e->count >= h->watch_min &&
-	    !(e->flags & HEAT_F_PINNED) && !fast;
+	    !(e->flags & HEAT_F_PINNED) &&
+	    (n >= 64 || !(h->watch_fast >> n & 1));
 }
 
 /*
@@ -610,8 +601,10 @@ record_key(struct heat *h, uint64_t key, size_t i)
 		h->hist[heat_bin(c)] -= np;
 		h->hist[heat_bin(nc)] += np;
 		if (lc < 2) {
+			uint8_t n = (uint8_t)e->node;
+
 			h->stats.again[lc] += np;
-			if (on_fast(h, e))
+			if (n < 64 && (h->watch_fast >> n & 1))
 				h->stats.again_fast[lc] += np;
 		}
 	}

@@ -120,15 +120,6 @@ struct again_rate {
 	uint64_t exposure[2];	/* decayed sums of pages x epochs */
 };
 
-/* The share of samples on the fast nodes ("Shock"). */
-struct shock {
-	uint64_t all, fast;	/* decayed sums: samples, of which on fast */
-	uint64_t all_seen;	/* heat stats.records at the last round */
-	uint64_t fast_seen;	/* heat stats.on_fast at the last round */
-	uint16_t until;		/* the epoch the held regime ends */
-	bool on;		/* held: the hot set moves */
-};
-
 struct policy_scratch {
 	uint64_t *demote;	/* demotion candidate keys */
 	uint64_t *promote;	/* promotion candidate keys, then prefix sums */
@@ -146,7 +137,6 @@ struct policy_scratch {
 	struct again_rate once;	/* every page at count 0 and 1 */
 	struct again_rate room;	/* fast pages at 0, the others at 1 */
 	uint32_t watched;	/* epochs from the first round, up to a period */
-	struct shock shock;
 };
 
 int
@@ -1010,52 +1000,6 @@ once_update(struct round *r, uint32_t halvings)
  * round, for the next (the table's silence bound changes between rounds
  * only: heat_set_stale(plan.stale_k)).
  */
-/*
- * Shock.  Departures show after 6 expected samples of silence, seconds
- * even for hot pages, and until then the regime reads settled; but where
- * the whole hot set moves at once the samples say so at the next round:
- * they stop finding their pages on the fast nodes.  The heat table counts
- * the samples that do (stats.on_fast).  A round whose share of them, on
- * at least SHOCK_MIN samples, is below half the share over the last
- * cooling period (summed and halved as the regime's sums are, on at
- * least SHOCK_PERIOD_MIN samples) holds the moving regime for SHOCK_HOLD
- * epochs, half a cooling period: by then the departures of pages
- * sampled 12 times a period or more have taken over.  Not in the first
- * cooling period the plan watches, as for pages sampled once: make
- * eval's LLC traces, a few seconds of bursts of misses, read a shock in
- * most of their rounds and lost 0.06-0.23 hit/oracle.  On shift, whose
- * hot set moves at once 3 times, it shows 0.25 s after each move (share
- * 0.23-0.43 against 0.87-0.90; at 25% hit/oracle 0.9423 -> 0.9501, at
- * 12.5% 0.9842 -> 0.9949); tinyhot and sqlite3 read a few, which moved
- * their hits by 0.0001 at most, and the rest of make eval none.
- */
-#define SHOCK_MIN		256
-#define SHOCK_PERIOD_MIN	4096
-#define SHOCK_HOLD		(1u << (HEAT_SUB_SHIFT - 1))
-
-static void
-shock_update(struct round *r, uint32_t halvings, bool first)
-{
-	struct shock *k = &r->s->shock;
-	const struct heat_stats *st = heat_stats(r->h);
-	uint64_t all = first ? 0 : stats_since(st->records, k->all_seen);
-	uint64_t fast = first ? 0 : stats_since(st->on_fast, k->fast_seen);
-
-	k->all_seen = st->records;
-	k->fast_seen = st->on_fast;
-	if (r->s->watched >= (1u << HEAT_SUB_SHIFT) && all >= SHOCK_MIN &&
-	    k->all >= SHOCK_PERIOD_MIN &&
-	    2.0 * (double)fast * (double)k->all <
-	    (double)k->fast * (double)all) {
-		k->on = true;
-		k->until = (uint16_t)(r->epoch + SHOCK_HOLD);
-	} else if (k->on && (int16_t)(r->epoch - k->until) >= 0) {
-		k->on = false;
-	}
-	k->all = (k->all >> halvings) + all;
-	k->fast = (k->fast >> halvings) + fast;
-}
-
 static void
 regime_update(struct round *r)
 {
@@ -1075,9 +1019,8 @@ regime_update(struct round *r)
 	s->departed = (s->departed >> halvings) + r->departed;
 	s->revived_seen = rev;
 	once_update(r, halvings);
-	shock_update(r, halvings, first);
 	s->epoch = r->epoch;
-	r->p->moving = s->departed > s->revived || s->shock.on;
+	r->p->moving = s->departed > s->revived;
 	r->p->stale_k = r->p->moving ? HEAT_STALE_K_MOVING : HEAT_STALE_K;
 }
 
