@@ -478,6 +478,15 @@ grow(struct heat *h)
 	return 0;
 }
 
+/* Is e on a node of heat_set_watch's fast_mask (-1, not known yet: no)? */
+static inline bool
+on_fast(const struct heat *h, const struct heat_entry *e)
+{
+	uint8_t n = (uint8_t)e->node;
+
+	return n < 64 && (h->watch_fast >> n & 1);
+}
+
 /*
  * A sample left e at its count: count it in stats.watched if that is the
  * watch count or more, e is off a fast node (or its node is not known
@@ -486,11 +495,8 @@ grow(struct heat *h)
 static inline void
 note_watch(struct heat *h, const struct heat_entry *e)
 {
-	uint8_t n = (uint8_t)e->node;
-
 	h->stats.watched += e->count >= h->watch_min &&
-	    !(e->flags & HEAT_F_PINNED) &&
-	    (n >= 64 || !(h->watch_fast >> n & 1));
+	    !(e->flags & HEAT_F_PINNED) && !on_fast(h, e);
 }
 
 /*
@@ -601,10 +607,8 @@ record_key(struct heat *h, uint64_t key, size_t i)
 		h->hist[heat_bin(c)] -= np;
 		h->hist[heat_bin(nc)] += np;
 		if (lc < 2) {
-			uint8_t n = (uint8_t)e->node;
-
 			h->stats.again[lc] += np;
-			if (n < 64 && (h->watch_fast >> n & 1))
+			if (on_fast(h, e))
 				h->stats.again_fast[lc] += np;
 		}
 	}

@@ -106,13 +106,6 @@ static_assert(POLICY_AGE_SWAP == (1u << HEAT_SUB_SHIFT) / 4,
 
 enum side { FAST = 0, SLOW = 1, OTHER = 2 };
 
-/*
- * Work space, allocated once by policy_plan_init: 2 * cap + 1 keys for
- * each streaming top-k (about 32 bytes per plan item), a per-count
- * histogram (1.5 MiB) and a per-age one of the lowest counts (6 KiB).
- * After the promotion keys are final, the upper half of their buffer
- * holds the running sums of swap bytes.
- */
 /* A rate of pages at count 0 against pages at count 1 ("Pages sampled once"). */
 struct again_rate {
 	uint64_t again[2];	/* decayed sums of samples finding them */
@@ -120,6 +113,13 @@ struct again_rate {
 	uint64_t exposure[2];	/* decayed sums of pages x epochs */
 };
 
+/*
+ * Work space, allocated once by policy_plan_init: 2 * cap + 1 keys for
+ * each streaming top-k (about 32 bytes per plan item), a per-count
+ * histogram (1.5 MiB) and a per-age one of the lowest counts (6 KiB).
+ * After the promotion keys are final, the upper half of their buffer
+ * holds the running sums of swap bytes.
+ */
 struct policy_scratch {
 	uint64_t *demote;	/* demotion candidate keys */
 	uint64_t *promote;	/* promotion candidate keys, then prefix sums */
@@ -484,7 +484,6 @@ struct round {
 	uint32_t gap;		/* the swap rule's cost bound (swap_limit) */
 	uint64_t departed;	/* pass 1: pages that went silent since */
 	uint64_t low[2];	/* pass 1: pages at live count 0 and 1 */
-	uint64_t room_low[2];	/* of which fast at 0, not fast at 1 */
 	uint64_t target;	/* budget - headroom (0 if negative) */
 	uint64_t limit;		/* max_bytes, UINT64_MAX for none */
 	uint64_t moved;		/* bytes planned so far */
@@ -573,8 +572,6 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 	r->departed = dep;
 	for (uint32_t c = 0; c < 2; c++)
 		r->low[c] = pages[FAST][c] + pages[SLOW][c] + pages[OTHER][c];
-	r->room_low[0] = pages[FAST][0];
-	r->room_low[1] = pages[SLOW][1] + pages[OTHER][1];
 	/* bin b holds counts below 2^b: the highest one used bounds them */
 	r->s->pages_top = 0;
 	for (unsigned b = HEAT_NBINS; b-- > 0 && r->s->pages_top == 0;)
@@ -967,14 +964,18 @@ once_update(struct round *r, uint32_t halvings)
 {
 	struct policy_scratch *s = r->s;
 	const struct heat_stats *st = heat_stats(r->h);
+	/* the kinds a swap exchanges: fast pages at 0, the others at 1 */
 	const uint64_t room[2] = {
 		st->again_fast[0], st->again[1] - st->again_fast[1]
+	};
+	const uint64_t room_low[2] = {
+		s->pages[FAST][0], r->low[1] - s->pages[FAST][1]
 	};
 	bool warm = s->watched < (1u << HEAT_SUB_SHIFT);
 
 	r->p->once_pays = again_update(r, &s->once, st->again, r->low,
 	    halvings, warm);
-	r->p->room_pays = again_update(r, &s->room, room, r->room_low,
+	r->p->room_pays = again_update(r, &s->room, room, room_low,
 	    halvings, warm);
 	s->watched = MIN(s->watched + r->since, 1u << HEAT_SUB_SHIFT);
 }
