@@ -235,6 +235,24 @@ static inline uint32_t heat_live_at(uint16_t count, uint16_t then, uint16_t now,
 }
 
 /*
+ * Maybe gone: a page the silence bound k calls gone (count 0 with the
+ * test) where the settled bound HEAT_STALE_K would not, and that still
+ * has heat by decay.  Only while the hot set moves (k is then
+ * HEAT_STALE_K_MOVING): a page sampled several times a cooling period has
+ * a gap of 3 expected samples every e^3 = 20 gaps, so at any time a few
+ * per cent of a live hot set reads so.  Such a page is out of the hot
+ * set (so the newcomers fit), but no page with no more than one sample
+ * may take its place (policy.c "Maybe gone").
+ */
+static inline bool heat_maybe_gone(uint16_t count, uint16_t then,
+    uint16_t now, uint32_t k)
+{
+	uint64_t x = heat_silence(count, then, now);
+
+	return x > k && x <= HEAT_STALE_K && heat_decay_at(count, then, now) != 0;
+}
+
+/*
  * The silence bound k heat_live_at is called with for this table, and
  * changing it (HEAT_STALE_K or HEAT_STALE_K_MOVING; HEAT_STALE_K at
  * creation; heat_clear keeps it).  Counts already restarted stay so.

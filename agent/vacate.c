@@ -136,7 +136,9 @@ key_bytes(uint64_t key)
 
 /*
  * In the pool: on a fast node, movable (not pinned), heat 0 with the
- * silence test (what the policy plans with), and past min_residence.
+ * silence test (what the policy plans with) and not maybe gone (the
+ * policy orders those with the pages of count 1), and past
+ * min_residence.
  */
 static bool
 in_pool(const struct heat_entry *e, const struct policy_params *pp,
@@ -145,7 +147,8 @@ in_pool(const struct heat_entry *e, const struct policy_params *pp,
 	if (e->key == 0 || (e->flags & HEAT_F_PINNED) || e->node < 0 ||
 	    e->node >= 64 || !(pp->fast_mask >> e->node & 1))
 		return false;
-	if (heat_live_at(e->count, e->epoch, epoch, stale_k) != 0)
+	if (heat_live_at(e->count, e->epoch, epoch, stale_k) != 0 ||
+	    heat_maybe_gone(e->count, e->epoch, epoch, stale_k))
 		return false;
 	return e->moved == HEAT_MOVED_NEVER ||
 	    (uint16_t)(pp->now_tick - e->moved) >= pp->min_residence;

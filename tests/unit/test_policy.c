@@ -3,7 +3,7 @@
  * the boundary bin, recent then fast pages first on ties), promotion into
  * room and by swapping, hysteresis, recency at the lowest counts, the
  * rates of pages sampled once and of room held by pages with no heat
- * left, paying for a move (break_even), minimum
+ * left, pages maybe gone, paying for a move (break_even), minimum
  * residence, budget shrink, unattainable
  * budgets, max_bytes, THP sizes, unknown nodes, and a randomized check of
  * the plan's invariants against a brute-force hot set.
@@ -82,6 +82,13 @@ in_items(const struct plan_item *it, size_t n, uint64_t key)
 		if (it[i].key == key)
 			return true;
 	return false;
+}
+
+static bool
+maybe_gone(const struct heat *h, const struct heat_entry *e)
+{
+	return heat_maybe_gone(e->count, e->epoch, heat_epoch(h),
+	    heat_stale_k(h));
 }
 
 static uint64_t
@@ -734,6 +741,59 @@ test_settled_room(void)
 	heat_destroy(h);
 }
 
+/*
+ * Maybe gone: while the hot set moves, a fast page of count 30 silent
+ * for 6 epochs (150 of 32 / ln 2 expected samples: past the moving
+ * bound, 139, within the settled one, 277) is out of H, and it takes the
+ * place of a page of count 1 last sampled when it was: a page sampled
+ * once may not displace it even where once_pays, unless sampled
+ * POLICY_AGE_SWAP epochs after it (Recency); a page of count 2 may.
+ * Silent past the settled bound it is gone, and a page sampled once
+ * takes its place.  32 epochs of 100 ns; the tier holds one page.
+ */
+static void
+maybe_gone_at(unsigned age, unsigned slow, bool swaps)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(1, 0, 1);
+	const struct heat_entry *e;
+
+	ASSERT_EQ(heat_create(&h, 64, 3200), 0);
+	ASSERT_EQ(policy_plan_init(&p, 16), 0);
+	e = put(h, 0 * PG, false, 30, FASTN, 0, 0);
+	heat_advance(h, age * 100);
+	put(h, 1 * PG, false, slow, SLOWN, 0, 0);
+	heat_set_stale(h, HEAT_STALE_K_MOVING);
+	ASSERT_EQ(heat_live_count(h, e), 0);
+	ASSERT_EQ(maybe_gone(h, e), age <= 10);
+	p.once_pays = true;
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_EQ(p.threshold, slow);
+	if (!swaps) {
+		ASSERT_EQ(p.npromote + p.ndemote, 0);
+	} else {
+		ASSERT_EQ(p.ndemote, 1);
+		ASSERT_EQ_U(p.demote[0].key, key_of(0, false));
+		ASSERT_EQ(p.npromote, 1);
+		ASSERT_EQ_U(p.promote[0].key, key_of(PG, false));
+	}
+	heat_set_stale(h, HEAT_STALE_K);
+	ASSERT_TRUE(!maybe_gone(h, e));
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+static void
+test_maybe_gone(void)
+{
+	maybe_gone_at(6, 1, false);
+	maybe_gone_at(7, 1, false);
+	maybe_gone_at(9, 1, true);	/* sampled 9 epochs after it */
+	maybe_gone_at(6, 2, true);
+	maybe_gone_at(12, 1, true);	/* 330: gone */
+}
+
 static void
 test_min_residence(void)
 {
@@ -1371,8 +1431,10 @@ test_random_plans(void)
 						bool drec = d->moved != HEAT_MOVED_NEVER &&
 						    (uint16_t)(NOW - d->moved) < pp.min_residence;
 
-						ASSERT_LE((int)drec << 16 | (int)p.demote[j].heat,
-						    (int)rec << 16 | (int)c);
+						/* maybe gone: ordered as count 1 */
+						ASSERT_LE((int)drec << 16 | (int)(p.demote[j].heat |
+						    maybe_gone(h, d)), (int)rec << 16 |
+						    (int)(c | maybe_gone(h, e)));
 					}
 				}
 			}
@@ -1760,6 +1822,7 @@ main(void)
 	RUN_TEST(test_once_pays);
 	RUN_TEST(test_room_pays);
 	RUN_TEST(test_settled_room);
+	RUN_TEST(test_maybe_gone);
 	RUN_TEST(test_recency);
 	RUN_TEST(test_min_residence);
 	RUN_TEST(test_budget_shrink);
