@@ -356,7 +356,7 @@ side_of(const struct heat_entry *e, const uint8_t tab[256])
  * later.  In the test-bed guest (the demo: 8,192 hot pages at about 2.7
  * samples/s each, 57,000 cold ones at 0.04, the fast tier full of pages
  * sampled once) the regime reads moving for the whole 20 s phase after
- * the move, and hot on fast slid from 99.9% to 94.4-95.7% in the
+ * the move, and hot on fast slid from 99.9% to 94.4-95.4% in the
  * phase's last seconds in 4 debug runs, to 91.2% in a CI run (whose demo
  * ended at 94.6%, under its 95% check).  So a
  * page silent past the moving bound and within the settled one, with
