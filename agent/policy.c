@@ -68,9 +68,9 @@
  *    bound): a page silent for much longer than its count says is normal
  *    has count 0 here.  A page only the moving bound calls gone (maybe
  *    gone) has count 0 for H but is a demotion candidate of count 1
- *    last sampled when it was ("Maybe gone").  Which bound, and how much evidence a swap needs,
- *    is the regime ("Regime" below), measured in pass 1 and decided for
- *    the next round.
+ *    last sampled when it was ("Maybe gone").  Which bound, and how much
+ *    evidence a swap needs, is the regime ("Regime" below), measured in
+ *    pass 1 and decided for the next round.
  *  - demotions and promotions together stay within max_bytes, demotions
  *    first (the pairs' demotions, then their promotions, then the
  *    forced demotions: plan.swap_bytes and plan.nswap tell the migrator
@@ -344,32 +344,6 @@ side_of(const struct heat_entry *e, const uint8_t tab[256])
  * order alone.  Above POLICY_AGE_COUNTS a count has enough samples that
  * its decay already weighs their age.
  */
-/*
- * Maybe gone.  While the hot set moves, a page is gone after 3 expected
- * samples of silence, and a page of a live hot set has such a gap in
- * e^-3 = 5% of its gaps: in a hot set sampled a few times a second a few
- * hundred pages read gone at any time, each until its next sample.  Out
- * of H they make room for the pages coming in, as the moving setting
- * means them to.  But as demotion candidates of count 0 they were the
- * first to go wherever a page sampled once came in (once_pays) or any
- * colder page could be displaced, and each came back a round or two
- * later.  In the test-bed guest (the demo: 8,192 hot pages at about 2.7
- * samples/s each, 57,000 cold ones at 0.04, the fast tier full of pages
- * sampled once) the regime reads moving for the whole 20 s phase after
- * the move, and hot on fast slid from 99.9% to 94.4-95.4% in the
- * phase's last seconds in 4 debug runs, to 91.2% in a CI run (whose demo
- * ended at 94.6%, under its 95% check).  So a
- * page silent past the moving bound and within the settled one, with
- * heat left by decay (heat_maybe_gone), is ordered and tested as a
- * demotion candidate of count 1 last sampled when it was: a page sampled
- * once displaces it only by Recency's rule, a page of count 2 or more
- * as before.  Its count stays 0 for H and for the plan's items, and
- * vacate leaves it to the policy's order.  Guest: 10 runs of the demo
- * with it (3 beside a busy core), 96.9-99.9% at the lowest in the
- * phase's last 10 s.  vtier-sim on make eval's traces: no trace moved
- * by more than 0.0010 of hit/oracle; drift at 25% migrates 843 MiB
- * instead of 914 and shift at 25% 752 instead of 812.
- */
 static inline uint32_t
 age_of(const struct heat_entry *e, uint16_t epoch)
 {
@@ -607,6 +581,33 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
 			r->s->pages_top = 1u << b;
 	return fast_pages;
 }
+
+/*
+ * Maybe gone.  While the hot set moves, a page is gone after 3 expected
+ * samples of silence, and a page of a live hot set has such a gap in
+ * e^-3 = 5% of its gaps: in a hot set sampled a few times a second a few
+ * hundred pages read gone at any time, each until its next sample.  Out
+ * of H they make room for the pages coming in, as the moving setting
+ * means them to.  But as demotion candidates of count 0 they were the
+ * first to go wherever a page sampled once came in (once_pays) or any
+ * colder page could be displaced, and each came back a round or two
+ * later.  In the test-bed guest (the demo: 8,192 hot pages at about 2.7
+ * samples/s each, 57,000 cold ones at 0.04, the fast tier full of pages
+ * sampled once) the regime reads moving for the whole 20 s phase after
+ * the move, and hot on fast slid from 99.9% to 94.4-95.4% in the
+ * phase's last seconds in 4 debug runs, to 91.2% in a CI run (whose demo
+ * ended at 94.6%, under its 95% check).  So a page silent past the
+ * moving bound and within the settled one, with heat left by decay
+ * (heat_maybe_gone), is ordered and tested as a demotion candidate of
+ * count 1 last sampled when it was: a page sampled once displaces it
+ * only by Recency's rule, a page of count 2 or more as before.  Its
+ * count stays 0 for H and for the plan's items, and vacate leaves it to
+ * the policy's order.  Guest: 10 runs of the demo
+ * with it (3 beside a busy core), 96.9-99.9% at the lowest in the
+ * phase's last 10 s.  vtier-sim on make eval's traces: no trace moved
+ * by more than 0.0010 of hit/oracle; drift at 25% migrates 843 MiB
+ * instead of 914 and shift at 25% 752 instead of 812.
+ */
 
 /* Pass 2: H membership and the best cap candidates of each kind. */
 static void
