@@ -136,9 +136,14 @@ key_bytes(uint64_t key)
 
 /*
  * In the pool: on a fast node, movable (not pinned), heat 0 with the
- * silence test (what the policy plans with) and not maybe gone (the
- * policy orders those with the pages of count 1), and past
- * min_residence.
+ * silence test (what the policy plans with), past min_residence, and
+ * none the policy would keep in the order it demotes count 0 by
+ * (policy.c "Recency", "Maybe gone"): not maybe gone (the policy orders
+ * those with the pages of count 1), and not sampled in the last
+ * POLICY_AGE_SWAP epochs (a page whose count restarted at 1 and halved
+ * to 0 since, often a live hot page: the policy demotes it last among
+ * count 0).  Pages adopted or renormalized at count 0 stay in: their
+ * age is no sample's.
  */
 static bool
 in_pool(const struct heat_entry *e, const struct policy_params *pp,
@@ -148,7 +153,8 @@ in_pool(const struct heat_entry *e, const struct policy_params *pp,
 	    e->node >= 64 || !(pp->fast_mask >> e->node & 1))
 		return false;
 	if (heat_live_at(e->count, e->epoch, epoch, stale_k) != 0 ||
-	    heat_maybe_gone(e->count, e->epoch, epoch, stale_k))
+	    heat_maybe_gone(e->count, e->epoch, epoch, stale_k) ||
+	    (e->count != 0 && (uint16_t)(epoch - e->epoch) < POLICY_AGE_SWAP))
 		return false;
 	return e->moved == HEAT_MOVED_NEVER ||
 	    (uint16_t)(pp->now_tick - e->moved) >= pp->min_residence;

@@ -14,7 +14,9 @@
  * vacate_plan rewrites the part of a plan that demotes settled pages of
  * heat 0 (past min_residence; the policy puts them first) with as many
  * bytes of such pages chosen block by block.  The pool is every such page
- * the heat table holds on the fast nodes; each page's frame comes from
+ * the heat table holds on the fast nodes but those the policy orders
+ * after the others (maybe gone, or sampled in the last POLICY_AGE_SWAP
+ * epochs: policy.c "Recency", "Maybe gone"); each page's frame comes from
  * /proc/PID/pagemap and each block's other pages from /proc/kpageflags:
  *  - blocks demoting would empty (no used page but pool pages) first,
  *    those with the fewest pool pages first: the most blocks freed for

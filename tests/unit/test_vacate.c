@@ -4,8 +4,8 @@
  * /proc/self/pagemap and /proc/kpageflags: a plan demoting every other
  * page of 16 MiB of cold memory is rewritten to as many pages in fewer
  * physical blocks, demoting the same bytes, every page once and every
- * one cold and on a fast node (none maybe gone), the rest of the plan
- * untouched.  Skipped
+ * one cold and on a fast node (none maybe gone, none sampled in the last
+ * POLICY_AGE_SWAP epochs), the rest of the plan untouched.  Skipped
  * (77) without the frame numbers (not root).
  */
 #include <errno.h>
@@ -25,6 +25,7 @@
 #define PG	4096ULL
 #define NPG	4096		/* 16 MiB */
 #define NDEM	1024		/* every other page of the first 8 MiB */
+#define EPOCH_NS	(1000000000ULL >> HEAT_SUB_SHIFT)
 
 /* Distinct 2 MiB physical blocks of the plan's first n items. */
 static size_t
@@ -73,20 +74,28 @@ test_blocks(void)
 		exit(TEST_SKIP);
 	}
 	ASSERT_EQ(heat_create(&h, 16384, 1000000000ULL), 0);
+	heat_advance(h, 0);	/* epoch 0 at time 0 */
 	for (size_t i = 0; i < NPG; i++)
 		ASSERT_EQ(heat_adopt(h, heat_key((uint32_t)getpid(),
 		    (uintptr_t)mem + i * PG, false), 0), 1);
 	/*
-	 * The upper 8 MiB: pages of count 30 silent for 6 epochs, maybe gone
-	 * while the hot set moves (heat.h): never vacate's to choose.
+	 * The upper 8 MiB, never vacate's to choose (the policy orders them):
+	 * 4 MiB of pages of count 30 last sampled at epoch 27, at epoch 33
+	 * silent for 6 epochs, maybe gone while the hot set moves (heat.h);
+	 * 4 MiB of pages sampled once at epoch 31, whose count of 1 halved
+	 * to 0 at epoch 32: count 0, but sampled 2 epochs ago, younger than
+	 * the adopted pages below (policy.c "Recency").
 	 */
 	for (size_t i = NPG / 2; i < NPG; i++)
-		for (int k = 0; k < 30; k++)
+		for (int k = 0; k < (i < 3 * NPG / 4 ? 30 : 1); k++)
 			ASSERT_TRUE(heat_record(h, (uint32_t)getpid(),
-			    (uintptr_t)mem + i * PG, false, 0) != NULL);
-	heat_advance(h, 6 * (1000000000ULL >> HEAT_SUB_SHIFT));
+			    (uintptr_t)mem + i * PG, false,
+			    (i < 3 * NPG / 4 ? 27 : 31) * EPOCH_NS) != NULL);
+	heat_advance(h, 33 * EPOCH_NS);
 	heat_set_stale(h, HEAT_STALE_K_MOVING);
-	ASSERT_TRUE(heat_maybe_gone(30, 0, heat_epoch(h), HEAT_STALE_K_MOVING));
+	ASSERT_TRUE(heat_maybe_gone(30, 27, heat_epoch(h), HEAT_STALE_K_MOVING));
+	ASSERT_EQ_U(heat_live_at(1, 31, heat_epoch(h), HEAT_STALE_K_MOVING), 0);
+	ASSERT_TRUE(!heat_maybe_gone(1, 31, heat_epoch(h), HEAT_STALE_K_MOVING));
 	p.cap = 2 * NDEM;
 	p.demote = calloc(p.cap, sizeof(*p.demote));
 	ASSERT_TRUE(p.demote != NULL);
