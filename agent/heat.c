@@ -488,15 +488,18 @@ on_fast(const struct heat *h, const struct heat_entry *e)
 }
 
 /*
- * A sample left e at its count: count it in stats.watched if that is the
- * watch count or more, e is off a fast node (or its node is not known
- * yet, -1) and it is movable.
+ * A sample left e at its count: count it in stats.on_fast if e is on a
+ * fast node, else in stats.watched if that is the watch count or more
+ * and it is movable.
  */
 static inline void
 note_watch(struct heat *h, const struct heat_entry *e)
 {
+	bool fast = on_fast(h, e);
+
+	h->stats.on_fast += fast;
 	h->stats.watched += e->count >= h->watch_min &&
-	    !(e->flags & HEAT_F_PINNED) && !on_fast(h, e);
+	    !(e->flags & HEAT_F_PINNED) && !fast;
 }
 
 /*

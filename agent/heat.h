@@ -85,6 +85,8 @@ struct heat_stats {
 				   "Pages sampled once") */
 	uint64_t again_fast[2];	/* of those, the pages on a fast node (the
 				   mask heat_set_watch was given last) */
+	uint64_t on_fast;	/* samples that found their page on a fast
+				   node (the same mask; policy.c "Shock") */
 };
 
 struct heat;

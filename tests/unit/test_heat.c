@@ -413,7 +413,8 @@ test_sample_clock(void)
 /*
  * heat_set_watch: samples that leave a page off the fast nodes (or of
  * unknown node) at the watch count, pinned pages excepted; batch and
- * one-by-one count alike; off until set.
+ * one-by-one count alike; off until set.  Samples of pages on the fast
+ * nodes count in stats.on_fast, whatever their count.
  */
 static void
 test_watch(void)
@@ -432,12 +433,15 @@ test_watch(void)
 	heat_set_watch(h, 1u << 0, 3);			/* node 0 fast */
 	e = heat_record(h, 1, 0x1000, false, 0);	/* 6, node -1 */
 	ASSERT_EQ(heat_stats(h)->watched, 1);
+	ASSERT_EQ(heat_stats(h)->on_fast, 0);
 	e->node = 0;
 	heat_record(h, 1, 0x1000, false, 0);		/* on fast: no */
 	ASSERT_EQ(heat_stats(h)->watched, 1);
+	ASSERT_EQ(heat_stats(h)->on_fast, 1);		/* but counted */
 	e->node = 1;
 	heat_record(h, 1, 0x1000, false, 0);		/* slow: yes */
 	ASSERT_EQ(heat_stats(h)->watched, 2);
+	ASSERT_EQ(heat_stats(h)->on_fast, 1);
 	e->flags |= HEAT_F_PINNED;
 	heat_record(h, 1, 0x1000, false, 0);		/* pinned: no */
 	ASSERT_EQ(heat_stats(h)->watched, 2);
@@ -457,6 +461,7 @@ test_watch(void)
 	heat_set_watch(h, 1u << 0, HEAT_COUNT_MAX + 1);	/* off again */
 	heat_record(h, 1, 0x4000, false, 0);
 	ASSERT_EQ(heat_stats(h)->watched, 7);
+	ASSERT_EQ(heat_stats(h)->on_fast, 1);
 	ASSERT_EQ(check_table(h), 0);
 	heat_destroy(h);
 }

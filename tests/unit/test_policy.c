@@ -3,7 +3,8 @@
  * the boundary bin, recent then fast pages first on ties), promotion into
  * room and by swapping, hysteresis, recency at the lowest counts, the
  * rates of pages sampled once and of room held by pages with no heat
- * left, pages maybe gone, paying for a move (break_even), minimum
+ * left, pages maybe gone, the shock of samples leaving the fast tier,
+ * paying for a move (break_even), minimum
  * residence, budget shrink, unattainable
  * budgets, max_bytes, THP sizes, unknown nodes, and a randomized check of
  * the plan's invariants against a brute-force hot set.
@@ -1645,6 +1646,69 @@ test_regime(void)
 }
 
 /*
+ * Shock: 64 fast pages (from 0) and 64 slow ones (from 1 GiB) sampled
+ * every 2 epochs, fast_pct% of 512 samples on the fast ones, then a plan.
+ */
+static void
+shock_round(struct heat *h, struct plan *p, const struct policy_params *pp,
+    uint64_t epoch, unsigned fast_pct)
+{
+	uint64_t t = epoch * 100;	/* 100 ns per epoch */
+
+	for (unsigned i = 0; i < 512; i++) {
+		bool fast = i % 100 < fast_pct;
+		uint64_t addr = (fast ? 0 : 1ULL << 30) + (i % 64) * PG;
+		struct heat_entry *e = heat_record(h, 1, addr, false, t);
+
+		ASSERT_TRUE(e != NULL);
+		e->node = fast ? FASTN : SLOWN;
+	}
+	heat_advance(h, t);
+	ASSERT_EQ(policy_plan(h, pp, p), 0);
+	heat_set_watch(h, pp->fast_mask, p->promote_bar);
+	heat_set_stale(h, p->stale_k);
+}
+
+/*
+ * The samples stop finding their pages on the fast nodes: below half
+ * the share of the last cooling period, the regime moves at once, for
+ * SHOCK_HOLD (16) epochs; not in the first cooling period.
+ */
+static void
+test_shock(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(1000, 0, 128);
+	uint64_t ep;
+
+	ASSERT_EQ(heat_create(&h, 1024, 32 * 100), 0);
+	ASSERT_EQ(policy_plan_init(&p, 256), 0);
+	heat_set_watch(h, pp.fast_mask, 1);
+	for (ep = 0; ep <= 18; ep += 2)
+		shock_round(h, &p, &pp, ep, 100);
+	shock_round(h, &p, &pp, 20, 10);	/* the first period */
+	ASSERT_TRUE(!p.moving);
+	for (ep = 22; ep <= 60; ep += 2)
+		shock_round(h, &p, &pp, ep, 90);
+	ASSERT_TRUE(!p.moving);
+	shock_round(h, &p, &pp, 62, 50);	/* 0.5 against 0.9: not half */
+	ASSERT_TRUE(!p.moving);
+	shock_round(h, &p, &pp, 64, 30);	/* 0.3: below half */
+	ASSERT_TRUE(p.moving);
+	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K_MOVING);
+	for (ep = 66; ep < 64 + 16; ep += 2) {
+		shock_round(h, &p, &pp, ep, 75);
+		ASSERT_TRUE(p.moving);
+	}
+	shock_round(h, &p, &pp, 80, 75);	/* held 16 epochs */
+	ASSERT_TRUE(!p.moving);
+	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
+/*
  * Paying for a move: from [policy] break_even and [sampler] period, the
  * samples a page needs, and they apply while the last plan saw the hot
  * set move (plan.moving), not while it stays put.
@@ -1833,6 +1897,7 @@ main(void)
 	RUN_TEST(test_random_plans);
 	RUN_TEST(test_promote_bar);
 	RUN_TEST(test_regime);
+	RUN_TEST(test_shock);
 	RUN_TEST(test_round_due);
 	TEST_EXIT();
 }
