@@ -707,6 +707,52 @@ test_room_pays(void)
 	ASSERT_TRUE(!room && !once);
 }
 
+/* A round while the hot set stays put, the last plan's rates as given. */
+static void
+settled_round(struct heat *h, const struct policy_params *pp,
+    struct plan *p, bool once_pays, bool room_pays)
+{
+	p->once_pays = once_pays;
+	p->room_pays = room_pays;
+	ASSERT_EQ(policy_plan(h, pp, p), 0);
+	ASSERT_TRUE(!p->moving);
+}
+
+/* once_against_none's slow page came in for its fast one, alone. */
+static void
+assert_swapped(const struct plan *p)
+{
+	ASSERT_EQ(p->ndemote, 1);
+	ASSERT_EQ_U(p->demote[0].key, key_of(0, false));
+	ASSERT_EQ(p->npromote, 1);
+	ASSERT_EQ_U(p->promote[0].key, key_of(PG, false));
+}
+
+/*
+ * While the hot set stays put, a page of count 2 displaces a fast page
+ * of count 0 where plan.once_pays; not without it (2 against 0 is within
+ * the noise bound), and a page of count 1 not either way.
+ */
+static void
+test_settled_twice(void)
+{
+	struct heat *h;
+	struct plan p;
+	struct policy_params pp = params(1, 0, 1);
+
+	once_against_none(&h);
+	ASSERT_EQ(policy_plan_init(&p, 64), 0);
+	settled_round(h, &pp, &p, true, false);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);	/* count 1 */
+	put(h, 1 * PG, false, 1, SLOWN, 0, 0);	/* count 2 */
+	settled_round(h, &pp, &p, false, false);
+	ASSERT_EQ(p.npromote + p.ndemote, 0);
+	settled_round(h, &pp, &p, true, false);
+	assert_swapped(&p);
+	policy_plan_free(&p);
+	heat_destroy(h);
+}
+
 /*
  * While the hot set stays put, a page of H displaces a fast page of
  * count 0 where every page with heat fits and plan.room_pays; not where
@@ -721,21 +767,14 @@ test_settled_room(void)
 
 	once_against_none(&h);
 	ASSERT_EQ(policy_plan_init(&p, 64), 0);
-	p.room_pays = false;
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	settled_round(h, &pp, &p, false, false);
 	ASSERT_EQ(p.threshold, 1);
 	ASSERT_EQ(p.npromote + p.ndemote, 0);
-	p.room_pays = true;
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
-	ASSERT_TRUE(!p.moving);
-	ASSERT_EQ(p.ndemote, 1);
-	ASSERT_EQ_U(p.demote[0].key, key_of(0, false));
-	ASSERT_EQ(p.npromote, 1);
-	ASSERT_EQ_U(p.promote[0].key, key_of(PG, false));
+	settled_round(h, &pp, &p, false, true);
+	assert_swapped(&p);
 	/* A second page sampled once does not fit: H leaves it out. */
 	put(h, 2 * PG, false, 1, SLOWN, 0, 0);
-	p.room_pays = true;
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	settled_round(h, &pp, &p, false, true);
 	ASSERT_EQ(p.threshold, 1);
 	ASSERT_EQ(p.npromote + p.ndemote, 0);
 	policy_plan_free(&p);
@@ -1886,6 +1925,7 @@ main(void)
 	RUN_TEST(test_once_pays);
 	RUN_TEST(test_room_pays);
 	RUN_TEST(test_settled_room);
+	RUN_TEST(test_settled_twice);
 	RUN_TEST(test_maybe_gone);
 	RUN_TEST(test_recency);
 	RUN_TEST(test_min_residence);
