@@ -51,9 +51,9 @@
  *    hysteresis and far enough below c that the difference is more than
  *    sampling noise (and a page of count 0 for one of count 2 or more
  *    where pages sampled once measurably come back); while it moves,
- *    any colder page, a page of count
- *    0 only where pages sampled once measurably come back (see
- *    swap_limit and "Pages sampled once"), and, at the lowest counts,
+ *    any colder page, a page of count 0 only where pages sampled once
+ *    measurably come back (see swap_limit and "Pages sampled once"),
+ *    and, at the lowest counts,
  *    a page of the same count sampled a quarter of a cooling period
  *    longer ago ("Recency").
  *    Those are no hotter than any page in H (and, at equal count, less
@@ -614,11 +614,11 @@ count_pass(struct round *r, uint64_t bins[3][HEAT_NBINS])
  * count 1 last sampled when it was: a page sampled once displaces it
  * only by Recency's rule, a page of count 2 or more as before.  Its
  * count stays 0 for H and for the plan's items, and vacate leaves it to
- * the policy's order.  Guest: 10 runs of the demo
- * with it (3 beside a busy core), 96.9-99.9% at the lowest in the
- * phase's last 10 s.  vtier-sim on make eval's traces: no trace moved
- * by more than 0.0010 of hit/oracle; drift at 25% migrates 843 MiB
- * instead of 914 and shift at 25% 752 instead of 812.
+ * the policy's order.  Guest: 10 runs of the demo with it (3 beside a
+ * busy core), 96.9-99.9% at the lowest in the phase's last 10 s.
+ * vtier-sim on make eval's traces: no trace moved by more than 0.0010
+ * of hit/oracle; drift at 25% migrates 843 MiB instead of 914 and shift
+ * at 25% 752 instead of 812.
  */
 
 /* Pass 2: H membership and the best cap candidates of each kind. */
@@ -745,8 +745,8 @@ demote_forced(struct round *r)
  * 12.5 / 25%, procs +0.003 at 50% (47 -> 108 MiB) and -0.0007 at 25%
  * (90 -> 103 MiB), nothing else by more than 0.0001 (mix at 50%
  * moves 79 MiB instead of 70).  A stricter bar (3 or 4 times the rate)
- * kept sparse's loss: its early ratio is 2.4.  In both regimes the two moves must be paid for (see "Paying for a
- * move"): c - x >= gap.
+ * kept sparse's loss: its early ratio is 2.4.  In both regimes the two
+ * moves must be paid for (see "Paying for a move"): c - x >= gap.
  */
 #define SWAP_Z		1.5
 

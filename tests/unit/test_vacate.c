@@ -86,11 +86,14 @@ test_blocks(void)
 	 * to 0 at epoch 32: count 0, but sampled 2 epochs ago, younger than
 	 * the adopted pages below (policy.c "Recency").
 	 */
-	for (size_t i = NPG / 2; i < NPG; i++)
-		for (int k = 0; k < (i < 3 * NPG / 4 ? 30 : 1); k++)
+	for (size_t i = NPG / 2; i < NPG; i++) {
+		bool maybe_gone = i < 3 * NPG / 4;
+
+		for (int k = 0; k < (maybe_gone ? 30 : 1); k++)
 			ASSERT_TRUE(heat_record(h, (uint32_t)getpid(),
 			    (uintptr_t)mem + i * PG, false,
-			    (i < 3 * NPG / 4 ? 27 : 31) * EPOCH_NS) != NULL);
+			    (maybe_gone ? 27 : 31) * EPOCH_NS) != NULL);
+	}
 	heat_advance(h, 33 * EPOCH_NS);
 	heat_set_stale(h, HEAT_STALE_K_MOVING);
 	ASSERT_TRUE(heat_maybe_gone(30, 27, heat_epoch(h), HEAT_STALE_K_MOVING));
