@@ -144,7 +144,8 @@ struct agent {
 	uint64_t start_ns;
 	uint64_t rate_ns, rate_samples;	/* samples/s window */
 	uint64_t round_ns;		/* when the last policy round ran (0: none) */
-	uint64_t round_cost_ns;		/* how long it took (migration included) */
+	uint64_t round_cost_ns;		/* its worker's time (migration
+					   included; round.h work_ns) */
 	struct agent_counters ctr;
 
 	bool sampler_sleeps;		/* its fds are waited on (not a plain

@@ -723,7 +723,7 @@ finish_round(struct agent *a)
 	uint64_t used = r->fast_used_after;
 	char b[32];
 
-	a->round_cost_ns = MAX(r->cost_ns, 1);
+	a->round_cost_ns = MAX(r->work_ns, 1);
 	a->ctr.round_last_ns = r->cost_ns;
 	a->ctr.round_max_ns = MAX(a->ctr.round_max_ns, r->cost_ns);
 	if (r->cancelled)

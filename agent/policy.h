@@ -238,11 +238,12 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
  * early_cost_ns: 0 for the timer's rounds.  Otherwise samples just
  * showed a page the last plan would now promote (plan.promote_bar,
  * watched by heat_set_watch), and early_cost_ns is what the last round
- * took (at least 1 ns).  Such an early round may come as soon as
- * interval / POLICY_EARLY_DIV after the last one, but no sooner than the
- * per-slot spacing and POLICY_EARLY_COST_X times the last round's cost
- * (at most about 1/200 of the time goes to them): a page that turns hot
- * waits for the next batch of samples, not for the timer, and the
+ * took (at least 1 ns): its worker's time, not the wait for the worker
+ * thread to wake (round.h work_ns).  Such an early round may come as soon
+ * as interval / POLICY_EARLY_DIV after the last one, but no sooner than
+ * the per-slot spacing and POLICY_EARLY_COST_X times the last round's
+ * cost (at most about 1/200 of the time goes to them): a page that turns
+ * hot waits for the next batch of samples, not for the timer, and the
  * sampler's own wake-ups carry it.  Only while the per-slot spacing is
  * below half an interval: beyond, the timer's rounds already come as
  * often as the CPU bound allows, and early ones would only add planning.
@@ -251,13 +252,27 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
  * free room), and make eval's hit ratios moved by 0.0001 at most when
  * early rounds were kept 5 us per slot apart, ten times the timer's
  * spacing: the timer's rounds catch what they would, a little later.
+ * interval / 50 (1 ms), not / 5 as before: on a small table the cost
+ * bound is the tighter one (2,048 slots: about 60 us of work, 12 ms),
+ * and where a new page turns hot every 50 ms and takes a quarter of the
+ * samples (sqlite3's pattern), the 10 ms floor cost hits that the 1/200
+ * bound alone does not: make eval, vtier alone, +0.0068 / +0.0058 / +0.0039 of hit/oracle on
+ * sqlite3 at 12.5 / 25 / 50% and up to +0.048 on the LLC traces, no
+ * other trace moved; interval / 500 moves nothing more.  bench_agent
+ * with BENCH_AGENT_PATTERN=fresh at 20k/s: 803-948 early rounds in 15 s
+ * against 603-719, the round worker 0.31-0.38% of a CPU against
+ * 0.26-0.28%.  Until then the cost also held the wait for the worker
+ * thread to wake, 40 of the 100 us such a round took on a 2-CPU
+ * machine, which spaced early rounds 20 ms apart.
  */
 #define POLICY_ROUND_NS_PER_SLOT	500
 #define POLICY_ROUND_NS_PER_SLOT_SETTLED	5000
-#define POLICY_EARLY_DIV		5
+#define POLICY_EARLY_DIV		50
 #define POLICY_EARLY_COST_X		200
 /* A round's cost per slot, plan and placement query (make bench): the
- * simulator's stand-in for the last round's wall time. */
+ * simulator's stand-in for the last round's worker time.  The agent took
+ * 29 ns a slot on a 2,048-slot table (bench_agent, fresh pattern); 29
+ * here moves make eval by 0.0001 at most. */
 #define POLICY_SLOT_COST_NS		20
 bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots, bool quick, uint64_t early_cost_ns);

@@ -48,7 +48,7 @@ round_run(void *arg)
 {
 	struct round *r = arg;
 	struct policy_params pp;
-	uint64_t used = 0, now = r->start_ns, t;
+	uint64_t used = 0, now = r->start_ns, t, t0 = now_ns();
 	int64_t room;
 	int rc;
 
@@ -135,5 +135,7 @@ round_run(void *arg)
 	}
 out:
 	r->cancelled = worker_cancelled(r->cancel);
-	r->cost_ns = now_ns() - r->start_ns;
+	t = now_ns();
+	r->cost_ns = t - r->start_ns;
+	r->work_ns = t - t0;
 }

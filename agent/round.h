@@ -58,7 +58,9 @@ struct round {
 	uint64_t fast_used;		/* at the start of the round */
 	uint64_t fast_used_after;	/* estimated after its moves */
 	struct migrate_round mr;
-	uint64_t cost_ns;		/* how long it took */
+	uint64_t cost_ns;		/* how long it took, from start_ns */
+	uint64_t work_ns;		/* of which the worker's: without the
+					   wait for its thread to wake */
 	bool probed;			/* rep was probed again */
 	uint64_t adopt_ns, query_ns, plan_ns, migrate_ns;	/* of which */
 	uint64_t vacate_ns;		/* of plan_ns: choosing blocks */

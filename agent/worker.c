@@ -4,8 +4,9 @@
  * States, under mu: posted (a job waits for the thread), done (the job
  * ran; the loop has not reaped it), quit (the thread ends once idle).
  * busy is the loop thread's own: from submit to reap.  The thread writes
- * the eventfd after it has set done and dropped the mutex, so a loop
- * that sees the fd readable and takes the mutex sees done set.
+ * the eventfd under the mutex, after it has set done, so a loop that
+ * sees the fd readable and takes the mutex sees done set, and a reap
+ * that sees done set finds the count there to clear.
  */
 #include <errno.h>
 #include <poll.h>
@@ -133,8 +134,9 @@ worker_submit(struct worker *w, worker_fn fn, void *arg)
 	w->fn = fn;
 	w->arg = arg;
 	w->posted = true;
-	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	/* after the unlock: woken under mu, the thread would block on it */
+	pthread_cond_signal(&w->cv);
 	w->busy = true;
 	return 0;
 }

@@ -200,8 +200,8 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
  * on_sample without THP detection (the sim backend has none), and
  * on_sampler_fd's early round: the PEBS sampler wakes the agent every
  * SIM_WAKEUP samples (sample_pebs.c's HW_WAKEUP, one CPU).  The agent
- * also spaces early rounds by 200 times the last round's wall time; the
- * simulator has no wall clock, and models that cost as
+ * also spaces early rounds by 200 times the time the last round's worker
+ * took; the simulator has no wall clock, and models that cost as
  * POLICY_SLOT_COST_NS per slot.
  */
 #define SIM_WAKEUP	64

@@ -1828,7 +1828,7 @@ test_pay(void)
 
 /*
  * policy_round_due: every interval (half of it allowed as jitter), no
- * sooner than 0.5 us per slot; early rounds from interval / 5, and no
+ * sooner than 0.5 us per slot; early rounds from interval / 50, and no
  * sooner than 200 times the last round's cost, while the slots space
  * rounds less than half an interval.
  */
@@ -1843,8 +1843,8 @@ test_round_due(void)
 	ASSERT_TRUE(policy_round_due(&cfg, 0, 1, 64, true, 0));	/* first */
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 124 * ms, 64, true, 0));
 	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 125 * ms, 64, true, 0));
-	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 109 * ms, 64, true, 1));
-	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 110 * ms, 64, true, 1));
+	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 101 * ms - 1, 64, true, 1));
+	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 101 * ms, 64, true, 1));
 	/* 1M slots: 524 ms apart, 499 ms with the timer's jitter */
 	ASSERT_TRUE(!policy_round_due(&cfg, 100 * ms, 598 * ms, 1 << 20, true, 0));
 	ASSERT_TRUE(policy_round_due(&cfg, 100 * ms, 600 * ms, 1 << 20, true, 0));

@@ -295,8 +295,8 @@ test_vtier(void)
  * the pages touched once where they are and asks a slow page for heat 5
  * (enough to displace a fast page of heat 1).  A slow page sampled every
  * ms from 6.1 s has it at its 5th sample and is promoted at the sampler's
- * next wake-up (every 64 samples; 1 s = interval / 5 after the last
- * round has passed), long before the timer's second round.
+ * next wake-up (every 64 samples; interval / 50 = 100 ms after the last
+ * round has long passed), long before the timer's second round.
  */
 static void
 test_vtier_early(void)
