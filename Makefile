@@ -285,6 +285,7 @@ check-run: tests
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
+	@BENCH_AGENT_PATTERN=fresh $(B)/bench/bench_agent
 	@B=$(B) sh tests/bench/guest.sh
 
 deps:

@@ -31,9 +31,10 @@
  * lackey trace, where early rounds decide the hit): every FRESH_MS the
  * next page of the footprint in address order turns hot and takes a
  * quarter of the samples until the next one does, 65% fall on the hot
- * eighth, 10% anywhere.  With BENCH_AGENT_PAGES=1024 (2,048 heat-table
- * slots) the plan may start early rounds, which the default pattern's
- * 37,000 tracked pages rule out.
+ * eighth, 10% anywhere, on 1024 pages unless BENCH_AGENT_PAGES says
+ * otherwise: with 2,048 heat-table slots the plan may start early
+ * rounds, which the default pattern's 37,000 tracked pages rule out.
+ * make bench runs both.
  *
  * BENCH_AGENT_INTERVAL sets [policy] interval (a duration, as agent.ini
  * spells it; default the agent's 50ms): the round worker was 28-34% of
@@ -79,6 +80,7 @@
 #define PID		4242		/* the sampled process (the sim backend's) */
 #define BASE		((uint64_t)0x7f0000000000)
 #define PAGES		65536		/* 256 MiB, BENCH_AGENT_PAGES */
+#define FRESH_PAGES	1024		/* 4 MiB, for BENCH_AGENT_PATTERN=fresh */
 #define HOT_PCT		90
 #define RATE_HI		20000
 #define RATE_LO		2000
@@ -458,6 +460,16 @@ main(void)
 
 	if (src == NULL || *src == '\0')
 		src = ".";
+	if (getenv("BENCH_AGENT_PATTERN") != NULL) {
+		fresh = strcmp(getenv("BENCH_AGENT_PATTERN"), "fresh") == 0;
+		if (!fresh && strcmp(getenv("BENCH_AGENT_PATTERN"), "demo") != 0) {
+			fprintf(stderr, "bench_agent: BENCH_AGENT_PATTERN: "
+			    "demo or fresh\n");
+			return 1;
+		}
+	}
+	if (fresh)
+		pages = FRESH_PAGES;
 	if (getenv("BENCH_AGENT_PAGES") != NULL) {
 		char *end;
 
@@ -465,14 +477,6 @@ main(void)
 		if (*end != '\0' || pages < 1024 || pages > (1u << 24)) {
 			fprintf(stderr, "bench_agent: BENCH_AGENT_PAGES: 1024 "
 			    "to 16777216 pages\n");
-			return 1;
-		}
-	}
-	if (getenv("BENCH_AGENT_PATTERN") != NULL) {
-		fresh = strcmp(getenv("BENCH_AGENT_PATTERN"), "fresh") == 0;
-		if (!fresh && strcmp(getenv("BENCH_AGENT_PATTERN"), "demo") != 0) {
-			fprintf(stderr, "bench_agent: BENCH_AGENT_PATTERN: "
-			    "demo or fresh\n");
 			return 1;
 		}
 	}
