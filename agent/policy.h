@@ -256,9 +256,10 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
  * bound is the tighter one (2,048 slots: about 60 us of work, 12 ms),
  * and where a new page turns hot every 50 ms and takes a quarter of the
  * samples (sqlite3's pattern), the 10 ms floor cost hits that the 1/200
- * bound alone does not: make eval, vtier alone, +0.0068 / +0.0058 / +0.0039 of hit/oracle on
- * sqlite3 at 12.5 / 25 / 50% and up to +0.048 on the LLC traces, no
- * other trace moved; interval / 500 moves nothing more.  bench_agent
+ * bound alone does not: make eval, vtier alone, +0.0068 / +0.0058 /
+ * +0.0039 of hit/oracle on sqlite3 at 12.5 / 25 / 50% and up to +0.048
+ * on the LLC traces, no other trace moved; interval / 500 moves nothing
+ * more.  bench_agent
  * with BENCH_AGENT_PATTERN=fresh at 20k/s: 803-948 early rounds in 15 s
  * against 603-719, the round worker 0.31-0.38% of a CPU against
  * 0.26-0.28%.  Until then the cost also held the wait for the worker

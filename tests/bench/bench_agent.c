@@ -453,6 +453,7 @@ int
 main(void)
 {
 	const char *src = getenv("SRC");
+	const char *pattern = getenv("BENCH_AGENT_PATTERN");
 	double warm = env_seconds("BENCH_AGENT_WARM", 3);
 	double secs = env_seconds("BENCH_AGENT_SECONDS", 20);
 	struct result hi, lo;
@@ -460,9 +461,9 @@ main(void)
 
 	if (src == NULL || *src == '\0')
 		src = ".";
-	if (getenv("BENCH_AGENT_PATTERN") != NULL) {
-		fresh = strcmp(getenv("BENCH_AGENT_PATTERN"), "fresh") == 0;
-		if (!fresh && strcmp(getenv("BENCH_AGENT_PATTERN"), "demo") != 0) {
+	if (pattern != NULL) {
+		fresh = strcmp(pattern, "fresh") == 0;
+		if (!fresh && strcmp(pattern, "demo") != 0) {
 			fprintf(stderr, "bench_agent: BENCH_AGENT_PATTERN: "
 			    "demo or fresh\n");
 			return 1;
