@@ -12,6 +12,7 @@
 #include "config.h"
 #include "heat.h"
 #include "migrate.h"
+#include "pace.h"
 #include "pfset.h"
 #include "policy.h"
 #include "reporting.h"
@@ -49,6 +50,8 @@ struct agent_counters {
 	uint64_t sampler_pauses;	/* sampler left unread: the queue was full */
 	uint64_t sampler_holds;		/* sampler fds read at a tick, held
 					   there: no early round could come */
+	uint64_t sampler_waits;		/* sampler fds left unread for the
+					   CPU budget's spacing (pace.h) */
 	double samples_per_s;		/* over the last second or so */
 };
 
@@ -79,6 +82,8 @@ enum sample_watch_state {
 	SW_PAUSED,		/* left unread until the round ends */
 	SW_HELD,		/* read at the timer's ticks: no early round
 				   can come (policy_early_possible) */
+	SW_SPACED,		/* watched again at the alarm: reads spaced
+				   for the CPU budget (pace_hold) */
 	SW_DONE,		/* end of trace or a read error: not again */
 };
 
@@ -109,6 +114,10 @@ struct agent {
 	int sigfd;
 	int statusfd;
 	int tick_timer;			/* loop watcher ids */
+	int alarm;			/* spaced sampler reads' alarm */
+	uint64_t alarm_ns;		/* when it rings, 0: not armed */
+	uint64_t sampler_woke_ns;	/* a sampler fd's last read */
+	struct pace pace;		/* the spacing of sampler reads */
 	struct heat_sample batch[4096];	/* SAMPLE_BATCH samples for the heat table */
 	size_t nbatch;
 	int sample_watch[1024];		/* one per CPU ring at most */

@@ -174,20 +174,34 @@ loop_del(struct loop *l, int id)
 	w->gen++;
 }
 
-int
-loop_timer_set(struct loop *l, int id, uint64_t interval_ns)
+static struct timespec
+ts_of(uint64_t ns)
 {
-	struct itimerspec its;
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
+	    .tv_nsec = (long)(ns % 1000000000ULL) };
+
+	return ts;
+}
+
+/* Set timer watcher id's timerfd: first expiry, period (0: once), flags. */
+static int
+watcher_settime(struct loop *l, int id, uint64_t value_ns,
+    uint64_t interval_ns, int flags)
+{
+	struct itimerspec its = { .it_interval = ts_of(interval_ns),
+	    .it_value = ts_of(value_ns) };
 
 	if (id < 0 || (unsigned)id >= l->nw || !l->w[id].timer)
 		return -EINVAL;
-	memset(&its, 0, sizeof(its));
-	its.it_interval.tv_sec = (time_t)(interval_ns / 1000000000ULL);
-	its.it_interval.tv_nsec = (long)(interval_ns % 1000000000ULL);
-	its.it_value = its.it_interval;
-	if (timerfd_settime(l->w[id].fd, 0, &its, NULL) < 0)
+	if (timerfd_settime(l->w[id].fd, flags, &its, NULL) < 0)
 		return -errno;
 	return 0;
+}
+
+int
+loop_timer_set(struct loop *l, int id, uint64_t interval_ns)
+{
+	return watcher_settime(l, id, interval_ns, interval_ns, 0);
 }
 
 int
@@ -209,6 +223,25 @@ loop_add_timer(struct loop *l, uint64_t interval_ns, loop_fn fn, void *arg)
 		return rc;
 	}
 	return id;
+}
+
+int
+loop_add_alarm(struct loop *l, loop_fn fn, void *arg)
+{
+	int fd, id;
+
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if ((id = add(l, fd, POLLIN, fn, arg, true)) < 0)
+		close(fd);
+	return id;
+}
+
+int
+loop_alarm_at(struct loop *l, int id, uint64_t at_ns)
+{
+	return watcher_settime(l, id, at_ns, 0, TFD_TIMER_ABSTIME);
 }
 
 static void

@@ -35,6 +35,13 @@ void loop_del(struct loop *l, int id);
  */
 int loop_add_timer(struct loop *l, uint64_t interval_ns, loop_fn fn, void *arg);
 int loop_timer_set(struct loop *l, int id, uint64_t interval_ns);
+/*
+ * A one-shot timer, created disarmed: loop_alarm_at arms it to call fn
+ * once at at_ns (CLOCK_MONOTONIC, now_ns's clock; a time already past
+ * fires at once), or disarms it (0).  Re-arming replaces the time.
+ */
+int loop_add_alarm(struct loop *l, loop_fn fn, void *arg);
+int loop_alarm_at(struct loop *l, int id, uint64_t at_ns);
 
 /* Run until loop_stop().  0, or -errno if io_uring fails. */
 int loop_run(struct loop *l);

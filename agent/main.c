@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vtier/log.h"
@@ -261,6 +262,12 @@ drain_samplers(struct agent *a)
  * 1 MiB).  So only while the interval is at most HOLD_MAX_MS (the
  * default is 50 ms), and a plain trace file, which never sleeps the
  * loop, is not held.
+ *
+ * Over the agent's CPU budget, reads are spaced apart as well (pace.h):
+ * after a read the fd is left unwatched until the spacing has passed
+ * (pace_hold, the alarm), and at a spacing of the interval or more the
+ * timer's ticks read it, as above.  vtier-sim models the agent within
+ * its budget: it has no CPU clock.
  */
 #define HELD_BATCHES	4	/* batches a tick reads before watching again */
 #define HOLD_MAX_MS	50	/* the longest interval samples are held for */
@@ -283,8 +290,38 @@ hold_samplers(struct agent *a)
 {
 	if (!a->sampler_sleeps || a->cfg.interval_ms > HOLD_MAX_MS)
 		return false;
-	return !policy_early_possible(&a->cfg, table_slots(a), a->view.quick,
+	return a->pace.space_ns >= a->cfg.interval_ms * 1000000ULL ||
+	    !policy_early_possible(&a->cfg, table_slots(a), a->view.quick,
 	    a->view.promote_bar);
+}
+
+/*
+ * After a read of the sampler's fd i: while reads are spaced (pace.h),
+ * leave it unwatched until the spacing has passed, the alarm set for
+ * it; true when held.  Unspaced, the gap since the last wake-up is what
+ * a spacing starts from.
+ */
+static bool
+pace_hold(struct agent *a, int i)
+{
+	uint64_t now = now_ns(), woke = a->sampler_woke_ns, at;
+
+	a->sampler_woke_ns = now;
+	if (a->pace.space_ns == 0) {
+		if (woke != 0 && now > woke)
+			pace_woke(&a->pace, now - woke);
+		return false;
+	}
+	at = now + a->pace.space_ns;
+	if (a->alarm_ns == 0 || at < a->alarm_ns) {
+		if (loop_alarm_at(a->loop, a->alarm, at) < 0)
+			return false;
+		a->alarm_ns = at;
+	}
+	a->sample_state[i] = SW_SPACED;
+	a->sample_watch[i] = -1;
+	a->ctr.sampler_waits++;
+	return true;
 }
 
 /* Watch the sampler's fd i again; false (logged) when the loop cannot. */
@@ -351,6 +388,29 @@ on_sampler_fd(void *arg, int fd)
 		a->sample_state[i] = SW_HELD;
 		a->sample_watch[i] = -1;
 		return false;
+	}
+	return !pace_hold(a, i);
+}
+
+/*
+ * The spacing of reads has passed: the spaced sampler fds watched again,
+ * or left to the ticks if no early round can now come.
+ */
+static bool
+on_alarm(void *arg, int fd)
+{
+	struct agent *a = arg;
+	bool hold = hold_samplers(a);
+
+	(void)fd;
+	a->alarm_ns = 0;
+	for (int i = 0; i < a->nsample_watch; i++) {
+		if (a->sample_state[i] != SW_SPACED)
+			continue;
+		if (hold)
+			a->sample_state[i] = SW_HELD;
+		else
+			(void)watch_sampler(a, i);
 	}
 	return true;
 }
@@ -803,12 +863,50 @@ on_worker_fd(void *arg, int fd)
 	return true;
 }
 
+/*
+ * Space the sampler's reads against the CPU budget (pace.h): a sampler
+ * that sleeps the loop only, and no further apart than the samples may
+ * wait in its buffer (HOLD_MAX_MS).
+ */
+static void
+pace_samplers(struct agent *a, uint64_t now)
+{
+	static struct ratelimit rl;
+	struct timespec ts;
+	uint64_t cap = MIN(a->cfg.interval_ms, HOLD_MAX_MS) * 1000000ULL;
+	char how[48];
+
+	if (!a->sampler_sleeps ||
+	    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+		return;
+	if (!pace_tick(&a->pace, (uint64_t)ts.tv_sec * 1000000000ULL +
+	    (uint64_t)ts.tv_nsec, now, SAMPLE_CPU_BUDGET, cap))
+		return;
+	if (a->pace.space_ns == 0)
+		snprintf(how, sizeof(how), "at each wake-up");
+	else if (hold_samplers(a))
+		snprintf(how, sizeof(how), "at the timer's ticks");
+	else
+		snprintf(how, sizeof(how), "%.1f ms apart",
+		    (double)a->pace.space_ns / 1e6);
+	/* a line every 10 s at most; each change at -d */
+	if (ratelimit_ok(&rl, 10))
+		log_info("sampler: read %s (agent CPU %.2f%% over the last "
+		    "second, budget %.2f%%)", how, a->pace.frac * 100,
+		    SAMPLE_CPU_BUDGET * 100);
+	else
+		log_debug("sampler: read %s (agent CPU %.2f%% over the last "
+		    "second, budget %.2f%%)", how, a->pace.frac * 100,
+		    SAMPLE_CPU_BUDGET * 100);
+}
+
 /* The timer: housekeeping, and a policy round when one is due. */
 static bool
 on_tick(void *arg, int fd)
 {
 	struct agent *a = arg;
 	uint64_t now = now_ns();
+	double frac;
 
 	(void)fd;
 	if (++a->tick == 0)
@@ -825,8 +923,12 @@ on_tick(void *arg, int fd)
 		if (sample_hw_waiting(&a->sampler) && now - a->start_ns >
 		    3 * a->cfg.shim_timeout_ms * 1000000ULL)
 			enable_hw(a, "without the pre-fault step (no shim)");
-		sample_hw_adapt(&a->sampler, sample_hw_cpu_frac(&a->sampler));
+		/* the period rises only once reads come at the ticks alone */
+		frac = sample_hw_cpu_frac(&a->sampler);
+		sample_hw_adapt(&a->sampler, hold_samplers(a) ? frac :
+		    MIN(frac, SAMPLE_CPU_BUDGET));
 	}
+	pace_samplers(a, now);
 	if (now - a->rate_ns >= 1000000000ULL) {
 		a->ctr.samples_per_s = (double)(a->sampler.stats.samples -
 		    a->rate_samples) * 1e9 / (double)(now - a->rate_ns);
@@ -1153,6 +1255,8 @@ start(struct agent *a, const char *sysfs)
 	if (rc < 0)
 		return rc;
 	a->tick_timer = rc;
+	if ((a->alarm = loop_add_alarm(a->loop, on_alarm, a)) < 0)
+		return a->alarm;
 	/* the round's stages and copies; the worker that runs it */
 	a->round.heat = a->heat;
 	a->round.plan = &a->plan;

@@ -43,7 +43,8 @@
  * is an eighth of it, the budget 7/16, the headroom 1/28 of that, as
  * above).  Each row also says at how many ticks the agent read its
  * sampler (sampler_holds: while no early round can come it reads at its
- * ticks, not at each write; main.c).
+ * ticks, not at each write; main.c), and how often it left it unread
+ * until an early round could come (sampler_waits).
  *
  * Measured over BENCH_AGENT_SECONDS (20) after BENCH_AGENT_WARM (3) s
  * of feeding: the agent's process CPU clock (all threads, user + system,
@@ -92,7 +93,7 @@ struct snap {
 	double cpu_s;		/* process CPU clock */
 	double loop_s;		/* the loop (main) thread's, -1 unknown */
 	double status_s;	/* the agent's cpu_seconds (getrusage) */
-	uint64_t samples, lost, promoted, demoted, ticks, early, holds;
+	uint64_t samples, lost, promoted, demoted, ticks, early, holds, waits;
 	uint64_t tracked;
 	uint64_t t_ns;
 };
@@ -109,7 +110,7 @@ struct result {
 	unsigned rate;
 	double ns_per_sample, cpu_pct, status_pct, samples_per_s;
 	double loop_pct;	/* -1 unknown */
-	uint64_t lost, promoted, demoted, ticks, early, holds, tracked;
+	uint64_t lost, promoted, demoted, ticks, early, holds, waits, tracked;
 	double lost_pct;
 };
 
@@ -203,6 +204,7 @@ status(const char *sock, struct snap *s)
 	s->ticks = json_u64(buf, "ticks");
 	s->early = json_u64(buf, "early_rounds");
 	s->holds = json_u64(buf, "sampler_holds");
+	s->waits = json_u64(buf, "sampler_waits");
 	s->tracked = json_u64(buf, "tracked_pages");
 	v = json_val(buf, "cpu_seconds");
 	s->status_s = v ? strtod(v, NULL) : -1;
@@ -397,6 +399,7 @@ measure(unsigned rate, double warm, double secs, struct result *res)
 	res->ticks = b.ticks - a.ticks;
 	res->early = b.early - a.early;
 	res->holds = b.holds - a.holds;
+	res->waits = b.waits - a.waits;
 	res->tracked = b.tracked;
 	rc = 0;
 	goto out;
@@ -437,10 +440,11 @@ row(const char *name, const struct result *r)
 	printf("  %-10s %6.0f samples/s read  %6.0f ns/sample  %5.3f%% CPU "
 	    "(status cpu_seconds %5.3f%%)  rounds %" PRIu64 " (%" PRIu64
 	    " early), moved %" PRIu64 "+%" PRIu64 " pages, %" PRIu64
-	    " pages tracked, lost %.2f%%, sampler read at %" PRIu64 " ticks\n",
+	    " pages tracked, lost %.2f%%, sampler read at %" PRIu64 " ticks, "
+	    "reads put off %" PRIu64 " times (CPU budget)\n",
 	    name, r->samples_per_s, r->ns_per_sample, r->cpu_pct,
 	    r->status_pct, r->ticks, r->early, r->promoted, r->demoted,
-	    r->tracked, r->lost_pct, r->holds);
+	    r->tracked, r->lost_pct, r->holds, r->waits);
 	if (r->loop_pct >= 0)
 		printf("  %-10s of it: the event loop thread %5.3f%%, the "
 		    "round worker %5.3f%%\n", "", r->loop_pct,

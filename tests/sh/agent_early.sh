@@ -4,27 +4,9 @@
 # in early_rounds, before the timer's second round.
 set -eu
 : "${B:=build}" "${SRC:=.}"
-T=$(mktemp -d /tmp/vtier-early.XXXXXX)
-agent=
-trap '[ -z "$agent" ] || kill "$agent" 2>/dev/null; rm -rf "$T"' EXIT
-mkfifo "$T/fifo"
-cat >"$T/agent.ini" <<INI
-[agent]
-status_socket = $T/agent.sock
-[budget]
-dram = 64M
-headroom = 4M
-[sampler]
-source = replay
-replay = $T/fifo
-[policy]
-interval = 2s
-[migrate]
-backend = sim
-INI
-"$B/vtier-agent" -c "$T/agent.ini" --sysfs "$SRC/tests/fixtures/topo-2node" \
-	2>"$T/agent.log" &
-agent=$!
+. "$SRC/tests/sh/lib/fifo_agent.sh"
+fifo_agent early "[policy]
+interval = 2s"
 
 # 0-2.5 s: page 0 alone (the first round, at 2 s, sets what a page needs);
 # then pages 1-10, 50 samples a second each, until the status is read.

@@ -1,4 +1,4 @@
-/* test_loop.c - the io_uring event loop: fds, timers, removal */
+/* test_loop.c - the io_uring event loop: fds, timers, alarms, removal */
 #include <errno.h>
 #include <unistd.h>
 
@@ -98,11 +98,70 @@ test_loop_limits(void)
 	close(p[1]);
 }
 
+struct alarm_ctx {
+	struct loop *l;
+	int id, rings, stops, rc;
+	uint64_t t0, at[3];
+};
+
+static bool
+on_alarm(void *arg, int fd)
+{
+	struct alarm_ctx *c = arg;
+
+	(void)fd;
+	if (c->rings < 3)
+		c->at[c->rings] = now_ns() - c->t0;
+	if (++c->rings == 1)	/* once more, at a time already past */
+		c->rc |= loop_alarm_at(c->l, c->id, 1);
+	return true;
+}
+
+static bool
+on_stop(void *arg, int fd)
+{
+	struct alarm_ctx *c = arg;
+
+	(void)fd;
+	if (++c->stops == 1) {
+		/* armed, then disarmed: it must not ring */
+		c->rc |= loop_alarm_at(c->l, c->id, now_ns() + 2000000);
+		c->rc |= loop_alarm_at(c->l, c->id, 0);
+	} else {
+		loop_stop(c->l);
+	}
+	return true;
+}
+
+/* A one-shot alarm: re-arming replaces its time, 0 disarms it. */
+static void
+test_loop_alarm(void)
+{
+	struct alarm_ctx c = { 0 };
+
+	ASSERT_EQ(loop_create(&c.l, 4), 0);
+	c.id = loop_add_alarm(c.l, on_alarm, &c);
+	ASSERT_TRUE(c.id >= 0);
+	c.t0 = now_ns();
+	ASSERT_EQ(loop_alarm_at(c.l, c.id, c.t0 + 3000000), 0);
+	ASSERT_EQ(loop_alarm_at(c.l, c.id, c.t0 + 8000000), 0);
+	ASSERT_TRUE(loop_add_timer(c.l, 30000000, on_stop, &c) >= 0);
+	ASSERT_EQ(loop_run(c.l), 0);
+	ASSERT_EQ(c.rc, 0);
+	ASSERT_EQ(c.stops, 2);
+	ASSERT_EQ(c.rings, 2);		/* the replaced time, then the past one */
+	ASSERT_TRUE(c.at[0] >= 8000000);
+	ASSERT_TRUE(c.at[1] >= c.at[0]);
+	ASSERT_EQ(loop_alarm_at(c.l, 99, 1), -EINVAL);	/* no such watcher */
+	loop_destroy(c.l);
+}
+
 int
 main(void)
 {
 	log_init("test_loop", LOG_LVL_WARN);
 	RUN_TEST(test_loop_basic);
 	RUN_TEST(test_loop_limits);
+	RUN_TEST(test_loop_alarm);
 	TEST_EXIT();
 }

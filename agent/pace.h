@@ -1,0 +1,61 @@
+/*
+ * pace.h - how often the agent reads its sampler, so that it stays
+ * within its CPU budget.
+ *
+ * A sampler wakes the agent every 64 samples (PEBS and IBS; the replay
+ * FIFO at each write), and each wake-up costs the event loop a switch
+ * into the agent and back: at 20k samples/s, 312 a second, 0.7-1.0% of
+ * a CPU for the loop thread alone on a small heat table, where the
+ * agent reads at each wake-up for early rounds (main.c, sampler holds;
+ * bench_agent, BENCH_AGENT_PATTERN=fresh: over the 1% budget in most
+ * runs).  Over the budget the agent first reads less often, leaving
+ * the samples in the sampler's buffer a little longer: they still all
+ * reach the heat table, and an early round comes up to one spacing
+ * later.  Only when it reads at the timer's ticks alone does the PEBS
+ * period rise, which loses samples (perf_ring_period_next).
+ *
+ * Every PACE_WINDOW_NS the agent's CPU over the window (all threads) is
+ * compared with the budget: over it, reads are spaced twice the
+ * sampler's own wake-up gap apart at first, then further each window
+ * by the CPU over the budget (PACE_STEP to 2 times), up to cap (at or
+ * over the interval: read at the ticks); under PACE_LOW of it, the
+ * spacing shrinks by PACE_STEP, and ends once it would skip no wake-up.
+ * One step a window either way, so a noisy window (a round's migration
+ * burst also costs CPU) moves it one step and the next ones bring it
+ * back: it wanders around the spacing at which the CPU sits between
+ * PACE_LOW and the budget.
+ *
+ * Pure: the caller hands it the clocks and applies the spacing (main.c,
+ * the sampler's alarm).  It reads no clock and touches no fd.
+ */
+#ifndef VTIER_AGENT_PACE_H
+#define VTIER_AGENT_PACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PACE_WINDOW_NS	1000000000ULL	/* CPU measured over 1 s */
+#define PACE_MIN_NS	1000000ULL	/* no spacing below 1 ms */
+#define PACE_LOW	0.8		/* shrink under 80% of the budget */
+#define PACE_STEP	1.25
+
+struct pace {
+	uint64_t space_ns;	/* least time between reads of a sampler
+				   fd; 0: at each of its wake-ups */
+	uint64_t wake_gap_ns;	/* the sampler's wake-up gap while unspaced
+				   (moving average), 0: not seen yet */
+	uint64_t cpu_ns, wall_ns;	/* the window's start, 0: none yet */
+	double frac;		/* the CPU fraction of the last window */
+};
+
+/* A wake-up gap seen while reads were not spaced. */
+void pace_woke(struct pace *p, uint64_t gap_ns);
+/*
+ * At a tick: the process's CPU clock and the monotonic clock, the budget
+ * (a fraction of one CPU) and the largest spacing (cap_ns).  True when
+ * a window ended and the spacing changed.
+ */
+bool pace_tick(struct pace *p, uint64_t cpu_ns, uint64_t wall_ns,
+    double budget, uint64_t cap_ns);
+
+#endif

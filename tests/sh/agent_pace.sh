@@ -1,0 +1,52 @@
+# agent_pace.sh - over its CPU budget (1% of a CPU) the agent reads its
+# sampler less often than the sampler wakes it, and loses nothing for it
+# (pace.h; vtier-agent(8), CPU budget).  Replay from a FIFO, backend =
+# sim, a 300-page table (early rounds possible: the agent would read at
+# every wake-up), the writer at 100000 samples/s in writes of 64 lines:
+# ingesting that alone is several times the budget.  Every sample
+# written is read or counted lost, none lost; the status shows the
+# spacing and the reads put off, the log the change.
+set -eu
+: "${B:=build}" "${SRC:=.}"
+. "$SRC/tests/sh/lib/fifo_agent.sh"
+fifo_agent pace
+
+python3 - "$T" "$B/vtierctl" "$SRC" <<'PY' || { cat "$T/agent.log"; exit 1; }
+import random, sys, time
+sys.dont_write_bytecode = True	# no __pycache__ in the tree
+sys.path.insert(0, sys.argv[3] + "/tests/sh/lib")
+from fifo_feed import Agent
+a = Agent(sys.argv[1], sys.argv[2])
+rng = random.Random(11)
+addrs = ["0x%x\n" % (0x7f0000000000 + ((rng.randrange(32) if rng.random() < 0.9
+         else rng.randrange(300)) << 12)) for _ in range(64 * 512)]
+a.wait_status()
+rate, k, spaced, look = 100000, 0, 0.0, 0.0
+end = time.monotonic() + 6.0
+nxt = time.monotonic()
+while time.monotonic() < end:
+    pre = "%d 4242 " % time.monotonic_ns()
+    a.write([pre + x for x in addrs[(k % 512) * 64:(k % 512 + 1) * 64]])
+    k += 1
+    if time.monotonic() - look > 0.5:
+        look = time.monotonic()
+        spaced = max(spaced, float(a.status()["sampler_read_space_ms"]))
+    nxt += 64.0 / rate
+    time.sleep(max(0.0, nxt - time.monotonic()))
+a.flush_lost()
+time.sleep(0.5)
+s = a.status()
+print("written %d (%.0f/s), read %d, lost %d, tracked %d, rounds %d (%d "
+      "early), reads put off %d, spacing at most %.1f ms, now %s ms"
+      % (a.written, a.written / 6.0, s["samples"], s["lost_samples"],
+         s["tracked_pages"], s["ticks"], s["early_rounds"],
+         s["sampler_waits"], spaced, s["sampler_read_space_ms"]))
+assert spaced > 0, "reads never spaced"
+assert s["sampler_waits"] > 0, "no read put off"
+assert s["lost_samples"] == a.lost
+assert s["samples"] + s["lost_samples"] == a.written, "samples unaccounted for"
+assert a.lost == 0, "samples lost while reads were spaced"
+assert s["promoted_pages"] > 0
+PY
+grep -q "sampler: read .* apart\|sampler: read at the timer" "$T/agent.log" || {
+	echo "no spacing logged"; cat "$T/agent.log"; exit 1; }

@@ -1,0 +1,110 @@
+/* test_pace.c - spacing the sampler's reads against the CPU budget */
+#include "vtier/log.h"
+#include "vtier/util.h"
+#include "pace.h"
+#include "../test.h"
+
+#define MS	1000000ULL
+#define S	1000000000ULL
+
+/* One window of wall time w at CPU fraction frac from (cpu, wall). */
+static bool
+window(struct pace *p, uint64_t *cpu, uint64_t *wall, double frac,
+    uint64_t cap)
+{
+	*cpu += (uint64_t)(frac * (double)S);
+	*wall += S;
+	return pace_tick(p, *cpu, *wall, 0.01, cap);
+}
+
+/*
+ * Over the budget the spacing starts at two wake-up gaps and grows a
+ * step a window, by how far over (1.25 to 2 times), up to the cap.
+ */
+static void
+test_pace_grows(void)
+{
+	static const struct { double frac; uint64_t space; } up[] = {
+		{ 0.0101, 8000000 }, { 0.1, 16000000 }, { 0.015, 24000000 },
+		{ 0.0101, 30000000 }, { 0.02, 50 * MS }, { 0.1, 50 * MS },
+	};
+	struct pace p = { 0 };
+	uint64_t cpu = 5 * S, wall = 100 * S;
+
+	ASSERT_TRUE(!pace_tick(&p, cpu, wall, 0.01, 50 * MS));	/* start */
+	for (int i = 0; i < 8; i++)
+		pace_woke(&p, 3200000);
+	ASSERT_EQ(p.wake_gap_ns, 3200000);
+	/* within a window: nothing yet */
+	ASSERT_TRUE(!pace_tick(&p, cpu + S, wall + S / 2, 0.01, 50 * MS));
+	ASSERT_TRUE(window(&p, &cpu, &wall, 0.012, 50 * MS));
+	ASSERT_EQ(p.space_ns, 6400000);
+	for (size_t i = 0; i < ARRAY_SIZE(up); i++) {
+		ASSERT_EQ(window(&p, &cpu, &wall, up[i].frac, 50 * MS),
+		    i + 1 < ARRAY_SIZE(up));
+		ASSERT_EQ(p.space_ns, up[i].space);
+	}
+	ASSERT_TRUE(p.frac > 0.099 && p.frac < 0.101);
+}
+
+/*
+ * Between 80% of the budget and the budget it stays; under, it shrinks
+ * a step a window until it would skip no wake-up; over, it grows again.
+ */
+static void
+test_pace_relaxes(void)
+{
+	static const uint64_t down[] = { 3200000, 2560000, 2048000, 1638400,
+	    1310720, 1048576, 0 };
+	struct pace p = { 0 };
+	uint64_t cpu = 0, wall = S;
+
+	pace_woke(&p, 400000);		/* 0.4 ms gaps: PACE_MIN_NS counts */
+	ASSERT_TRUE(!pace_tick(&p, cpu, wall, 0.01, 50 * MS));
+	ASSERT_TRUE(!window(&p, &cpu, &wall, 0.005, 50 * MS));
+	ASSERT_TRUE(!window(&p, &cpu, &wall, 0.01, 50 * MS));	/* at it */
+	ASSERT_EQ(p.space_ns, 0);
+	ASSERT_TRUE(window(&p, &cpu, &wall, 0.02, 50 * MS));
+	ASSERT_EQ(p.space_ns, PACE_MIN_NS);
+	for (int i = 0; i < 6; i++)
+		ASSERT_TRUE(window(&p, &cpu, &wall, 0.0112, 50 * MS));
+	ASSERT_EQ(p.space_ns, 3814696);	/* 1.25^6 ms, truncated */
+	ASSERT_TRUE(!window(&p, &cpu, &wall, 0.0081, 50 * MS));
+	ASSERT_TRUE(!window(&p, &cpu, &wall, 0.0099, 50 * MS));
+	ASSERT_TRUE(window(&p, &cpu, &wall, 0.0079, 50 * MS));
+	ASSERT_EQ(p.space_ns, 3051756);
+	ASSERT_TRUE(window(&p, &cpu, &wall, 0.011, 50 * MS));
+	ASSERT_EQ(p.space_ns, 3814695);
+	p.space_ns = 4 * MS;
+	for (size_t i = 0; i < ARRAY_SIZE(down); i++) {
+		ASSERT_TRUE(window(&p, &cpu, &wall, 0, 50 * MS));
+		ASSERT_EQ(p.space_ns, down[i]);
+	}
+	ASSERT_TRUE(!window(&p, &cpu, &wall, 0, 50 * MS));
+}
+
+/* A clock that steps back, or no budget, changes nothing. */
+static void
+test_pace_clocks(void)
+{
+	struct pace p = { 0 };
+
+	ASSERT_TRUE(!pace_tick(&p, 10 * S, 10 * S, 0.01, 50 * MS));
+	ASSERT_TRUE(!pace_tick(&p, 9 * S, 12 * S, 0.01, 50 * MS));
+	ASSERT_TRUE(!pace_tick(&p, 10 * S, 14 * S, 0, 50 * MS));
+	ASSERT_EQ(p.space_ns, 0);
+	/* the cap below the least spacing: the cap */
+	pace_woke(&p, 30 * MS);
+	ASSERT_TRUE(pace_tick(&p, 12 * S, 16 * S, 0.01, 50 * MS));
+	ASSERT_EQ(p.space_ns, 50 * MS);
+}
+
+int
+main(void)
+{
+	log_init("test_pace", LOG_LVL_WARN);
+	RUN_TEST(test_pace_grows);
+	RUN_TEST(test_pace_relaxes);
+	RUN_TEST(test_pace_clocks);
+	TEST_EXIT();
+}
