@@ -168,8 +168,8 @@ status_format(const struct agent *a, char *buf, size_t len)
 	ju(&j, "sampler_pauses", a->ctr.sampler_pauses);
 	ju(&j, "sampler_holds", a->ctr.sampler_holds);
 	ju(&j, "sampler_waits", a->ctr.sampler_waits);
-	jkey(&j, "sampler_read_space_ms");
-	jput(&j, "%.1f", (double)a->pace.space_ns / 1e6);
+	jkey(&j, "sampler_read_space_seconds");
+	jput(&j, "%.4f", (double)a->pace.space_ns / 1e9);
 	jkey(&j, "budget_unattainable");
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);

@@ -397,7 +397,8 @@ static const struct metric agent_metrics[] = {
 	    "come."),
 	COUNTER("vtier_agent_sampler_waits_total", "sampler_waits",
 	    "Sampler reads put off to space them within the CPU budget."),
-	GAUGE("vtier_agent_sampler_read_space_ms", "sampler_read_space_ms",
+	GAUGE("vtier_agent_sampler_read_space_seconds",
+	    "sampler_read_space_seconds",
 	    "Least time between sampler reads, for the CPU budget (0: at "
 	    "each wake-up)."),
 	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
@@ -726,9 +727,9 @@ print_status(const struct doc *d)
 	    "paused %s times, read at a tick %s times\n",
 	    get(d, "samples_queued_max"), get(d, "sampler_pauses"),
 	    get(d, "sampler_holds"));
-	printf("  sampler reads      %s ms apart at least for the CPU budget "
+	printf("  sampler reads      %s s apart at least for the CPU budget "
 	    "(0: at each wake-up), put off %s times\n",
-	    get(d, "sampler_read_space_ms"), get(d, "sampler_waits"));
+	    get(d, "sampler_read_space_seconds"), get(d, "sampler_waits"));
 	if (strcmp(get(d, "prefault"), "none") != 0 ||
 	    strcmp(get(d, "prefault_scope"), "none") != 0)
 		printf("  pre-fault          %s: %s, %s range(s), %s pinned%s%s\n",

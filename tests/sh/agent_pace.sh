@@ -30,17 +30,18 @@ while time.monotonic() < end:
     k += 1
     if time.monotonic() - look > 0.5:
         look = time.monotonic()
-        spaced = max(spaced, float(a.status()["sampler_read_space_ms"]))
+        spaced = max(spaced,
+                     float(a.status()["sampler_read_space_seconds"]) * 1000)
     nxt += 64.0 / rate
     time.sleep(max(0.0, nxt - time.monotonic()))
 a.flush_lost()
 time.sleep(0.5)
 s = a.status()
 print("written %d (%.0f/s), read %d, lost %d, tracked %d, rounds %d (%d "
-      "early), reads put off %d, spacing at most %.1f ms, now %s ms"
+      "early), reads put off %d, spacing at most %.1f ms, now %s s"
       % (a.written, a.written / 6.0, s["samples"], s["lost_samples"],
          s["tracked_pages"], s["ticks"], s["early_rounds"],
-         s["sampler_waits"], spaced, s["sampler_read_space_ms"]))
+         s["sampler_waits"], spaced, s["sampler_read_space_seconds"]))
 assert spaced > 0, "reads never spaced"
 assert s["sampler_waits"] > 0, "no read put off"
 assert s["lost_samples"] == a.lost
