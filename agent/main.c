@@ -863,6 +863,25 @@ on_worker_fd(void *arg, int fd)
 	return true;
 }
 
+/* The longest spacing of reads: the interval, or HOLD_MAX_MS. */
+static uint64_t
+pace_cap(const struct agent *a)
+{
+	return MIN(a->cfg.interval_ms, HOLD_MAX_MS) * 1000000ULL;
+}
+
+/*
+ * Whether spacing the reads can save no more CPU: they come at the
+ * ticks or the longest spacing already, or the sampler is never spaced.
+ * Only then may a PEBS or IBS period rise for the budget.
+ */
+static bool
+pace_spent(struct agent *a)
+{
+	return !a->sampler_sleeps || a->pace.space_ns >= pace_cap(a) ||
+	    hold_samplers(a);
+}
+
 /*
  * Space the sampler's reads against the CPU budget (pace.h): a sampler
  * that sleeps the loop only, and no further apart than the samples may
@@ -873,7 +892,7 @@ pace_samplers(struct agent *a, uint64_t now)
 {
 	static struct ratelimit rl;
 	struct timespec ts;
-	uint64_t cap = MIN(a->cfg.interval_ms, HOLD_MAX_MS) * 1000000ULL;
+	uint64_t cap = pace_cap(a);
 	char how[48];
 
 	if (!a->sampler_sleeps ||
@@ -923,9 +942,9 @@ on_tick(void *arg, int fd)
 		if (sample_hw_waiting(&a->sampler) && now - a->start_ns >
 		    3 * a->cfg.shim_timeout_ms * 1000000ULL)
 			enable_hw(a, "without the pre-fault step (no shim)");
-		/* the period rises only once reads come at the ticks alone */
+		/* the period rises only once spacing reads saves no more */
 		frac = sample_hw_cpu_frac(&a->sampler);
-		sample_hw_adapt(&a->sampler, hold_samplers(a) ? frac :
+		sample_hw_adapt(&a->sampler, pace_spent(a) ? frac :
 		    MIN(frac, SAMPLE_CPU_BUDGET));
 	}
 	pace_samplers(a, now);

@@ -11,7 +11,7 @@
  * runs).  Over the budget the agent first reads less often, leaving
  * the samples in the sampler's buffer a little longer: they still all
  * reach the heat table, and an early round comes up to one spacing
- * later.  Only when it reads at the timer's ticks alone does the PEBS
+ * later.  Only when the spacing is at its longest does the PEBS
  * period rise, which loses samples (perf_ring_period_next).
  *
  * Every PACE_WINDOW_NS the agent's CPU over the window (all threads) is
