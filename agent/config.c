@@ -40,6 +40,7 @@ enum ktype {
 	K_DURATION,	/* milliseconds from ms/s/m */
 	K_DURATION_AUTO,	/* "auto" = 0, else a duration */
 	K_COUNT,	/* plain decimal */
+	K_PERCENT,	/* "1%", "0.25%": hundredths of a percent */
 	K_BOOL,		/* yes/no, stored in an int */
 	K_ENUM,		/* one of names[], stored in an enum */
 	K_NODES,	/* "auto" = 0, else a node list mask */
@@ -96,6 +97,8 @@ static const struct key keys[] = {
 	    0, SOURCE_REPLAY, source_names },
 	{ "sampler", "period", K_COUNT, FIELD(sample_period), 0,
 	    1, INT64_MAX, NULL },
+	{ "sampler", "cpu_budget", K_PERCENT, FIELD(cpu_budget), 0,
+	    10, 10000, NULL },
 	{ "sampler", "event", K_STRING, FIELD(event), 0, 0, 0, NULL },
 	{ "sampler", "replay", K_STRING, FIELD(replay), 0, 0, 0, NULL },
 	{ "sampler", "prefault", K_ENUM, FIELD(prefault), 0,
@@ -169,6 +172,7 @@ config_defaults(struct agent_config *cfg)
 	cfg->source = SOURCE_AUTO;
 	cfg->sample_period = 10007;
 	cfg->prefault = PREFAULT_AUTO;
+	cfg->cpu_budget = 100;		/* 1% of one CPU */
 	cfg->heat_capacity = 1048576;
 	cfg->cooling_ms = 8000;	/* 0 = auto: the sample clock */
 	cfg->thp = 1;
@@ -277,6 +281,12 @@ format_number(const struct key *k, uint64_t v, char *buf, size_t len)
 		ini_format_duration(v, buf, len);
 	else if (k->type == K_SIZE || k->type == K_SIZE_AUTO)
 		format_size(v, buf, len);
+	else if (k->type == K_PERCENT && v % 100 == 0)
+		snprintf(buf, len, "%llu%%", (unsigned long long)(v / 100));
+	else if (k->type == K_PERCENT)
+		snprintf(buf, len, "%llu.%.*llu%%", (unsigned long long)(v / 100),
+		    v % 10 ? 2 : 1, (unsigned long long)(v % 10 ? v % 100 :
+		    v % 100 / 10));
 	else
 		snprintf(buf, len, "%llu", (unsigned long long)v);
 }
@@ -324,6 +334,12 @@ describe(const struct key *k, char *buf, size_t len)
 		snprintf(buf, len, "a whole number from %llu to %llu",
 		    (unsigned long long)k->min, (unsigned long long)k->max);
 		return;
+	case K_PERCENT:
+		format_number(k, k->min, lo, sizeof(lo));
+		format_number(k, k->max, hi, sizeof(hi));
+		snprintf(buf, len, "a percentage from %s to %s, at most two "
+		    "decimals, e.g. 1%% or 0.5%%", lo, hi);
+		return;
 	case K_BOOL:
 		snprintf(buf, len, "yes or no");
 		return;
@@ -344,6 +360,38 @@ describe(const struct key *k, char *buf, size_t len)
 		return;
 	}
 	snprintf(buf, len, "?");
+}
+
+/*
+ * "1%", "0.5%", "12.25%" -> hundredths of a percent (100, 50, 1225).
+ * The sign is required, so that "1" cannot be read as 1% by one reader
+ * and as a whole CPU by another.  -EINVAL, or -ERANGE past 10^9 %.
+ */
+static int
+parse_percent(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int digits = 0, decimals = 0;
+
+	for (; isdigit((unsigned char)*s); s++, digits++) {
+		if (digits == 9)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	v *= 100;
+	if (*s == '.') {
+		for (s++; isdigit((unsigned char)*s); s++, decimals++) {
+			if (decimals == 2)
+				return -EINVAL;
+			v += (uint64_t)(*s - '0') * (decimals ? 1 : 10);
+		}
+		if (decimals == 0)
+			return -EINVAL;
+	}
+	if (digits == 0 || s[0] != '%' || s[1] != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 /* The first error wins (see inifile.h): "FILE:LINE: message". */
@@ -485,6 +533,11 @@ set_value(struct parse *p, const struct key *k, const char *value)
 		if ((rc = parse_u64(value, &v)) < 0)
 			return fail_value(p, k, value, rc == -ERANGE ?
 			    "too large:" : "bad number");
+		break;
+	case K_PERCENT:
+		if ((rc = parse_percent(value, &v)) < 0)
+			return fail_value(p, k, value, rc == -ERANGE ?
+			    "too large:" : "bad percentage");
 		break;
 	case K_BOOL:
 		if (parse_bool(value, &b) < 0)
@@ -668,6 +721,7 @@ check_config(struct parse *p)
 		case K_DURATION:
 		case K_DURATION_AUTO:
 		case K_COUNT:
+		case K_PERCENT:
 			v = load_uint(cfg, k->off, k->size);
 			if (v == 0 && k->type == K_DURATION_AUTO)
 				break;
@@ -828,6 +882,7 @@ format_value(const struct agent_config *cfg, const struct key *k, char *buf,
 	case K_SIZE:
 	case K_DURATION:
 	case K_COUNT:
+	case K_PERCENT:
 		format_number(k, load_uint(cfg, k->off, k->size), buf, len);
 		return;
 	case K_BOOL:

@@ -54,6 +54,8 @@ struct agent_config {
 	/* [sampler] */
 	enum sampler_source source;		/* source = auto */
 	uint64_t sample_period;			/* period = 10007 */
+	uint32_t cpu_budget;			/* cpu_budget = 1% (hundredths of a
+						   percent of one CPU) */
 	char event[256];			/* event = (empty: built-in table) */
 	char replay[PATH_MAX];			/* replay = (file or FIFO path) */
 	enum prefault_mode prefault;		/* prefault = auto */

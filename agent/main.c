@@ -882,24 +882,31 @@ pace_spent(struct agent *a)
 	    hold_samplers(a);
 }
 
+/* [sampler] cpu_budget as a fraction of one CPU. */
+static double
+cpu_budget(const struct agent *a)
+{
+	return (double)a->cfg.cpu_budget / 10000;
+}
+
 /*
  * Space the sampler's reads against the CPU budget (pace.h): a sampler
  * that sleeps the loop only, and no further apart than the samples may
- * wait in its buffer (HOLD_MAX_MS).
+ * wait in its buffer (HOLD_MAX_MS).  cpu_ns: the process CPU clock.
  */
 static void
-pace_samplers(struct agent *a, uint64_t now)
+pace_samplers(struct agent *a, uint64_t now, uint64_t cpu_ns)
 {
 	static struct ratelimit rl;
-	struct timespec ts;
-	uint64_t cap = pace_cap(a);
 	char how[48];
+	bool info;
 
 	if (!a->sampler_sleeps ||
-	    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+	    !pace_tick(&a->pace, cpu_ns, now, cpu_budget(a), pace_cap(a)))
 		return;
-	if (!pace_tick(&a->pace, (uint64_t)ts.tv_sec * 1000000000ULL +
-	    (uint64_t)ts.tv_nsec, now, SAMPLE_CPU_BUDGET, cap))
+	/* a line every 10 s at most; each change at -d */
+	info = ratelimit_ok(&rl, 10);
+	if (!info && log_level < LOG_LVL_DEBUG)
 		return;
 	if (a->pace.space_ns == 0)
 		snprintf(how, sizeof(how), "at each wake-up");
@@ -908,15 +915,13 @@ pace_samplers(struct agent *a, uint64_t now)
 	else
 		snprintf(how, sizeof(how), "%.1f ms apart",
 		    (double)a->pace.space_ns / 1e6);
-	/* a line every 10 s at most; each change at -d */
-	if (ratelimit_ok(&rl, 10))
-		log_info("sampler: read %s (agent CPU %.2f%% over the last "
-		    "second, budget %.2f%%)", how, a->pace.frac * 100,
-		    SAMPLE_CPU_BUDGET * 100);
+#define PACE_LOG "sampler: read %s (agent CPU %.2f%% over the last second, " \
+	"budget %.2f%%)", how, a->pace.frac * 100, cpu_budget(a) * 100
+	if (info)
+		log_info(PACE_LOG);
 	else
-		log_debug("sampler: read %s (agent CPU %.2f%% over the last "
-		    "second, budget %.2f%%)", how, a->pace.frac * 100,
-		    SAMPLE_CPU_BUDGET * 100);
+		log_debug(PACE_LOG);
+#undef PACE_LOG
 }
 
 /* The timer: housekeeping, and a policy round when one is due. */
@@ -924,12 +929,15 @@ static bool
 on_tick(void *arg, int fd)
 {
 	struct agent *a = arg;
-	uint64_t now = now_ns();
+	uint64_t now = now_ns(), cpu_ns = 0;
 	double frac;
 
 	(void)fd;
 	if (++a->tick == 0)
 		a->tick = 1;
+	/* one reading of the CPU clock for the period and the spacing */
+	if (a->sampler_sleeps || sample_hw_is(&a->sampler))
+		cpu_ns = process_cpu_ns();
 	read_held_samplers(a);
 	if (!round_busy(a)) {
 		heat_advance(a->heat, now);
@@ -943,11 +951,11 @@ on_tick(void *arg, int fd)
 		    3 * a->cfg.shim_timeout_ms * 1000000ULL)
 			enable_hw(a, "without the pre-fault step (no shim)");
 		/* the period rises only once spacing reads saves no more */
-		frac = sample_hw_cpu_frac(&a->sampler);
+		frac = sample_hw_cpu_frac(&a->sampler, cpu_ns, now);
 		sample_hw_adapt(&a->sampler, pace_spent(a) ? frac :
-		    MIN(frac, SAMPLE_CPU_BUDGET));
+		    MIN(frac, cpu_budget(a)), cpu_budget(a));
 	}
-	pace_samplers(a, now);
+	pace_samplers(a, now, cpu_ns);
 	if (now - a->rate_ns >= 1000000000ULL) {
 		a->ctr.samples_per_s = (double)(a->sampler.stats.samples -
 		    a->rate_samples) * 1e9 / (double)(now - a->rate_ns);

@@ -232,8 +232,6 @@ int perf_ring_cpulist(const char *path, int *cpus, int max);
 
 /* ---- the hardware samplers' shared glue (sample_pebs.c) ---- */
 
-#define SAMPLE_CPU_BUDGET	0.01	/* default: 1% of one CPU */
-
 /* The sampler is pebs or ibs (s->ops is one of theirs and it is open). */
 bool sample_hw_is(const struct sampler *s);
 /* Events are open but not counting yet (waiting for PREFAULT_DONE). */
@@ -241,14 +239,19 @@ bool sample_hw_waiting(const struct sampler *s);
 /* Start counting (after the pre-fault handshake).  0 or -errno. */
 int sample_hw_enable(struct sampler *s);
 /*
- * Adapt the period so the agent's own CPU time stays under the budget:
- * call once per tick with the agent's CPU fraction since the last call
- * (sample_hw_cpu_frac).  1 if the period changed, 0 if not, -errno.
+ * Adapt the period so the agent's own CPU time stays under budget (a
+ * fraction of one CPU, [sampler] cpu_budget): call once per tick with
+ * the agent's CPU fraction since the last call (sample_hw_cpu_frac).
+ * 1 if the period changed, 0 if not, -errno.
  */
-int sample_hw_adapt(struct sampler *s, double cpu_frac);
-/* The agent's CPU time / wall time since the previous call (0 first). */
-double sample_hw_cpu_frac(struct sampler *s);
-void sample_hw_set_budget(struct sampler *s, double frac);
+int sample_hw_adapt(struct sampler *s, double cpu_frac, double budget);
+/*
+ * The agent's CPU time over wall time since the previous call (0 the
+ * first time), from the caller's readings of the process CPU clock and
+ * the monotonic clock, in ns: the sampler reads no clock of its own.
+ */
+double sample_hw_cpu_frac(struct sampler *s, uint64_t cpu_ns,
+    uint64_t wall_ns);
 uint64_t sample_hw_period(const struct sampler *s);
 /* Counters including per-level counts; -EINVAL if not a hw sampler. */
 int sample_hw_counters(const struct sampler *s, struct perf_ring_stats *out);

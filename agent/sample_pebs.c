@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vtier/log.h"
 #include "vtier/util.h"
@@ -42,7 +41,6 @@
 struct hw {
 	struct perf_ring_set *set;
 	struct probe_table table;
-	double budget;			/* fraction of one CPU */
 	uint64_t cpu_ns, wall_ns;	/* sample_hw_cpu_frac's last reading */
 };
 
@@ -85,35 +83,24 @@ sample_hw_enable(struct sampler *s)
 }
 
 double
-sample_hw_cpu_frac(struct sampler *s)
+sample_hw_cpu_frac(struct sampler *s, uint64_t cpu_ns, uint64_t wall_ns)
 {
-	struct timespec ts;
 	struct hw *hw;
-	uint64_t cpu, wall;
 	double frac = 0;
 
-	if (!sample_hw_is(s) ||
-	    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+	if (!sample_hw_is(s))
 		return 0;
 	hw = s->priv;
-	cpu = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-	wall = now_ns();
-	if (hw->wall_ns != 0 && wall > hw->wall_ns)
-		frac = (double)(cpu - hw->cpu_ns) / (double)(wall - hw->wall_ns);
-	hw->cpu_ns = cpu;
-	hw->wall_ns = wall;
+	if (hw->wall_ns != 0 && wall_ns > hw->wall_ns && cpu_ns >= hw->cpu_ns)
+		frac = (double)(cpu_ns - hw->cpu_ns) /
+		    (double)(wall_ns - hw->wall_ns);
+	hw->cpu_ns = cpu_ns;
+	hw->wall_ns = wall_ns;
 	return frac;
 }
 
-void
-sample_hw_set_budget(struct sampler *s, double frac)
-{
-	if (sample_hw_is(s) && frac > 0)
-		((struct hw *)s->priv)->budget = frac;
-}
-
 int
-sample_hw_adapt(struct sampler *s, double cpu_frac)
+sample_hw_adapt(struct sampler *s, double cpu_frac, double budget)
 {
 	static struct ratelimit rl;
 	struct hw *hw;
@@ -125,7 +112,7 @@ sample_hw_adapt(struct sampler *s, double cpu_frac)
 	hw = s->priv;
 	cur = perf_ring_set_get_period(hw->set);
 	perf_ring_set_bounds(hw->set, &min, &max);
-	next = perf_ring_period_next(cur, cpu_frac, hw->budget, min, max,
+	next = perf_ring_period_next(cur, cpu_frac, budget, min, max,
 	    s->ops == &sample_ibs_ops ? 16 : 1);
 	if (next == cur)
 		return 0;
@@ -137,7 +124,7 @@ sample_hw_adapt(struct sampler *s, double cpu_frac)
 	if (ratelimit_ok(&rl, 10))
 		log_info("sampler %s: period %llu -> %llu (agent CPU %.2f%%, "
 		    "budget %.2f%%)", s->ops->name, (unsigned long long)cur,
-		    (unsigned long long)next, cpu_frac * 100, hw->budget * 100);
+		    (unsigned long long)next, cpu_frac * 100, budget * 100);
 	return 1;
 }
 
@@ -172,7 +159,6 @@ hw_attach(struct sampler *s, struct perf_ring_set *set,
 	}
 	hw->set = set;
 	hw->table = *t;
-	hw->budget = SAMPLE_CPU_BUDGET;
 	s->priv = hw;
 	s->eof = false;
 	if (enable_now && (rc = sample_hw_enable(s)) < 0) {

@@ -401,6 +401,9 @@ static const struct metric agent_metrics[] = {
 	    "sampler_read_space_seconds",
 	    "Least time between sampler reads, for the CPU budget (0: at "
 	    "each wake-up)."),
+	GAUGE("vtier_agent_cpu_budget_ratio", "cpu_budget",
+	    "The agent's CPU budget, a fraction of one CPU ([sampler] "
+	    "cpu_budget)."),
 	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
 	    "Pages in the heat table."),
 	COUNTER("vtier_agent_adopted_pages_total", "adopted_pages",
@@ -727,9 +730,10 @@ print_status(const struct doc *d)
 	    "paused %s times, read at a tick %s times\n",
 	    get(d, "samples_queued_max"), get(d, "sampler_pauses"),
 	    get(d, "sampler_holds"));
-	printf("  sampler reads      %s s apart at least for the CPU budget "
-	    "(0: at each wake-up), put off %s times\n",
-	    get(d, "sampler_read_space_seconds"), get(d, "sampler_waits"));
+	printf("  sampler reads      at least %s s apart (0: at each wake-up) "
+	    "for the CPU budget of %s CPU, put off %s times\n",
+	    get(d, "sampler_read_space_seconds"), get(d, "cpu_budget"),
+	    get(d, "sampler_waits"));
 	if (strcmp(get(d, "prefault"), "none") != 0 ||
 	    strcmp(get(d, "prefault_scope"), "none") != 0)
 		printf("  pre-fault          %s: %s, %s range(s), %s pinned%s%s\n",

@@ -5,14 +5,17 @@
 # every wake-up), the writer at 100000 samples/s in writes of 64 lines:
 # ingesting that alone is several times the budget.  Every sample
 # written is read or counted lost, none lost; the status shows the
-# spacing and the reads put off, the log the change.
+# spacing and the reads put off, the log the change.  The budget is
+# [sampler] cpu_budget: first 100%, under which the reads are never
+# spaced, then 1% by a SIGHUP reload.
 set -eu
 : "${B:=build}" "${SRC:=.}"
 . "$SRC/tests/sh/lib/fifo_agent.sh"
-fifo_agent pace
+fifo_agent pace "[sampler]
+cpu_budget = 100%"
 
-python3 - "$T" "$B/vtierctl" "$SRC" <<'PY' || { cat "$T/agent.log"; exit 1; }
-import random, sys, time
+python3 - "$T" "$B/vtierctl" "$SRC" "$agent" <<'PY' || { cat "$T/agent.log"; exit 1; }
+import os, random, signal, sys, time
 sys.dont_write_bytecode = True	# no __pycache__ in the tree
 sys.path.insert(0, sys.argv[3] + "/tests/sh/lib")
 from fifo_feed import Agent
@@ -21,25 +24,49 @@ rng = random.Random(11)
 addrs = ["0x%x\n" % (0x7f0000000000 + ((rng.randrange(32) if rng.random() < 0.9
          else rng.randrange(300)) << 12)) for _ in range(64 * 512)]
 a.wait_status()
-rate, k, spaced, look = 100000, 0, 0.0, 0.0
-end = time.monotonic() + 6.0
+rate, k = 100000, 0
 nxt = time.monotonic()
-while time.monotonic() < end:
-    pre = "%d 4242 " % time.monotonic_ns()
-    a.write([pre + x for x in addrs[(k % 512) * 64:(k % 512 + 1) * 64]])
-    k += 1
-    if time.monotonic() - look > 0.5:
-        look = time.monotonic()
-        spaced = max(spaced,
-                     float(a.status()["sampler_read_space_seconds"]) * 1000)
-    nxt += 64.0 / rate
-    time.sleep(max(0.0, nxt - time.monotonic()))
+
+def feed(secs):
+    """Write at rate for secs; the longest spacing seen, in ms."""
+    global k, nxt
+    spaced, look, end = 0.0, 0.0, time.monotonic() + secs
+    while time.monotonic() < end:
+        pre = "%d 4242 " % time.monotonic_ns()
+        a.write([pre + x for x in addrs[(k % 512) * 64:(k % 512 + 1) * 64]])
+        k += 1
+        if time.monotonic() - look > 0.5:
+            look = time.monotonic()
+            spaced = max(spaced, float(
+                a.status()["sampler_read_space_seconds"]) * 1000)
+        nxt += 64.0 / rate
+        time.sleep(max(0.0, nxt - time.monotonic()))
+    return spaced
+
+assert float(a.status()["cpu_budget"]) == 1.0, a.status()["cpu_budget"]
+spaced = feed(2.5)
+s = a.status()
+print("cpu_budget = 100%%: spacing at most %.1f ms, reads put off %d"
+      % (spaced, s["sampler_waits"]))
+assert spaced == 0 and s["sampler_waits"] == 0, "spaced within its budget"
+ini = os.path.join(sys.argv[1], "agent.ini")
+with open(ini) as f:
+    text = f.read()
+with open(ini, "w") as f:
+    f.write(text.replace("cpu_budget = 100%", "cpu_budget = 1%"))
+os.kill(int(sys.argv[4]), signal.SIGHUP)
+t0 = time.monotonic()
+while float(a.status()["cpu_budget"]) != 0.01:
+    assert time.monotonic() - t0 < 5, "reload did not set cpu_budget"
+    time.sleep(0.05)
+spaced = feed(6.0)
 a.flush_lost()
 time.sleep(0.5)
 s = a.status()
-print("written %d (%.0f/s), read %d, lost %d, tracked %d, rounds %d (%d "
-      "early), reads put off %d, spacing at most %.1f ms, now %s s"
-      % (a.written, a.written / 6.0, s["samples"], s["lost_samples"],
+print("cpu_budget = 1%%: written %d (%.0f/s over both), read %d, lost %d, "
+      "tracked %d, rounds %d (%d early), reads put off %d, spacing at most "
+      "%.1f ms, now %s s"
+      % (a.written, a.written / 8.5, s["samples"], s["lost_samples"],
          s["tracked_pages"], s["ticks"], s["early_rounds"],
          s["sampler_waits"], spaced, s["sampler_read_space_seconds"]))
 assert spaced > 0, "reads never spaced"
@@ -51,3 +78,5 @@ assert s["promoted_pages"] > 0
 PY
 grep -q "sampler: read .* apart\|sampler: read at the timer" "$T/agent.log" || {
 	echo "no spacing logged"; cat "$T/agent.log"; exit 1; }
+grep -q "budget 1.00%)" "$T/agent.log" || {
+	echo "the log does not give the reloaded budget"; cat "$T/agent.log"; exit 1; }

@@ -65,6 +65,7 @@ config_diff(const struct agent_config *a, const struct agent_config *b)
 	SAME_STR(event);
 	SAME_STR(replay);
 	SAME(prefault);
+	SAME(cpu_budget);
 	SAME(heat_capacity);
 	SAME(cooling_ms);
 	SAME(thp);
@@ -104,6 +105,7 @@ test_defaults(void)
 	ASSERT_STREQ(c.event, "");
 	ASSERT_STREQ(c.replay, "");
 	ASSERT_EQ(c.prefault, PREFAULT_AUTO);
+	ASSERT_EQ_U(c.cpu_budget, 100);		/* 1% */
 	ASSERT_EQ_U(c.heat_capacity, 1048576);
 	ASSERT_EQ_U(c.cooling_ms, 8000);
 	ASSERT_EQ(c.thp, 1);
@@ -160,6 +162,7 @@ test_good_full(void)
 	ASSERT_STREQ(c.event, "MEM_LOAD_RETIRED:L3_MISS");
 	ASSERT_STREQ(c.replay, "/tmp/trace.txt");
 	ASSERT_EQ(c.prefault, PREFAULT_NEVER);
+	ASSERT_EQ_U(c.cpu_budget, 250);		/* 2.5% */
 	ASSERT_EQ_U(c.heat_capacity, 65536);
 	ASSERT_EQ_U(c.cooling_ms, 1000);
 	ASSERT_EQ(c.thp, 0);
@@ -312,6 +315,26 @@ test_bad_values(void)
 		{ "[sampler]\nperiod = 1.5\n", 2, "bad number '1.5'" },
 		{ "[sampler]\nprefault = sometimes\n", 2,
 		    "(expected one of auto, always, never)" },
+		{ "[sampler]\ncpu_budget = 1\n", 2,
+		    "[sampler] cpu_budget: bad percentage '1' (expected a "
+		    "percentage from 0.1% to 100%, at most two decimals, e.g. "
+		    "1% or 0.5%)" },
+		{ "[sampler]\ncpu_budget = 0%\n", 2,
+		    "[sampler] cpu_budget: 0% is out of range (expected 0.1% "
+		    "to 100%)" },
+		{ "[sampler]\ncpu_budget = 0.09%\n", 2,
+		    "[sampler] cpu_budget: 0.09% is out of range" },
+		{ "[sampler]\ncpu_budget = 100.01%\n", 2,
+		    "[sampler] cpu_budget: 100.01% is out of range" },
+		{ "[sampler]\ncpu_budget = 0.125%\n", 2,
+		    "bad percentage '0.125%'" },
+		{ "[sampler]\ncpu_budget = 1.%\n", 2, "bad percentage '1.%'" },
+		{ "[sampler]\ncpu_budget = .5%\n", 2, "bad percentage '.5%'" },
+		{ "[sampler]\ncpu_budget = -1%\n", 2, "bad percentage '-1%'" },
+		{ "[sampler]\ncpu_budget = 1%%\n", 2, "bad percentage '1%%'" },
+		{ "[sampler]\ncpu_budget = 1 %\n", 2, "bad percentage '1 %'" },
+		{ "[sampler]\ncpu_budget = 1234567890%\n", 2,
+		    "too large: '1234567890%'" },
 		{ "[heat]\npages = 1000\n", 2,
 		    "[heat] pages: 1000 is out of range (expected 1024 to "
 		    "67108864)" },
@@ -539,6 +562,7 @@ test_print_round_trip(void)
 	ASSERT_CONTAINS(text, "\n[nodes]\nfast = auto\nslow = auto\n");
 	ASSERT_CONTAINS(text, "cooling = 8s\n");
 	ASSERT_CONTAINS(text, "interval = 50ms\n");
+	ASSERT_CONTAINS(text, "cpu_budget = 1%\n");
 
 	fixture("good-full.ini", path, sizeof(path));
 	ASSERT_EQ(config_load(path, &a, errbuf, sizeof(errbuf)), 0);
@@ -547,6 +571,7 @@ test_print_round_trip(void)
 	ASSERT_STREQ(diff ? diff : "", "");
 	ASSERT_CONTAINS(text, "include = postgres,redis-server,memcached\n");
 	ASSERT_CONTAINS(text, "min_residence = 1m\n");
+	ASSERT_CONTAINS(text, "cpu_budget = 2.5%\n");
 	ASSERT_CONTAINS(text, "fast = 0-1\nslow = 2-3\n");
 
 	/* extremes: every field at a limit */
@@ -564,6 +589,7 @@ test_print_round_trip(void)
 	memset(a.status_socket, 's', sizeof(a.status_socket) - 1);
 	a.status_socket[sizeof(a.status_socket) - 1] = '\0';
 	a.prefault = PREFAULT_ALWAYS;
+	a.cpu_budget = 10;	/* 0.1% */
 	a.heat_capacity = 1u << 26;
 	a.cooling_ms = 3600 * 1000;
 	a.thp = 0;
@@ -583,9 +609,19 @@ test_print_round_trip(void)
 	a.ninclude = a.nexclude = CONFIG_MAX_PROCS;
 	a.min_rss = 3 * 1024 * GiB;
 	ASSERT_EQ(config_validate(&a, errbuf, sizeof(errbuf)), 0);
-	ASSERT_EQ(round_trip(&a, &b, NULL, 0), 0);
+	ASSERT_EQ(round_trip(&a, &b, text, sizeof(text)), 0);
 	diff = config_diff(&a, &b);
 	ASSERT_STREQ(diff ? diff : "", "");
+	ASSERT_CONTAINS(text, "cpu_budget = 0.1%\n");
+	/* percentages with two decimals, and one with a zero in them */
+	for (uint32_t v = 1205; v <= 1234; v += 29) {
+		config_defaults(&a);
+		a.cpu_budget = v;
+		ASSERT_EQ(round_trip(&a, &b, text, sizeof(text)), 0);
+		ASSERT_EQ_U(b.cpu_budget, v);
+		ASSERT_CONTAINS(text, v == 1205 ? "cpu_budget = 12.05%\n" :
+		    "cpu_budget = 12.34%\n");
+	}
 }
 
 /* config_validate on structs built by code: no file, no line. */

@@ -801,21 +801,22 @@ test_sampler_glue(void)
 	ASSERT_EQ_U(st.samples, s.stats.samples);
 	/* 5% of a CPU against 1%: the period grows 4x; idle: it halves */
 	ASSERT_EQ_U(sample_hw_period(&s), 1);
-	ASSERT_EQ(sample_hw_adapt(&s, 0.05), 1);
+	ASSERT_EQ(sample_hw_adapt(&s, 0.05, 0.01), 1);
 	ASSERT_EQ_U(sample_hw_period(&s), 4);
-	ASSERT_EQ(sample_hw_adapt(&s, 0.005), 0);
-	ASSERT_EQ(sample_hw_adapt(&s, 0.0), 1);
+	ASSERT_EQ(sample_hw_adapt(&s, 0.005, 0.01), 0);
+	ASSERT_EQ(sample_hw_adapt(&s, 0.0, 0.01), 1);
 	ASSERT_EQ_U(sample_hw_period(&s), 2);
-	sample_hw_set_budget(&s, 0.5);
-	ASSERT_EQ(sample_hw_adapt(&s, 0.05), 1);	/* well under 50% */
+	ASSERT_EQ(sample_hw_adapt(&s, 0.05, 0.5), 1);	/* well under 50% */
 	ASSERT_EQ_U(sample_hw_period(&s), 1);
-	ASSERT_TRUE(sample_hw_cpu_frac(&s) == 0);	/* first reading */
-	touch(buf, 0, 2 * N);
-	ASSERT_TRUE(sample_hw_cpu_frac(&s) >= 0);
+	/* 0 first, then CPU over wall; a clock that steps back gives 0 */
+	ASSERT_TRUE(sample_hw_cpu_frac(&s, 5000000, 1000000000) == 0);
+	ASSERT_TRUE(sample_hw_cpu_frac(&s, 15000000, 2000000000) == 0.01);
+	ASSERT_TRUE(sample_hw_cpu_frac(&s, 1000000, 3000000000) == 0);
+	ASSERT_TRUE(sample_hw_cpu_frac(&s, 21000000, 4000000000) == 0.02);
 	s.ops->close(&s);
 	ASSERT_TRUE(s.priv == NULL);
 	ASSERT_TRUE(!sample_hw_is(&s));
-	ASSERT_EQ(sample_hw_adapt(&s, 0.05), -EINVAL);
+	ASSERT_EQ(sample_hw_adapt(&s, 0.05, 0.01), -EINVAL);
 	munmap(buf, 2 * N * PAGE);
 }
 
