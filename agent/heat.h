@@ -4,8 +4,8 @@
  * in), so it is unit-tested directly and reused verbatim by vtier-sim.
  *
  * - Fixed capacity, chosen at creation.  The slot array starts small and
- *   doubles as entries come, up to capacity * 4/3 slots (load at most
- *   3/4), so memory and the policy's passes over the slots follow the
+ *   doubles as entries come, up to capacity * 21/16 slots (load at most
+ *   16/21), so memory and the policy's passes over the slots follow the
  *   pages actually tracked; it never shrinks.  Growing moves entries to
  *   other slots (heat_slots() indices are only valid until the next
  *   heat_record).

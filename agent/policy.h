@@ -218,7 +218,7 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
  * yet), for a heat table of nslots slots; quick: the last plan saw the
  * hot set move (plan.moving) or fast usage over the budget
  * (plan.over_budget).  Rounds come every interval, but a round passes
- * over every slot (the table grows with the pages tracked: 4/3 to 8/3
+ * over every slot (the table grows with the pages tracked: 21/16 to 8/3
  * slots per page), so rounds are also spaced per slot: when quick,
  * POLICY_ROUND_NS_PER_SLOT apart (1M tracked pages plan about every
  * 0.7 s; at the ~20 ns per slot a round costs, POLICY_SLOT_COST_NS,
