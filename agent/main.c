@@ -266,11 +266,11 @@ drain_samplers(struct agent *a)
  * Over the agent's CPU budget, reads are spaced apart as well (pace.h):
  * after a read the fd is left unwatched until the spacing has passed
  * (pace_hold, the alarm), and at a spacing of the interval or more the
- * timer's ticks read it, as above.  vtier-sim models the agent within
- * its budget: it has no CPU clock.
+ * timer's ticks read it, as above.  vtier-sim runs the same spacing on a
+ * CPU clock of its own only when told what a wake-up and a sample cost
+ * (--agent-cpu); otherwise it reads at every wake-up.
  */
 #define HELD_BATCHES	4	/* batches a tick reads before watching again */
-#define HOLD_MAX_MS	50	/* the longest interval samples are held for */
 
 static bool on_sampler_fd(void *arg, int fd);
 

@@ -35,6 +35,12 @@
 #include <stdint.h>
 
 #define PACE_WINDOW_NS	1000000000ULL	/* CPU measured over 1 s */
+/*
+ * The longest interval samples are held for, and so the longest
+ * spacing: a PEBS ring holds 2048 records a CPU (100 ms at 20k/s on one
+ * CPU), the replay FIFO 1 MiB.
+ */
+#define HOLD_MAX_MS	50
 #define PACE_MIN_NS	1000000ULL	/* no spacing below 1 ms */
 #define PACE_LOW	0.8		/* shrink under 80% of the budget */
 #define PACE_STEP	1.25

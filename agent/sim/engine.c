@@ -84,6 +84,7 @@ sim_run_policy(const struct sim_trace *tr, const struct sim_params *par,
 	memset(res, 0, sizeof(*res));
 	memset(&run, 0, sizeof(run));
 	res->policy = pol->name;
+	res->agent_cpu = run.agent_cpu = -1;
 	if (tr->nrec == 0)
 		return 0;
 	if ((res->nep = sim_nepochs(tr, par->epoch_ns)) == 0)
@@ -151,6 +152,8 @@ sim_run_policy(const struct sim_trace *tr, const struct sim_params *par,
 	}
 	res->promoted = run.promoted;
 	res->demoted = run.demoted;
+	res->agent_cpu = run.agent_cpu;
+	res->sampler_waits = run.sampler_waits;
 	rc = 0;
 out:
 	if (st != NULL && pol->fini)

@@ -5,12 +5,15 @@
  *
  *   vtier-sim --trace FILE --budget SIZE|PCT% [--policy NAME] [--epoch MS]
  *             [--csv OUT] [--headroom SIZE|PCT%] [--cost SPEC]
+ *             [--agent-cpu SPEC]
  *
  * stdout carries exactly one summary line per policy,
  *   policy=NAME hit=0.xxxx oracle=0.xxxx ratio=0.xxxx migrated_mib=N slowdown=x.xxxx
  * (ratio = hit / oracle; migrated = pages promoted plus demoted;
  * slowdown = the cost model's run time against all-fast memory, cost.c;
- * the oracle's moves are free), and nothing else; --csv writes the
+ * the oracle's moves are free), with " agent_cpu=x.xxxx% sampler_waits=N"
+ * after vtier's when --agent-cpu prices the agent's CPU, and nothing
+ * else; --csv writes the
  * per-epoch records.  Exit codes: 0, 1
  * (I/O or memory), 2 (usage), 3 (malformed trace, the message names the
  * file and line or record).
@@ -38,7 +41,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: vtier-sim --trace FILE --budget SIZE|PCT%% [--policy NAME]\n"
 	    "                 [--epoch MS] [--csv OUT] [--headroom SIZE|PCT%%]\n"
-	    "                 [--config AGENT_INI] [--cost SPEC]\n"
+	    "                 [--config AGENT_INI] [--cost SPEC] [--agent-cpu SPEC]\n"
 	    "       vtier-sim convert [--to text|binary] IN OUT\n"
 	    "       vtier-sim gen zipf|shift|scan|mix|slide [options]  (gen --help)\n"
 	    "       vtier-sim lackey [options] [IN]               (lackey --help)\n"
@@ -62,6 +65,11 @@ usage(FILE *f)
 	    "  --cost SPEC      the cost model behind slowdown=: any of\n"
 	    "                   accesses=N (per sample) [%llu], fast=NS [%.0f],\n"
 	    "                   slow=NS [%.0f], migrate=NS (per 4 KiB page) [%.0f]\n"
+	    "  --agent-cpu SPEC the agent's CPU, for vtier: wakeup=NS (a read of\n"
+	    "                   the sampler at a wake-up), sample=NS, tick=NS;\n"
+	    "                   its reads are then spaced within [sampler]\n"
+	    "                   cpu_budget as the agent spaces them [all 0: not\n"
+	    "                   priced]\n"
 	    "  -v               log the agent's messages (twice: debug)\n"
 	    "Exit: 0 ok, 1 error, 2 usage, 3 malformed trace.\n",
 	    EPOCH_MS_DEFAULT, (unsigned long long)c.accesses, c.fast_ns,
@@ -92,6 +100,7 @@ struct opts {
 	const char *trace, *budget, *policy, *csv, *headroom, *config;
 	uint64_t epoch_ms;
 	struct sim_cost cost;
+	struct sim_cpu cpu;
 };
 
 /* Migrated pages the cost model charges: none for the oracle's free moves. */
@@ -153,11 +162,15 @@ summary(const struct sim_result *r, const struct sim_result *oracle,
 	uint64_t bytes = (r->promoted + r->demoted) * SIM_PAGE_SIZE;
 
 	printf("policy=%s hit=%.4f oracle=%.4f ratio=%.4f migrated_mib=%llu "
-	    "slowdown=%.4f\n", r->policy, hit, ohit,
+	    "slowdown=%.4f", r->policy, hit, ohit,
 	    oracle->hits ? hit / ohit : 1.0,
 	    (unsigned long long)((bytes + MiB / 2) / MiB),
 	    sim_cost_slowdown(cost, r->samples, r->hits,
 	    charged(r, oracle, r->promoted, r->demoted)));
+	if (r->agent_cpu >= 0)
+		printf(" agent_cpu=%.4f%% sampler_waits=%llu", r->agent_cpu * 100,
+		    (unsigned long long)r->sampler_waits);
+	printf("\n");
 }
 
 /* The policies named in spec, in report order; oracle last.  -EINVAL. */
@@ -243,6 +256,7 @@ run_sim(const struct opts *o)
 	}
 	par.budget_pages = budget / SIM_PAGE_SIZE;
 	par.cost = o->cost;
+	par.cpu = o->cpu;
 	par.epoch_ns = o->epoch_ms * 1000000ULL;
 	par.headroom = MIN(par.cfg.headroom, par.budget_pages * SIM_PAGE_SIZE / 64);
 	if (o->headroom != NULL &&
@@ -392,6 +406,7 @@ main(int argc, char **argv)
 		{ "headroom", required_argument, NULL, 'H' },
 		{ "config", required_argument, NULL, 'C' },
 		{ "cost", required_argument, NULL, 'k' },
+		{ "agent-cpu", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -418,6 +433,12 @@ main(int argc, char **argv)
 		case 'C': o.config = optarg; break;
 		case 'k':
 			if (sim_cost_parse(&o.cost, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "vtier-sim: %s\n", err);
+				return SIM_EXIT_USAGE;
+			}
+			break;
+		case 'a':
+			if (sim_cpu_parse(&o.cpu, optarg, err, sizeof(err)) < 0) {
 				fprintf(stderr, "vtier-sim: %s\n", err);
 				return SIM_EXIT_USAGE;
 			}

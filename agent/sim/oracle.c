@@ -99,6 +99,7 @@ sim_oracle(const struct sim_trace *tr, const struct sim_params *par,
 	int rc = 0;
 
 	memset(res, 0, sizeof(*res));
+	res->agent_cpu = -1;
 	res->policy = "oracle";
 	if (tr->nrec == 0)
 		return 0;

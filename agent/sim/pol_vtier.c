@@ -20,6 +20,21 @@
  * access saves, rounded up (0, no limit, when the slow tier is no
  * slower).  These two override the --config file's.
  *
+ * The agent's CPU budget ([sampler] cpu_budget) is run only when the
+ * agent's CPU is priced (vtier-sim --agent-cpu wakeup=NS,sample=NS,
+ * tick=NS): then a clock of its own charges each sample, each read of
+ * the sampler at a wake-up, each tick and each round
+ * (POLICY_SLOT_COST_NS a slot),
+ * and pace.c spaces the reads against the budget on it as main.c does
+ * (pace_hold, pace_samplers, hold_samplers): a read puts the next off
+ * until the spacing has passed (the alarm: the first sample after it),
+ * and while no early round can come, or the spacing reaches the
+ * interval, the ticks read the sampler and wake-ups cost nothing.
+ * Unpriced, the agent reads at every wake-up, as if its budget were
+ * never reached.  What a PEBS sampler does once the spacing is at its
+ * longest, a longer period, is not modelled: the trace's samples are
+ * all there is, and the modelled CPU may then stay over the budget.
+ *
  * The "machine" is the sim migrator: node 0 fast (with CPUs), node 1
  * slow.  Each page is first-touched on the node the engine placed it on,
  * and after every round the pages the plan named are looked up again and
@@ -34,6 +49,7 @@
 #include "vtier/util.h"
 #include "heat.h"
 #include "migrate.h"
+#include "pace.h"
 #include "policy.h"
 #include "topo.h"
 #include "sim.h"
@@ -53,6 +69,16 @@ struct vtier {
 	uint64_t round_ns;	/* the last round (0: none) */
 	unsigned since_wake;	/* samples since the sampler's last wake-up */
 	int err;		/* a round run from vt_access failed */
+
+	/* the agent's CPU, priced (--agent-cpu) */
+	bool priced;
+	struct sim_cpu cpu;	/* what a read and a sample cost */
+	double budget_cpu;	/* [sampler] cpu_budget, a fraction of one */
+	double cpu_ns;		/* the modelled process CPU clock */
+	struct pace pace;
+	uint64_t read_ns;	/* the last read at a wake-up (0: none) */
+	uint64_t alarm_ns;	/* spaced: the next read (0: not spaced) */
+	uint64_t waits;		/* reads put off (status sampler_waits) */
 };
 
 /* Two nodes, as a guest with a CXL node sees them. */
@@ -102,6 +128,10 @@ vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 	v->cfg.break_even = gain > 0 ?
 	    (uint32_t)MIN(ceil(c->migrate_ns / gain), 1e9) : 0;
 	v->budget = run->par->budget_pages * SIM_PAGE_SIZE;
+	v->cpu = run->par->cpu;
+	v->priced = v->cpu.wakeup_ns > 0 || v->cpu.sample_ns > 0 ||
+	    v->cpu.tick_ns > 0;
+	v->budget_cpu = (double)v->cfg.cpu_budget / 10000;
 	make_topo(&v->topo, (uint64_t)run->tr->npages * SIM_PAGE_SIZE);
 	if ((rc = policy_heat_create(&v->heat, &v->cfg, v->budget)) < 0)
 		goto err;
@@ -172,6 +202,12 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 	int rc;
 
 	v->round_ns = now;
+	if (v->priced) {
+		size_t nslots;
+
+		(void)heat_slots(v->heat, &nslots);
+		v->cpu_ns += (double)nslots * POLICY_SLOT_COST_NS;
+	}
 	policy_heat_clock(v->heat, &v->cfg, v->budget);
 	if ((rc = migrate_fast_used(v->mig, &used)) < 0)
 		return rc;
@@ -206,6 +242,39 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
  */
 #define SIM_WAKEUP	64
 
+/*
+ * main.c hold_samplers: the ticks read the sampler, not its wake-ups,
+ * while no early round can come or the spacing reaches the interval.
+ */
+static bool
+vt_held(struct vtier *v, size_t nslots)
+{
+	if (v->cfg.interval_ms > HOLD_MAX_MS)
+		return false;
+	return v->pace.space_ns >= v->cfg.interval_ms * 1000000ULL ||
+	    !policy_early_possible(&v->cfg, nslots,
+	    policy_pace_quick(&v->plan), v->plan.promote_bar);
+}
+
+/*
+ * A read of the sampler at a wake-up (or at the alarm), priced: what it
+ * costs, and main.c pace_hold's spacing after it.
+ */
+static void
+vt_read(struct vtier *v, uint64_t now)
+{
+	v->cpu_ns += v->cpu.wakeup_ns;
+	if (v->pace.space_ns == 0) {
+		if (v->read_ns != 0 && now > v->read_ns)
+			pace_woke(&v->pace, now - v->read_ns);
+		v->alarm_ns = 0;
+	} else {
+		v->alarm_ns = now + v->pace.space_ns;
+		v->waits++;
+	}
+	v->read_ns = now;
+}
+
 static void
 vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 {
@@ -214,10 +283,26 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 
 	heat_record(v->heat, key_pid(run, r->page), key_addr(run, r->page),
 	    false, r->time_ns);
-	if (++v->since_wake < SIM_WAKEUP || v->err < 0)
+	v->cpu_ns += v->cpu.sample_ns;
+	if (v->err < 0)
+		return;
+	if (v->priced && v->alarm_ns != 0) {
+		/* spaced: unread until the alarm, which reads at once */
+		if (r->time_ns < v->alarm_ns)
+			return;
+		v->since_wake = SIM_WAKEUP - 1;
+	}
+	if (++v->since_wake < SIM_WAKEUP)
 		return;
 	v->since_wake = 0;
 	(void)heat_slots(v->heat, &nslots);
+	if (v->priced) {
+		if (vt_held(v, nslots)) {
+			v->alarm_ns = 0;
+			return;
+		}
+		vt_read(v, r->time_ns);
+	}
 	if (heat_watch_seen(v->heat) &&
 	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots,
 	    policy_pace_quick(&v->plan),
@@ -238,6 +323,16 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 		v->tick = 1;
 	heat_advance(v->heat, now);
 	(void)heat_slots(v->heat, &nslots);
+	if (v->priced) {
+		/* main.c pace_samplers: the tick's cost, then the window */
+		v->cpu_ns += v->cpu.tick_ns;
+		(void)pace_tick(&v->pace, (uint64_t)v->cpu_ns, now,
+		    v->budget_cpu, MIN(v->cfg.interval_ms, HOLD_MAX_MS) *
+		    1000000ULL);
+		if (now > run->t0)
+			run->agent_cpu = v->cpu_ns / (double)(now - run->t0);
+		run->sampler_waits = v->waits;
+	}
 	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots,
 	    policy_pace_quick(&v->plan), 0))
 		return 0;

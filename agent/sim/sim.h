@@ -132,6 +132,19 @@ struct sim_cost {
 	double migrate_ns;	/* one 4 KiB page migrated, either way */
 };
 
+/*
+ * The agent's own CPU, for vtier alone (--agent-cpu): what one read of
+ * the sampler at a wake-up, one sample and one tick of its timer cost
+ * it, in ns (a round costs POLICY_SLOT_COST_NS a slot).  All 0 (the
+ * default): not modelled, the agent reads at every wake-up, as if its
+ * CPU budget were never reached.
+ */
+struct sim_cpu {
+	double wakeup_ns;
+	double sample_ns;
+	double tick_ns;		/* one tick of the timer, beyond its round */
+};
+
 /* The published figures cost.c cites. */
 void sim_cost_defaults(struct sim_cost *c);
 /* Estimated run time (ns) of samples with hits and migrated pages. */
@@ -146,6 +159,9 @@ double sim_cost_slowdown(const struct sim_cost *c, uint64_t samples,
  */
 int sim_cost_parse(struct sim_cost *c, const char *spec, char *err,
     size_t errlen);
+/* The same for "wakeup=NS,sample=NS,tick=NS" (any of them). */
+int sim_cpu_parse(struct sim_cpu *c, const char *spec, char *err,
+    size_t errlen);
 
 /* ---- the engine (engine.c) ---- */
 
@@ -154,6 +170,7 @@ struct sim_params {
 	uint64_t epoch_ns;	/* reporting and oracle epoch */
 	uint64_t headroom;	/* bytes vtier keeps free below the budget */
 	struct sim_cost cost;	/* what hits, misses and migrations cost */
+	struct sim_cpu cpu;	/* what the agent's reads cost it (vtier) */
 	struct agent_config cfg;	/* vtier's settings (config_defaults) */
 };
 
@@ -170,6 +187,9 @@ struct sim_result {
 	const char *policy;
 	uint64_t samples, hits;
 	uint64_t promoted, demoted;	/* pages, whole run */
+	double agent_cpu;	/* the modelled agent's CPU, a fraction of one
+				   (vtier with --agent-cpu; < 0: none) */
+	uint64_t sampler_waits;	/* its reads put off for the budget */
 	struct sim_epoch *ep;
 	size_t nep;
 };
@@ -183,6 +203,8 @@ struct sim_run {
 	uint64_t cap_pages;	/* = par->budget_pages */
 	uint64_t promoted, demoted;
 	uint64_t t0;		/* time of the first sample */
+	double agent_cpu;	/* the policy's modelled CPU (< 0: none) */
+	uint64_t sampler_waits;
 };
 
 static inline bool

@@ -337,13 +337,22 @@ while read -r k; do
 	grep -qE "^\.BR? $k( |\$)" "$T/x" ||
 	    fail "vtier-sim.1: CSV column $k is not under OUTPUT"
 done <"$T/cols"
-# --cost keys, under COST MODEL
-sed -n '/^sim_cost_parse(/,/^}/p' "$D/cost.c" |
-    grep -o 'strcmp(t, "[a-z]*")' | sed 's/.*"\(.*\)")/\1/' >"$T/keys"
+# --cost keys, under COST MODEL; --agent-cpu keys, under OPTIONS
+cost_keys() {	# function in cost.c that sets them
+	sed -n "/^$1(/,/^}/p" "$D/cost.c" |
+	    grep -o 'strcmp(key, "[a-z]*")' | sed 's/.*"\(.*\)")/\1/'
+}
+cost_keys set_cost >"$T/keys"
 [ "$(wc -l <"$T/keys")" -ge 4 ] || fail "few --cost keys in cost.c"
 while read -r k; do
 	part "$P" "COST MODEL" | grep -q "^\.BI $k= " ||
 	    fail "vtier-sim.1: --cost key $k is not under COST MODEL"
+done <"$T/keys"
+cost_keys set_cpu >"$T/keys"
+[ "$(wc -l <"$T/keys")" -ge 3 ] || fail "few --agent-cpu keys in cost.c"
+while read -r k; do
+	part "$P" OPTIONS | grep -q "^\.BI $k= " ||
+	    fail "vtier-sim.1: --agent-cpu key $k is not under OPTIONS"
 done <"$T/keys"
 
 # ---------------------------------------------- environment variables

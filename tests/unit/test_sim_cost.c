@@ -76,11 +76,46 @@ test_parse(void)
 	ASSERT_TRUE(memcmp(&c, &d, sizeof(c)) == 0);
 }
 
+/* --agent-cpu: the same form, its own keys, nothing priced by default. */
+static void
+test_cpu_parse(void)
+{
+	struct sim_cpu c, d;
+	char err[256], big[300];
+
+	memset(&c, 0, sizeof(c));
+	ASSERT_EQ(sim_cpu_parse(&c, "wakeup=10000,sample=150.5", err,
+	    sizeof(err)), 0);
+	ASSERT_NEAR(c.wakeup_ns, 10000.0);
+	ASSERT_NEAR(c.sample_ns, 150.5);
+	ASSERT_NEAR(c.tick_ns, 0.0);
+	ASSERT_EQ(sim_cpu_parse(&c, "tick=165000", err, sizeof(err)), 0);
+	ASSERT_NEAR(c.tick_ns, 165000.0);
+	ASSERT_NEAR(c.wakeup_ns, 10000.0);
+
+	d = c;
+	ASSERT_EQ(sim_cpu_parse(&c, "wakeup=1,accesses=2", err, sizeof(err)),
+	    -EINVAL);
+	ASSERT_STREQ(err, "--agent-cpu accesses=2: expected wakeup, sample "
+	    "or tick (ns)");
+	ASSERT_EQ(sim_cpu_parse(&c, "wakeup", err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "--agent-cpu wakeup: expected KEY=NUMBER (wakeup, "
+	    "sample, tick)");
+	ASSERT_EQ(sim_cpu_parse(&c, "sample=-1", err, sizeof(err)), -EINVAL);
+	ASSERT_EQ(sim_cpu_parse(&c, "tick=2e12", err, sizeof(err)), -EINVAL);
+	memset(big, 'w', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ASSERT_EQ(sim_cpu_parse(&c, big, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "--agent-cpu: too long");
+	ASSERT_TRUE(memcmp(&c, &d, sizeof(c)) == 0);	/* unchanged */
+}
+
 int
 main(void)
 {
 	RUN_TEST(test_defaults);
 	RUN_TEST(test_arithmetic);
 	RUN_TEST(test_parse);
+	RUN_TEST(test_cpu_parse);
 	TEST_EXIT();
 }

@@ -317,6 +317,62 @@ test_vtier_early(void)
 	ASSERT_EQ(res.promoted, 1);
 }
 
+/*
+ * The agent's CPU priced (--agent-cpu): a small table, so early rounds
+ * stay possible, and 20,000 samples a second for 10 s, a new page turning
+ * hot every 50 ms (sqlite3's pattern).  Unpriced the agent reads at every
+ * wake-up; priced at 100 us a read (312 reads a second: 3% of a CPU) it
+ * spaces its reads within the 1% budget (pace.c): the modelled CPU over
+ * the run, the first seconds' climb to the spacing included, ends near
+ * the budget (1.17% here), and the new pages come in no sooner than they
+ * did (hits 124,810 against 127,491).
+ * Priced at 1 ns a read it stays under and plans exactly as unpriced.
+ */
+static uint64_t
+fresh_trace(void)
+{
+	uint64_t t = touch_all(0, 1024), end = t + 10000 * MS;
+	uint32_t k = 0;
+
+	for (uint64_t now = t; now < end; now += 50000, k++) {
+		uint32_t hot = 1024 + (uint32_t)((now - t) / (50 * MS));
+
+		add(now, k % 4 == 0 ? hot : (k * 7919) % 1024);
+	}
+	return end;
+}
+
+static void
+test_vtier_budget(void)
+{
+	uint64_t hits, promoted, demoted;
+
+	reset(512);
+	fresh_trace();
+	ASSERT_EQ(run(&sim_policy_vtier), 0);
+	ASSERT_TRUE(res.agent_cpu < 0);		/* not priced */
+	ASSERT_EQ(res.sampler_waits, 0);
+	hits = res.hits;
+	promoted = res.promoted;
+	demoted = res.demoted;
+	ASSERT_TRUE(promoted >= 60);		/* the fresh pages came in */
+
+	par.cpu.wakeup_ns = 1;
+	ASSERT_EQ(run(&sim_policy_vtier), 0);
+	ASSERT_TRUE(res.agent_cpu > 0 && res.agent_cpu < 0.01);	/* rounds */
+	ASSERT_EQ(res.sampler_waits, 0);
+	ASSERT_EQ(res.hits, hits);
+	ASSERT_EQ(res.promoted, promoted);
+	ASSERT_EQ(res.demoted, demoted);
+
+	par.cpu.wakeup_ns = 100000;
+	ASSERT_EQ(run(&sim_policy_vtier), 0);
+	ASSERT_TRUE(res.sampler_waits > 0);
+	ASSERT_TRUE(res.agent_cpu > 0.005 && res.agent_cpu < 0.015);
+	ASSERT_LE(res.hits, hits);
+	ASSERT_TRUE(res.promoted > 0);
+}
+
 static void
 test_first_touch(void)
 {
@@ -348,6 +404,7 @@ main(void)
 	RUN_TEST(test_tpp_scan);
 	RUN_TEST(test_vtier);
 	RUN_TEST(test_vtier_early);
+	RUN_TEST(test_vtier_budget);
 	RUN_TEST(test_first_touch);
 	RUN_TEST(test_policy_names);
 	sim_trace_free(&tr);
