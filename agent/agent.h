@@ -118,6 +118,7 @@ struct agent {
 	uint64_t alarm_ns;		/* when it rings, 0: not armed */
 	uint64_t sampler_woke_ns;	/* a sampler fd's last read */
 	struct pace pace;		/* the spacing of sampler reads */
+	struct pace_charge charge;	/* the CPU the budget answers for */
 	struct heat_sample batch[4096];	/* SAMPLE_BATCH samples for the heat table */
 	size_t nbatch;
 	int sample_watch[1024];		/* one per CPU ring at most */

@@ -935,9 +935,10 @@ on_tick(void *arg, int fd)
 	(void)fd;
 	if (++a->tick == 0)
 		a->tick = 1;
-	/* one reading of the CPU clock for the period and the spacing */
+	/* one reading of the CPU clocks for the period and the spacing */
 	if (a->sampler_sleeps || sample_hw_is(&a->sampler))
-		cpu_ns = process_cpu_ns();
+		cpu_ns = pace_charge(&a->charge, thread_cpu_ns(),
+		    process_cpu_ns(), now, cpu_budget(a));
 	read_held_samplers(a);
 	if (!round_busy(a)) {
 		heat_advance(a->heat, now);

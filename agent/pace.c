@@ -13,6 +13,27 @@ pace_woke(struct pace *p, uint64_t gap_ns)
 	    p->wake_gap_ns - p->wake_gap_ns / 8 + gap_ns / 8;
 }
 
+uint64_t
+pace_charge(struct pace_charge *c, uint64_t loop_ns, uint64_t proc_ns,
+    uint64_t wall_ns, double budget)
+{
+	uint64_t loop, other, allow;
+
+	if (c->wall_ns != 0 && wall_ns > c->wall_ns && loop_ns >= c->loop_ns &&
+	    proc_ns >= c->proc_ns) {
+		loop = loop_ns - c->loop_ns;
+		other = proc_ns - c->proc_ns > loop ? proc_ns - c->proc_ns - loop :
+		    0;
+		allow = budget > 0 ? (uint64_t)(budget / 2 *
+		    (double)(wall_ns - c->wall_ns)) : other;
+		c->charged_ns += loop + MIN(other, allow);
+	}
+	c->loop_ns = loop_ns;
+	c->proc_ns = proc_ns;
+	c->wall_ns = wall_ns;
+	return c->charged_ns;
+}
+
 /* The least spacing worth an alarm: it skips at least one wake-up. */
 static uint64_t
 least_space(const struct pace *p)

@@ -54,6 +54,30 @@ struct pace {
 	double frac;		/* the CPU fraction of the last window */
 };
 
+/*
+ * The CPU the budget's levers answer for: the event loop thread's (reads,
+ * samples, ticks), plus the rest of the process's, the round worker's,
+ * up to half the budget.  Policy rounds are spaced by the heat table's
+ * size, not by the budget (policy_round_due): on a large table whose hot
+ * set moves they alone may take several times the budget, and spacing
+ * reads further or raising a PEBS period there would cost promptness
+ * and samples without making a round cheaper.  While the rounds take
+ * less than half the budget this is the whole process's CPU.
+ */
+struct pace_charge {
+	uint64_t loop_ns, proc_ns, wall_ns;	/* the last reading, 0: none */
+	uint64_t charged_ns;	/* the clock handed to pace_tick and the
+				   hardware samplers' period */
+};
+
+/*
+ * At a tick: the loop thread's and the process's CPU clocks, the
+ * monotonic clock and the budget; the charged clock so far.  A clock
+ * that steps back restarts the reading and charges nothing.
+ */
+uint64_t pace_charge(struct pace_charge *c, uint64_t loop_ns, uint64_t proc_ns,
+    uint64_t wall_ns, double budget);
+
 /* A wake-up gap seen while reads were not spaced. */
 void pace_woke(struct pace *p, uint64_t gap_ns);
 /*

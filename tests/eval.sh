@@ -354,10 +354,11 @@ if syn:
 md += ["", "## The agent held to its CPU budget", "",
        "vtier again with the agent's CPU priced (`--agent-cpu %s`, "
        "bench_agent's figures on PVM guests): its reads of the sampler spaced "
-       "within 1%% of a CPU as the agent spaces them.  Rounds and ticks are "
-       "not spaced by the budget (rounds by the table's size), so where they "
-       "alone pass 1%% the modelled agent stays over it; on PEBS it would "
-       "then raise its sample period, which a trace cannot show." %
+       "within 1%% of a CPU as the agent spaces them, rounds counted up to "
+       "half of it.  Rounds and ticks are not spaced by the budget (rounds "
+       "by the table's size), so where they alone pass 1%% the modelled "
+       "agent stays over it; what a PEBS period would do then, a trace "
+       "cannot show." %
        os.environ.get("AGENT_CPU", "?"), ""]
 for b in budgets:
     g0 = gmean([val(t, b, "vtier", "ratio") for t in traces])

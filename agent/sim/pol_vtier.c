@@ -22,11 +22,11 @@
  *
  * The agent's CPU budget ([sampler] cpu_budget) is run only when the
  * agent's CPU is priced (vtier-sim --agent-cpu wakeup=NS,sample=NS,
- * tick=NS): then a clock of its own charges each sample, each read of
- * the sampler at a wake-up, each tick and each round
- * (POLICY_SLOT_COST_NS a slot),
- * and pace.c spaces the reads against the budget on it as main.c does
- * (pace_hold, pace_samplers, hold_samplers): a read puts the next off
+ * tick=NS): then clocks of its own charge each sample, each read of the
+ * sampler at a wake-up and each tick to the loop thread, each round
+ * (POLICY_SLOT_COST_NS a slot) to the worker, and pace.c spaces the reads
+ * against the budget on them as main.c does (pace_charge, pace_hold,
+ * pace_samplers, hold_samplers): a read puts the next off
  * until the spacing has passed (the alarm: the first sample after it),
  * and while no early round can come, or the spacing reaches the
  * interval, the ticks read the sampler and wake-ups cost nothing.
@@ -74,7 +74,9 @@ struct vtier {
 	bool priced;
 	struct sim_cpu cpu;	/* what a read and a sample cost */
 	double budget_cpu;	/* [sampler] cpu_budget, a fraction of one */
-	double cpu_ns;		/* the modelled process CPU clock */
+	double cpu_ns;		/* the modelled loop thread's CPU clock */
+	double round_cpu_ns;	/* the modelled round worker's */
+	struct pace_charge charge;
 	struct pace pace;
 	uint64_t read_ns;	/* the last read at a wake-up (0: none) */
 	uint64_t alarm_ns;	/* spaced: the next read (0: not spaced) */
@@ -206,7 +208,7 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 		size_t nslots;
 
 		(void)heat_slots(v->heat, &nslots);
-		v->cpu_ns += (double)nslots * POLICY_SLOT_COST_NS;
+		v->round_cpu_ns += (double)nslots * POLICY_SLOT_COST_NS;
 	}
 	policy_heat_clock(v->heat, &v->cfg, v->budget);
 	if ((rc = migrate_fast_used(v->mig, &used)) < 0)
@@ -324,13 +326,16 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	heat_advance(v->heat, now);
 	(void)heat_slots(v->heat, &nslots);
 	if (v->priced) {
-		/* main.c pace_samplers: the tick's cost, then the window */
+		/* main.c on_tick: the tick's cost, the charged clock, the
+		 * window (pace_samplers) */
 		v->cpu_ns += v->cpu.tick_ns;
-		(void)pace_tick(&v->pace, (uint64_t)v->cpu_ns, now,
-		    v->budget_cpu, MIN(v->cfg.interval_ms, HOLD_MAX_MS) *
-		    1000000ULL);
+		(void)pace_tick(&v->pace, pace_charge(&v->charge,
+		    (uint64_t)v->cpu_ns, (uint64_t)(v->cpu_ns + v->round_cpu_ns),
+		    now, v->budget_cpu), now, v->budget_cpu,
+		    MIN(v->cfg.interval_ms, HOLD_MAX_MS) * 1000000ULL);
 		if (now > run->t0)
-			run->agent_cpu = v->cpu_ns / (double)(now - run->t0);
+			run->agent_cpu = (v->cpu_ns + v->round_cpu_ns) /
+			    (double)(now - run->t0);
 		run->sampler_waits = v->waits;
 	}
 	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots,

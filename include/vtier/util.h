@@ -41,6 +41,8 @@ void format_size(uint64_t bytes, char *buf, size_t len);
 uint64_t now_ns(void);
 /* The calling process's CPU time (all threads) in nanoseconds, 0 if unknown. */
 uint64_t process_cpu_ns(void);
+/* The calling thread's CPU time in nanoseconds, 0 if unknown. */
+uint64_t thread_cpu_ns(void);
 
 /*
  * Read a whole (small, sysfs/procfs) file into buf, NUL-terminated,

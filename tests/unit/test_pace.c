@@ -99,6 +99,37 @@ test_pace_clocks(void)
 	ASSERT_EQ(p.space_ns, 50 * MS);
 }
 
+/*
+ * The charged clock: the loop thread's CPU, plus the rest of the process's
+ * up to half the budget.  1% budget, 50 ms ticks: 250 us of the worker a
+ * tick at most.
+ */
+static void
+test_pace_charge(void)
+{
+	struct pace_charge c = { 0 };
+	uint64_t loop = 5 * S, proc = 7 * S, wall = 100 * S;
+
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 0);	/* first */
+	/* rounds cheap: the whole process, 200 + 100 us */
+	loop += 200000, proc += 300000, wall += 50 * MS;
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 300000);
+	/* rounds at 4% (2 ms a tick): only 250 us of them */
+	loop += 200000, proc += 2200000, wall += 50 * MS;
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 750000);
+	/* a process clock below the loop's (read apart): no rounds */
+	loop += 400000, proc += 300000, wall += 50 * MS;
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 1150000);
+	/* clocks that step back charge nothing and restart the reading */
+	ASSERT_EQ(pace_charge(&c, loop - 1, proc, wall + 50 * MS, 0.01),
+	    1150000);
+	ASSERT_EQ(pace_charge(&c, loop + 100000, proc + 100000, wall,
+	    0.01), 1150000);
+	/* no budget: everything counts */
+	ASSERT_EQ(pace_charge(&c, loop + 200000, proc + 5100000,
+	    wall + 50 * MS, 0), 1150000 + 5000000);
+}
+
 int
 main(void)
 {
@@ -106,5 +137,6 @@ main(void)
 	RUN_TEST(test_pace_grows);
 	RUN_TEST(test_pace_relaxes);
 	RUN_TEST(test_pace_clocks);
+	RUN_TEST(test_pace_charge);
 	TEST_EXIT();
 }
