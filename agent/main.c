@@ -892,7 +892,8 @@ cpu_budget(const struct agent *a)
 /*
  * Space the sampler's reads against the CPU budget (pace.h): a sampler
  * that sleeps the loop only, and no further apart than the samples may
- * wait in its buffer (HOLD_MAX_MS).  cpu_ns: the process CPU clock.
+ * wait in its buffer (HOLD_MAX_MS).  cpu_ns: the CPU the budget counts
+ * (pace_charge).
  */
 static void
 pace_samplers(struct agent *a, uint64_t now, uint64_t cpu_ns)

@@ -14,11 +14,12 @@
  * later.  Only when the spacing is at its longest does the PEBS
  * period rise, which loses samples (perf_ring_period_next).
  *
- * Every PACE_WINDOW_NS the agent's CPU over the window (all threads) is
- * compared with the budget: over it, reads are spaced twice the
- * sampler's own wake-up gap apart at first, then further each window
- * by the CPU over the budget (PACE_STEP to 2 times), up to cap (at or
- * over the interval: read at the ticks); under PACE_LOW of it, the
+ * Every PACE_WINDOW_NS the agent's CPU over the window (all threads, the
+ * round worker up to half the budget: pace_charge) is compared with the
+ * budget: over it, reads are spaced twice the sampler's own wake-up gap
+ * apart at first, then further each window by the CPU over the budget
+ * (PACE_STEP to 2 times), up to cap (at or over the interval: read at
+ * the ticks); under PACE_LOW of it, the
  * spacing shrinks by PACE_STEP, and ends once it would skip no wake-up.
  * One step a window either way, so a noisy window (a round's migration
  * burst also costs CPU) moves it one step and the next ones bring it
