@@ -72,7 +72,7 @@ struct vtier {
 
 	/* the agent's CPU, priced (--agent-cpu) */
 	bool priced;
-	struct sim_cpu cpu;	/* what a read and a sample cost */
+	struct sim_cpu cpu;	/* what a read, a sample, a tick cost */
 	double budget_cpu;	/* [sampler] cpu_budget, a fraction of one */
 	double cpu_ns;		/* the modelled loop thread's CPU clock */
 	double round_cpu_ns;	/* the modelled round worker's */
