@@ -116,7 +116,6 @@ struct agent {
 	int tick_timer;			/* loop watcher ids */
 	int alarm;			/* spaced sampler reads' alarm */
 	uint64_t alarm_ns;		/* when it rings, 0: not armed */
-	uint64_t sampler_woke_ns;	/* a sampler fd's last read */
 	struct pace pace;		/* the spacing of sampler reads */
 	struct pace_charge charge;	/* the CPU the budget answers for */
 	struct heat_sample batch[4096];	/* SAMPLE_BATCH samples for the heat table */

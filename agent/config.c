@@ -211,6 +211,12 @@ config_source_name(enum sampler_source s)
 	return enum_name(source_names, ARRAY_SIZE(source_names) - 1, (int)s);
 }
 
+double
+config_cpu_budget(const struct agent_config *cfg)
+{
+	return (double)cfg->cpu_budget / 10000;
+}
+
 const char *
 config_backend_name(enum migrate_backend b)
 {

@@ -117,6 +117,8 @@ int config_validate(const struct agent_config *cfg, char *err, size_t errlen);
 void config_print(const struct agent_config *cfg, FILE *out);
 
 const char *config_source_name(enum sampler_source s);
+/* [sampler] cpu_budget as a fraction of one CPU (0.01 for 1%). */
+double config_cpu_budget(const struct agent_config *cfg);
 const char *config_backend_name(enum migrate_backend b);
 const char *config_prefault_name(enum prefault_mode p);
 const char *config_shim_name(enum shim_transport t);

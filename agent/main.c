@@ -21,7 +21,6 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vtier/log.h"
@@ -288,31 +287,24 @@ table_slots(struct agent *a)
 static bool
 hold_samplers(struct agent *a)
 {
-	if (!a->sampler_sleeps || a->cfg.interval_ms > HOLD_MAX_MS)
-		return false;
-	return a->pace.space_ns >= a->cfg.interval_ms * 1000000ULL ||
-	    !policy_early_possible(&a->cfg, table_slots(a), a->view.quick,
-	    a->view.promote_bar);
+	return a->sampler_sleeps && pace_at_ticks(&a->pace, a->cfg.interval_ms,
+	    policy_early_possible(&a->cfg, table_slots(a), a->view.quick,
+	    a->view.promote_bar));
 }
 
 /*
  * After a read of the sampler's fd i: while reads are spaced (pace.h),
  * leave it unwatched until the spacing has passed, the alarm set for
  * it; true when held.  Unspaced, the gap since the last wake-up is what
- * a spacing starts from.
+ * a spacing starts from (pace_read).
  */
 static bool
 pace_hold(struct agent *a, int i)
 {
-	uint64_t now = now_ns(), woke = a->sampler_woke_ns, at;
+	uint64_t at = pace_read(&a->pace, now_ns());
 
-	a->sampler_woke_ns = now;
-	if (a->pace.space_ns == 0) {
-		if (woke != 0 && now > woke)
-			pace_woke(&a->pace, now - woke);
+	if (at == 0)
 		return false;
-	}
-	at = now + a->pace.space_ns;
 	if (a->alarm_ns == 0 || at < a->alarm_ns) {
 		if (loop_alarm_at(a->loop, a->alarm, at) < 0)
 			return false;
@@ -863,13 +855,6 @@ on_worker_fd(void *arg, int fd)
 	return true;
 }
 
-/* The longest spacing of reads: the interval, or HOLD_MAX_MS. */
-static uint64_t
-pace_cap(const struct agent *a)
-{
-	return MIN(a->cfg.interval_ms, HOLD_MAX_MS) * 1000000ULL;
-}
-
 /*
  * Whether spacing the reads can save no more CPU: they come at the
  * ticks or the longest spacing already, or the sampler is never spaced.
@@ -878,15 +863,9 @@ pace_cap(const struct agent *a)
 static bool
 pace_spent(struct agent *a)
 {
-	return !a->sampler_sleeps || a->pace.space_ns >= pace_cap(a) ||
+	return !a->sampler_sleeps ||
+	    a->pace.space_ns >= pace_cap_ns(a->cfg.interval_ms) ||
 	    hold_samplers(a);
-}
-
-/* [sampler] cpu_budget as a fraction of one CPU. */
-static double
-cpu_budget(const struct agent *a)
-{
-	return (double)a->cfg.cpu_budget / 10000;
 }
 
 /*
@@ -903,7 +882,8 @@ pace_samplers(struct agent *a, uint64_t now, uint64_t cpu_ns)
 	bool info;
 
 	if (!a->sampler_sleeps ||
-	    !pace_tick(&a->pace, cpu_ns, now, cpu_budget(a), pace_cap(a)))
+	    !pace_tick(&a->pace, cpu_ns, now, config_cpu_budget(&a->cfg),
+	    pace_cap_ns(a->cfg.interval_ms)))
 		return;
 	/* a line every 10 s at most; each change at -d */
 	info = ratelimit_ok(&rl, 10);
@@ -917,7 +897,7 @@ pace_samplers(struct agent *a, uint64_t now, uint64_t cpu_ns)
 		snprintf(how, sizeof(how), "%.1f ms apart",
 		    (double)a->pace.space_ns / 1e6);
 #define PACE_LOG "sampler: read %s (agent CPU %.2f%% over the last second, " \
-	"budget %.2f%%)", how, a->pace.frac * 100, cpu_budget(a) * 100
+	"budget %.2f%%)", how, a->pace.frac * 100, config_cpu_budget(&a->cfg) * 100
 	if (info)
 		log_info(PACE_LOG);
 	else
@@ -939,7 +919,7 @@ on_tick(void *arg, int fd)
 	/* one reading of the CPU clocks for the period and the spacing */
 	if (a->sampler_sleeps || sample_hw_is(&a->sampler))
 		cpu_ns = pace_charge(&a->charge, thread_cpu_ns(),
-		    process_cpu_ns(), now, cpu_budget(a));
+		    process_cpu_ns(), now, config_cpu_budget(&a->cfg));
 	read_held_samplers(a);
 	if (!round_busy(a)) {
 		heat_advance(a->heat, now);
@@ -955,7 +935,7 @@ on_tick(void *arg, int fd)
 		/* the period rises only once spacing reads saves no more */
 		frac = sample_hw_cpu_frac(&a->sampler, cpu_ns, now);
 		sample_hw_adapt(&a->sampler, pace_spent(a) ? frac :
-		    MIN(frac, cpu_budget(a)), cpu_budget(a));
+		    MIN(frac, config_cpu_budget(&a->cfg)), config_cpu_budget(&a->cfg));
 	}
 	pace_samplers(a, now, cpu_ns);
 	if (now - a->rate_ns >= 1000000000ULL) {

@@ -34,6 +34,19 @@ pace_charge(struct pace_charge *c, uint64_t loop_ns, uint64_t proc_ns,
 	return c->charged_ns;
 }
 
+uint64_t
+pace_read(struct pace *p, uint64_t now_ns)
+{
+	uint64_t last = p->read_ns;
+
+	p->read_ns = now_ns;
+	if (p->space_ns != 0)
+		return now_ns + p->space_ns;
+	if (last != 0 && now_ns > last)
+		pace_woke(p, now_ns - last);
+	return 0;
+}
+
 /* The least spacing worth an alarm: it skips at least one wake-up. */
 static uint64_t
 least_space(const struct pace *p)

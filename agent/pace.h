@@ -53,7 +53,37 @@ struct pace {
 				   (moving average), 0: not seen yet */
 	uint64_t cpu_ns, wall_ns;	/* the window's start, 0: none yet */
 	double frac;		/* the CPU fraction of the last window */
+	uint64_t read_ns;	/* the sampler's last read (pace_read), 0: none */
 };
+
+/* The longest spacing for an interval: the interval, or HOLD_MAX_MS. */
+static inline uint64_t
+pace_cap_ns(uint64_t interval_ms)
+{
+	return (interval_ms < HOLD_MAX_MS ? interval_ms : HOLD_MAX_MS) *
+	    1000000ULL;
+}
+
+/*
+ * Whether the timer's ticks read the sampler rather than its wake-ups:
+ * only while the interval is at most HOLD_MAX_MS, and then once the
+ * spacing reaches the interval or no early round can come
+ * (policy_early_possible).
+ */
+static inline bool
+pace_at_ticks(const struct pace *p, uint64_t interval_ms, bool early_possible)
+{
+	if (interval_ms > HOLD_MAX_MS)
+		return false;
+	return p->space_ns >= interval_ms * 1000000ULL || !early_possible;
+}
+
+/*
+ * A read of the sampler at now: unspaced, the gap since the last read
+ * is a wake-up gap (pace_woke), and 0 is returned; spaced, the time the
+ * next read is due.
+ */
+uint64_t pace_read(struct pace *p, uint64_t now_ns);
 
 /*
  * The CPU the budget's levers answer for: the event loop thread's (reads,

@@ -171,7 +171,7 @@ status_format(const struct agent *a, char *buf, size_t len)
 	jkey(&j, "sampler_read_space_seconds");
 	jput(&j, "%.4f", (double)a->pace.space_ns / 1e9);
 	jkey(&j, "cpu_budget");
-	jput(&j, "%.4f", (double)a->cfg.cpu_budget / 10000);
+	jput(&j, "%.4f", config_cpu_budget(&a->cfg));
 	jkey(&j, "budget_unattainable");
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);

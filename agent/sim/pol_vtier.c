@@ -25,8 +25,8 @@
  * tick=NS): then clocks of its own charge each sample, each read of the
  * sampler at a wake-up and each tick to the loop thread, each round
  * (POLICY_SLOT_COST_NS a slot) to the worker, and pace.c spaces the reads
- * against the budget on them as main.c does (pace_charge, pace_hold,
- * pace_samplers, hold_samplers): a read puts the next off
+ * against the budget on them with the calls main.c makes (pace_charge,
+ * pace_tick, pace_read, pace_at_ticks): a read puts the next off
  * until the spacing has passed (the alarm: the first sample after it),
  * and while no early round can come, or the spacing reaches the
  * interval, the ticks read the sampler and wake-ups cost nothing.
@@ -73,12 +73,10 @@ struct vtier {
 	/* the agent's CPU, priced (--agent-cpu) */
 	bool priced;
 	struct sim_cpu cpu;	/* what a read, a sample, a tick cost */
-	double budget_cpu;	/* [sampler] cpu_budget, a fraction of one */
 	double cpu_ns;		/* the modelled loop thread's CPU clock */
 	double round_cpu_ns;	/* the modelled round worker's */
 	struct pace_charge charge;
 	struct pace pace;
-	uint64_t read_ns;	/* the last read at a wake-up (0: none) */
 	uint64_t alarm_ns;	/* spaced: the next read (0: not spaced) */
 	uint64_t waits;		/* reads put off (status sampler_waits) */
 };
@@ -133,7 +131,6 @@ vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 	v->cpu = run->par->cpu;
 	v->priced = v->cpu.wakeup_ns > 0 || v->cpu.sample_ns > 0 ||
 	    v->cpu.tick_ns > 0;
-	v->budget_cpu = (double)v->cfg.cpu_budget / 10000;
 	make_topo(&v->topo, (uint64_t)run->tr->npages * SIM_PAGE_SIZE);
 	if ((rc = policy_heat_create(&v->heat, &v->cfg, v->budget)) < 0)
 		goto err;
@@ -244,39 +241,6 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
  */
 #define SIM_WAKEUP	64
 
-/*
- * main.c hold_samplers: the ticks read the sampler, not its wake-ups,
- * while no early round can come or the spacing reaches the interval.
- */
-static bool
-vt_held(struct vtier *v, size_t nslots)
-{
-	if (v->cfg.interval_ms > HOLD_MAX_MS)
-		return false;
-	return v->pace.space_ns >= v->cfg.interval_ms * 1000000ULL ||
-	    !policy_early_possible(&v->cfg, nslots,
-	    policy_pace_quick(&v->plan), v->plan.promote_bar);
-}
-
-/*
- * A read of the sampler at a wake-up (or at the alarm), priced: what it
- * costs, and main.c pace_hold's spacing after it.
- */
-static void
-vt_read(struct vtier *v, uint64_t now)
-{
-	v->cpu_ns += v->cpu.wakeup_ns;
-	if (v->pace.space_ns == 0) {
-		if (v->read_ns != 0 && now > v->read_ns)
-			pace_woke(&v->pace, now - v->read_ns);
-		v->alarm_ns = 0;
-	} else {
-		v->alarm_ns = now + v->pace.space_ns;
-		v->waits++;
-	}
-	v->read_ns = now;
-}
-
 static void
 vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 {
@@ -299,11 +263,17 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 	v->since_wake = 0;
 	(void)heat_slots(v->heat, &nslots);
 	if (v->priced) {
-		if (vt_held(v, nslots)) {
+		/* main.c hold_samplers: the ticks read it, no wake-up paid */
+		if (pace_at_ticks(&v->pace, v->cfg.interval_ms,
+		    policy_early_possible(&v->cfg, nslots,
+		    policy_pace_quick(&v->plan), v->plan.promote_bar))) {
 			v->alarm_ns = 0;
 			return;
 		}
-		vt_read(v, r->time_ns);
+		/* a read: its cost, then main.c pace_hold's spacing */
+		v->cpu_ns += v->cpu.wakeup_ns;
+		if ((v->alarm_ns = pace_read(&v->pace, r->time_ns)) != 0)
+			v->waits++;
 	}
 	if (heat_watch_seen(v->heat) &&
 	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots,
@@ -326,13 +296,14 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	heat_advance(v->heat, now);
 	(void)heat_slots(v->heat, &nslots);
 	if (v->priced) {
+		double budget = config_cpu_budget(&v->cfg);
+
 		/* main.c on_tick: the tick's cost, the charged clock, the
 		 * window (pace_samplers) */
 		v->cpu_ns += v->cpu.tick_ns;
 		(void)pace_tick(&v->pace, pace_charge(&v->charge,
 		    (uint64_t)v->cpu_ns, (uint64_t)(v->cpu_ns + v->round_cpu_ns),
-		    now, v->budget_cpu), now, v->budget_cpu,
-		    MIN(v->cfg.interval_ms, HOLD_MAX_MS) * 1000000ULL);
+		    now, budget), now, budget, pace_cap_ns(v->cfg.interval_ms));
 		if (now > run->t0)
 			run->agent_cpu = (v->cpu_ns + v->round_cpu_ns) /
 			    (double)(now - run->t0);

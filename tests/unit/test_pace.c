@@ -130,6 +130,43 @@ test_pace_charge(void)
 	    wall + 50 * MS, 0), 1150000 + 5000000);
 }
 
+/* A read: unspaced, a wake-up gap seen; spaced, the next read's time. */
+static void
+test_pace_read(void)
+{
+	struct pace p = { 0 };
+
+	ASSERT_EQ(pace_read(&p, 10 * MS), 0);	/* first: no gap yet */
+	ASSERT_EQ(p.wake_gap_ns, 0);
+	ASSERT_EQ(pace_read(&p, 13 * MS), 0);
+	ASSERT_EQ(p.wake_gap_ns, 3 * MS);
+	ASSERT_EQ(pace_read(&p, 13 * MS), 0);	/* no time passed: no gap */
+	ASSERT_EQ(p.wake_gap_ns, 3 * MS);
+	p.space_ns = 20 * MS;
+	ASSERT_EQ(pace_read(&p, 40 * MS), 60 * MS);
+	ASSERT_EQ(p.wake_gap_ns, 3 * MS);	/* spaced: not a wake-up gap */
+	ASSERT_EQ(p.read_ns, 40 * MS);
+}
+
+/* The ticks read once the spacing reaches the interval, or no early round. */
+static void
+test_pace_ticks(void)
+{
+	struct pace p = { 0 };
+
+	ASSERT_EQ(pace_cap_ns(50), 50 * MS);
+	ASSERT_EQ(pace_cap_ns(20), 20 * MS);
+	ASSERT_EQ(pace_cap_ns(250), (uint64_t)HOLD_MAX_MS * MS);
+	ASSERT_TRUE(!pace_at_ticks(&p, 50, true));
+	ASSERT_TRUE(pace_at_ticks(&p, 50, false));
+	ASSERT_TRUE(!pace_at_ticks(&p, 250, false));	/* over HOLD_MAX_MS */
+	p.space_ns = 49 * MS;
+	ASSERT_TRUE(!pace_at_ticks(&p, 50, true));
+	p.space_ns = 50 * MS;
+	ASSERT_TRUE(pace_at_ticks(&p, 50, true));
+	ASSERT_TRUE(!pace_at_ticks(&p, 250, true));
+}
+
 int
 main(void)
 {
@@ -138,5 +175,7 @@ main(void)
 	RUN_TEST(test_pace_relaxes);
 	RUN_TEST(test_pace_clocks);
 	RUN_TEST(test_pace_charge);
+	RUN_TEST(test_pace_read);
+	RUN_TEST(test_pace_ticks);
 	TEST_EXIT();
 }
