@@ -79,7 +79,8 @@ int sample_parse_line(const char *line, struct sample *out);
  * A writer that could not keep up (a full FIFO) says how many samples it
  * dropped in a comment line of its own, "# lost N": N samples since its
  * previous such line (N decimal, 1 to 2^32 - 1).  1 with *n set for such
- * a line, 0 for any other.  Older readers take it for a comment.
+ * a line, 0 for any other (a line longer than sample_parse_line allows
+ * included).  Older readers take it for a comment.
  */
 int sample_parse_lost(const char *line, uint64_t *n);
 

@@ -179,7 +179,9 @@ sample_parse_lost(const char *line, uint64_t *n)
 	uint64_t v = 0;
 	size_t digits = 0;
 
-	if (strncmp(p, "# lost ", 7) != 0)
+	/* longer than a line may be: malformed to sample_parse_line too */
+	if (strnlen(line, REPLAY_LINE_MAX + 1) > REPLAY_LINE_MAX ||
+	    strncmp(p, "# lost ", 7) != 0)
 		return 0;
 	for (p += 7; *p >= '0' && *p <= '9'; p++) {
 		if (++digits > 10)

@@ -204,6 +204,29 @@ test_parse_lost(void)
 	ASSERT_EQ(sample_parse_lost("# lost 00000000001", &n), 0);
 	ASSERT_EQ(sample_parse_lost("1 2 0x10", &n), 0);
 	ASSERT_EQ_U(n, 7);
+
+	/*
+	 * A line longer than REPLAY_LINE_MAX (256) is malformed, blanks and
+	 * all, whichever parser reads it (fuzz_trace found the two apart).
+	 */
+	{
+		char line[300];
+
+		memset(line, ' ', sizeof(line));
+		memcpy(line, "# lost 5", 8);
+		line[256] = '\0';
+		ASSERT_EQ(sample_parse_lost(line, &n), 1);
+		ASSERT_EQ(sample_parse_line(line, &s), 0);
+		line[256] = ' ';
+		line[257] = '\0';
+		ASSERT_EQ(sample_parse_lost(line, &n), 0);
+		ASSERT_EQ(sample_parse_line(line, &s), -EINVAL);
+		memset(line, ' ', sizeof(line));
+		memcpy(line + 249, "# lost 5", 9);
+		ASSERT_EQ(sample_parse_lost(line, &n), 0);
+		ASSERT_EQ(sample_parse_line(line, &s), -EINVAL);
+		ASSERT_EQ_U(n, 5);
+	}
 }
 
 struct got {
