@@ -24,6 +24,7 @@
 #include "heat.h"
 #include "proc.h"
 #include "thp.h"
+#include "zeropage.h"
 
 #define PG	4096ULL
 #define SEC	1000000000ULL
@@ -240,7 +241,7 @@ test_child(void)
 	const struct heat_entry *s;
 	size_t n;
 	pid_t pid = spawn(&l);
-	bool huge;
+	bool huge, zero;
 	int steps;
 
 	ASSERT_TRUE(pid > 0);
@@ -284,9 +285,13 @@ test_child(void)
 			ASSERT_TRUE(entry(h, pid, va, false) != NULL);
 		}
 	}
+	zero = zero_page_mapped();
+	if (!zero)
+		fprintf(stderr, "  skip the zero-page checks: this kernel gives "
+		    "read faults pages of their own\n");
 	for (size_t i = 0; i < 256; i++) {
 		ASSERT_TRUE(entry(h, pid, l.shared + i * PG, false) == NULL);
-		ASSERT_TRUE(entry(h, pid, l.zero + i * PG, false) == NULL);
+		ASSERT_TRUE(!zero || entry(h, pid, l.zero + i * PG, false) == NULL);
 	}
 	/* every entry but the sampled one was adopted */
 	s = heat_slots(h, &n);
