@@ -17,16 +17,24 @@ uint64_t
 pace_charge(struct pace_charge *c, uint64_t loop_ns, uint64_t proc_ns,
     uint64_t wall_ns, double budget)
 {
-	uint64_t loop, other, allow;
+	uint64_t loop, other, take;
 
 	if (c->wall_ns != 0 && wall_ns > c->wall_ns && loop_ns >= c->loop_ns &&
 	    proc_ns >= c->proc_ns) {
 		loop = loop_ns - c->loop_ns;
 		other = proc_ns - c->proc_ns > loop ? proc_ns - c->proc_ns - loop :
 		    0;
-		allow = budget > 0 ? (uint64_t)(budget / 2 *
-		    (double)(wall_ns - c->wall_ns)) : other;
-		c->charged_ns += loop + MIN(other, allow);
+		take = other;
+		if (budget > 0) {
+			double credit = (double)c->credit_ns + budget / 2 *
+			    (double)(wall_ns - c->wall_ns);
+			double cap = budget / 2 * (double)PACE_WINDOW_NS;
+
+			c->credit_ns = (uint64_t)MIN(credit, cap);
+			take = MIN(other, c->credit_ns);
+			c->credit_ns -= take;
+		}
+		c->charged_ns += loop + take;
 	}
 	c->loop_ns = loop_ns;
 	c->proc_ns = proc_ns;
@@ -61,6 +69,7 @@ pace_tick(struct pace *p, uint64_t cpu_ns, uint64_t wall_ns, double budget,
 	uint64_t old = p->space_ns, next = old;
 	double f;
 
+	p->window_ended = false;
 	if (p->wall_ns == 0 || wall_ns < p->wall_ns || cpu_ns < p->cpu_ns) {
 		p->cpu_ns = cpu_ns;
 		p->wall_ns = wall_ns;
@@ -71,6 +80,7 @@ pace_tick(struct pace *p, uint64_t cpu_ns, uint64_t wall_ns, double budget,
 	p->frac = (double)(cpu_ns - p->cpu_ns) / (double)(wall_ns - p->wall_ns);
 	p->cpu_ns = cpu_ns;
 	p->wall_ns = wall_ns;
+	p->window_ended = true;
 	if (budget <= 0)
 		return false;
 	if (p->frac > budget) {

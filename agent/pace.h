@@ -53,6 +53,8 @@ struct pace {
 				   (moving average), 0: not seen yet */
 	uint64_t cpu_ns, wall_ns;	/* the window's start, 0: none yet */
 	double frac;		/* the CPU fraction of the last window */
+	bool window_ended;	/* the last pace_tick closed a window: frac
+				   is new (the PEBS/IBS period adapts) */
 	uint64_t read_ns;	/* the sampler's last read (pace_read), 0: none */
 };
 
@@ -88,7 +90,11 @@ uint64_t pace_read(struct pace *p, uint64_t now_ns);
 /*
  * The CPU the budget's levers answer for: the event loop thread's (reads,
  * samples, ticks), plus the rest of the process's, the round worker's,
- * up to half the budget.  Policy rounds are spaced by the heat table's
+ * up to half the budget, on average: the allowance not used by one tick
+ * is kept for the next ones, up to a window's (PACE_WINDOW_NS), since a
+ * round is a lump in one tick (a 64K-slot table: 1.3 ms every 330 ms,
+ * 0.4% of a CPU), and an allowance of a tick's half budget (250 us at
+ * 1%) took 0.08% of it.  Policy rounds are spaced by the heat table's
  * size, not by the budget (policy_round_due): on a large table whose hot
  * set moves they alone may take several times the budget, and spacing
  * reads further or raising a PEBS period there would cost promptness
@@ -97,6 +103,7 @@ uint64_t pace_read(struct pace *p, uint64_t now_ns);
  */
 struct pace_charge {
 	uint64_t loop_ns, proc_ns, wall_ns;	/* the last reading, 0: none */
+	uint64_t credit_ns;	/* the rounds' allowance not yet used */
 	uint64_t charged_ns;	/* the clock handed to pace_tick and the
 				   hardware samplers' period */
 };
@@ -114,7 +121,8 @@ void pace_woke(struct pace *p, uint64_t gap_ns);
 /*
  * At a tick: the process's CPU clock and the monotonic clock, the budget
  * (a fraction of one CPU) and the largest spacing (cap_ns).  True when
- * a window ended and the spacing changed.
+ * a window ended and the spacing changed; p->window_ended when a window
+ * ended.
  */
 bool pace_tick(struct pace *p, uint64_t cpu_ns, uint64_t wall_ns,
     double budget, uint64_t cap_ns);

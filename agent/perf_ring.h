@@ -226,6 +226,9 @@ int perf_ring_set_ncpus(const struct perf_ring_set *set);
  */
 uint64_t perf_ring_period_next(uint64_t cur, double cpu_frac, double budget,
     uint64_t min, uint64_t max, unsigned align);
+/* PEBS: adaptation may raise the period this many times (sample_pebs.c;
+ * vtier-sim models the same). */
+#define HW_PERIOD_SPAN	256
 
 /* Online CPUs from a cpulist file ("0-3,8"): count, or -errno. */
 int perf_ring_cpulist(const char *path, int *cpus, int max);
@@ -240,18 +243,11 @@ bool sample_hw_waiting(const struct sampler *s);
 int sample_hw_enable(struct sampler *s);
 /*
  * Adapt the period so the agent's own CPU time stays under budget (a
- * fraction of one CPU, [sampler] cpu_budget): call once per tick with
- * the agent's CPU fraction since the last call (sample_hw_cpu_frac).
- * 1 if the period changed, 0 if not, -errno.
+ * fraction of one CPU, [sampler] cpu_budget): call once per pace window
+ * with the agent's CPU fraction over it (pace.h, pace.frac).  1 if the
+ * period changed, 0 if not, -errno.
  */
 int sample_hw_adapt(struct sampler *s, double cpu_frac, double budget);
-/*
- * The agent's CPU time over wall time since the previous call (0 the
- * first time), from the caller's readings of the process CPU clock and
- * the monotonic clock, in ns: the sampler reads no clock of its own.
- */
-double sample_hw_cpu_frac(struct sampler *s, uint64_t cpu_ns,
-    uint64_t wall_ns);
 uint64_t sample_hw_period(const struct sampler *s);
 /* Counters including per-level counts; -EINVAL if not a hw sampler. */
 int sample_hw_counters(const struct sampler *s, struct perf_ring_stats *out);

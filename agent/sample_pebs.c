@@ -35,13 +35,11 @@
  * (bench_wakeup), which the CPU budget pays for with a longer period.
  */
 #define HW_WAKEUP	64
-#define HW_PERIOD_SPAN	256	/* adaptation may raise the period 256x */
 
 /* What a hardware sampler keeps in s->priv. */
 struct hw {
 	struct perf_ring_set *set;
 	struct probe_table table;
-	uint64_t cpu_ns, wall_ns;	/* sample_hw_cpu_frac's last reading */
 };
 
 bool
@@ -80,23 +78,6 @@ sample_hw_enable(struct sampler *s)
 	}
 	log_info("sampler %s: sampling enabled", s->ops->name);
 	return 0;
-}
-
-double
-sample_hw_cpu_frac(struct sampler *s, uint64_t cpu_ns, uint64_t wall_ns)
-{
-	struct hw *hw;
-	double frac = 0;
-
-	if (!sample_hw_is(s))
-		return 0;
-	hw = s->priv;
-	if (hw->wall_ns != 0 && wall_ns > hw->wall_ns && cpu_ns >= hw->cpu_ns)
-		frac = (double)(cpu_ns - hw->cpu_ns) /
-		    (double)(wall_ns - hw->wall_ns);
-	hw->cpu_ns = cpu_ns;
-	hw->wall_ns = wall_ns;
-	return frac;
 }
 
 int

@@ -355,10 +355,12 @@ md += ["", "## The agent held to its CPU budget", "",
        "vtier again with the agent's CPU priced (`--agent-cpu %s`, "
        "bench_agent's figures on PVM guests): its reads of the sampler spaced "
        "within 1%% of a CPU as the agent spaces them, rounds counted up to "
-       "half of it.  Rounds and ticks are not spaced by the budget (rounds "
-       "by the table's size), so where they alone pass 1%% the modelled "
-       "agent stays over it; what a PEBS period would do then, a trace "
-       "cannot show." %
+       "half of it, and once the spacing is at its longest the PEBS period "
+       "raised as the agent raises it: the agent then sees only part of the "
+       "trace's samples (samples skipped).  Rounds are not spaced by the "
+       "budget (by the table's size), so where they alone pass half of it "
+       "the modelled agent stays over 1%%, and its period rises until the "
+       "rest keeps to the other half." %
        os.environ.get("AGENT_CPU", "?"), ""]
 for b in budgets:
     g0 = gmean([val(t, b, "vtier", "ratio") for t in traces])
@@ -373,10 +375,14 @@ for b in budgets:
            for t in traces}
     spaced = [t for t in traces if int(rows[(t, b, "vtier-budgeted")]["sampler_waits"]) > 0]
     over = ["%s %.2f%%" % (t, cpu[t]) for t in traces if cpu[t] > 1.0]
+    skipped = ["%s %dK" % (t, int(rows[(t, b, "vtier-budgeted")]["samples_skipped"]) // 1000)
+               for t in traces if int(rows[(t, b, "vtier-budgeted")]["samples_skipped"]) > 0]
     md.append("- %s%%: geomean hit/oracle %.4f -> %.4f, slowdown %.4f -> %.4f; "
-              "moved by 0.001 or more: %s; reads spaced on %s; over 1%%: %s" %
+              "moved by 0.001 or more: %s; reads spaced on %s; samples skipped "
+              "on %s; over 1%%: %s" %
               (b, g0, g1, s0, s1, ", ".join(moved) or "none",
-               ", ".join(spaced) or "none", ", ".join(over) or "none"))
+               ", ".join(spaced) or "none", ", ".join(skipped) or "none",
+               ", ".join(over) or "none"))
 md.append("")
 with open(os.path.join(out, "results.md"), "w") as f:
     f.write("\n".join(md) + "\n")

@@ -154,6 +154,7 @@ sim_run_policy(const struct sim_trace *tr, const struct sim_params *par,
 	res->demoted = run.demoted;
 	res->agent_cpu = run.agent_cpu;
 	res->sampler_waits = run.sampler_waits;
+	res->samples_skipped = run.samples_skipped;
 	rc = 0;
 out:
 	if (st != NULL && pol->fini)

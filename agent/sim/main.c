@@ -168,8 +168,9 @@ summary(const struct sim_result *r, const struct sim_result *oracle,
 	    sim_cost_slowdown(cost, r->samples, r->hits,
 	    charged(r, oracle, r->promoted, r->demoted)));
 	if (r->agent_cpu >= 0)
-		printf(" agent_cpu=%.4f%% sampler_waits=%llu", r->agent_cpu * 100,
-		    (unsigned long long)r->sampler_waits);
+		printf(" agent_cpu=%.4f%% sampler_waits=%llu samples_skipped=%llu",
+		    r->agent_cpu * 100, (unsigned long long)r->sampler_waits,
+		    (unsigned long long)r->samples_skipped);
 	printf("\n");
 }
 

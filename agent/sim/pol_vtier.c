@@ -30,10 +30,13 @@
  * until the spacing has passed (the alarm: the first sample after it),
  * and while no early round can come, or the spacing reaches the
  * interval, the ticks read the sampler and wake-ups cost nothing.
- * Unpriced, the agent reads at every wake-up, as if its budget were
- * never reached.  What a PEBS sampler does once the spacing is at its
- * longest, a longer period, is not modelled: the trace's samples are
- * all there is, and the modelled CPU may then stay over the budget.
+ * Once the spacing saves no more (at its longest, or the ticks read),
+ * the PEBS period rises as main.c on_tick raises it, on the pace's
+ * window (perf_ring_period_next, up to HW_PERIOD_SPAN times): a period
+ * k times the trace's takes 1 in k of its samples, and the others never
+ * reach the agent (samples_skipped).  The pay rule keeps the configured
+ * period, as the agent's does.  Unpriced, the agent reads at every
+ * wake-up, as if its budget were never reached.
  *
  * The "machine" is the sim migrator: node 0 fast (with CPUs), node 1
  * slow.  Each page is first-touched on the node the engine placed it on,
@@ -50,6 +53,7 @@
 #include "heat.h"
 #include "migrate.h"
 #include "pace.h"
+#include "perf_ring.h"
 #include "policy.h"
 #include "topo.h"
 #include "sim.h"
@@ -79,6 +83,10 @@ struct vtier {
 	struct pace pace;
 	uint64_t alarm_ns;	/* spaced: the next read (0: not spaced) */
 	uint64_t waits;		/* reads put off (status sampler_waits) */
+	uint64_t period_base;	/* the trace's: [sampler] period, at least 1 */
+	uint64_t period;	/* the PEBS period now (accesses a sample) */
+	uint64_t thin;		/* accesses since the last sample taken */
+	uint64_t skipped;	/* trace samples the period did not take */
 };
 
 /* Two nodes, as a guest with a CXL node sees them. */
@@ -131,6 +139,7 @@ vt_init(struct sim_run *run, void **state, uint64_t *tick_ns)
 	v->cpu = run->par->cpu;
 	v->priced = v->cpu.wakeup_ns > 0 || v->cpu.sample_ns > 0 ||
 	    v->cpu.tick_ns > 0;
+	v->period = v->period_base = MAX(v->cfg.sample_period, 1);
 	make_topo(&v->topo, (uint64_t)run->tr->npages * SIM_PAGE_SIZE);
 	if ((rc = policy_heat_create(&v->heat, &v->cfg, v->budget)) < 0)
 		goto err;
@@ -247,6 +256,15 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 	struct vtier *v = state;
 	size_t nslots;
 
+	if (v->period > v->period_base) {
+		/* a longer period: 1 in period / period_base taken */
+		v->thin += v->period_base;
+		if (v->thin < v->period) {
+			run->samples_skipped = ++v->skipped;
+			return;
+		}
+		v->thin -= v->period;
+	}
 	heat_record(v->heat, key_pid(run, r->page), key_addr(run, r->page),
 	    false, r->time_ns);
 	v->cpu_ns += v->cpu.sample_ns;
@@ -297,13 +315,24 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	(void)heat_slots(v->heat, &nslots);
 	if (v->priced) {
 		double budget = config_cpu_budget(&v->cfg);
+		uint64_t base = v->period_base;
+		bool spent;
 
 		/* main.c on_tick: the tick's cost, the charged clock, the
-		 * window (pace_samplers) */
+		 * window (pace_samplers), then the period (pace_spent) */
 		v->cpu_ns += v->cpu.tick_ns;
+		spent = v->pace.space_ns >= pace_cap_ns(v->cfg.interval_ms) ||
+		    pace_at_ticks(&v->pace, v->cfg.interval_ms,
+		    policy_early_possible(&v->cfg, nslots,
+		    policy_pace_quick(&v->plan), v->plan.promote_bar));
 		(void)pace_tick(&v->pace, pace_charge(&v->charge,
 		    (uint64_t)v->cpu_ns, (uint64_t)(v->cpu_ns + v->round_cpu_ns),
 		    now, budget), now, budget, pace_cap_ns(v->cfg.interval_ms));
+		if (v->pace.window_ended)
+			v->period = perf_ring_period_next(v->period, spent ?
+			    v->pace.frac : MIN(v->pace.frac, budget), budget,
+			    base, base > UINT64_MAX / HW_PERIOD_SPAN ?
+			    UINT64_MAX : base * HW_PERIOD_SPAN, 1);
 		if (now > run->t0)
 			run->agent_cpu = (v->cpu_ns + v->round_cpu_ns) /
 			    (double)(now - run->t0);

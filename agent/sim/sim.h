@@ -190,6 +190,8 @@ struct sim_result {
 	double agent_cpu;	/* the modelled agent's CPU, a fraction of one
 				   (vtier with --agent-cpu; < 0: none) */
 	uint64_t sampler_waits;	/* its reads put off for the budget */
+	uint64_t samples_skipped;	/* trace samples its longer PEBS
+				   period would not have taken */
 	struct sim_epoch *ep;
 	size_t nep;
 };
@@ -205,6 +207,7 @@ struct sim_run {
 	uint64_t t0;		/* time of the first sample */
 	double agent_cpu;	/* the policy's modelled CPU (< 0: none) */
 	uint64_t sampler_waits;
+	uint64_t samples_skipped;
 };
 
 static inline bool

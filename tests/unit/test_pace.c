@@ -37,7 +37,9 @@ test_pace_grows(void)
 	ASSERT_EQ(p.wake_gap_ns, 3200000);
 	/* within a window: nothing yet */
 	ASSERT_TRUE(!pace_tick(&p, cpu + S, wall + S / 2, 0.01, 50 * MS));
+	ASSERT_TRUE(!p.window_ended);
 	ASSERT_TRUE(window(&p, &cpu, &wall, 0.012, 50 * MS));
+	ASSERT_TRUE(p.window_ended);	/* the period adapts on it */
 	ASSERT_EQ(p.space_ns, 6400000);
 	for (size_t i = 0; i < ARRAY_SIZE(up); i++) {
 		ASSERT_EQ(window(&p, &cpu, &wall, up[i].frac, 50 * MS),
@@ -70,6 +72,7 @@ test_pace_relaxes(void)
 		ASSERT_TRUE(window(&p, &cpu, &wall, 0.0112, 50 * MS));
 	ASSERT_EQ(p.space_ns, 3814696);	/* 1.25^6 ms, truncated */
 	ASSERT_TRUE(!window(&p, &cpu, &wall, 0.0081, 50 * MS));
+	ASSERT_TRUE(p.window_ended);	/* ended, no change */
 	ASSERT_TRUE(!window(&p, &cpu, &wall, 0.0099, 50 * MS));
 	ASSERT_TRUE(window(&p, &cpu, &wall, 0.0079, 50 * MS));
 	ASSERT_EQ(p.space_ns, 3051756);
@@ -102,7 +105,7 @@ test_pace_clocks(void)
 /*
  * The charged clock: the loop thread's CPU, plus the rest of the process's
  * up to half the budget.  1% budget, 50 ms ticks: 250 us of the worker a
- * tick at most.
+ * tick, and what earlier ticks left.
  */
 static void
 test_pace_charge(void)
@@ -111,23 +114,56 @@ test_pace_charge(void)
 	uint64_t loop = 5 * S, proc = 7 * S, wall = 100 * S;
 
 	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 0);	/* first */
-	/* rounds cheap: the whole process, 200 + 100 us */
+	/* rounds cheap: the whole process, 200 + 100 us (150 us left) */
 	loop += 200000, proc += 300000, wall += 50 * MS;
 	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 300000);
-	/* rounds at 4% (2 ms a tick): only 250 us of them */
+	/* rounds at 4% (2 ms a tick): the 150 us left and this tick's 250 */
 	loop += 200000, proc += 2200000, wall += 50 * MS;
-	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 750000);
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 900000);
+	/* and from then on 250 us a tick, half the budget */
+	loop += 200000, proc += 2200000, wall += 50 * MS;
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 1350000);
 	/* a process clock below the loop's (read apart): no rounds */
 	loop += 400000, proc += 300000, wall += 50 * MS;
-	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 1150000);
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), 1750000);
 	/* clocks that step back charge nothing and restart the reading */
 	ASSERT_EQ(pace_charge(&c, loop - 1, proc, wall + 50 * MS, 0.01),
-	    1150000);
+	    1750000);
 	ASSERT_EQ(pace_charge(&c, loop + 100000, proc + 100000, wall,
-	    0.01), 1150000);
+	    0.01), 1750000);
 	/* no budget: everything counts */
 	ASSERT_EQ(pace_charge(&c, loop + 200000, proc + 5100000,
-	    wall + 50 * MS, 0), 1150000 + 5000000);
+	    wall + 50 * MS, 0), 1750000 + 5000000);
+}
+
+/*
+ * A round is a lump: 1.3 ms in one tick every 330 ms (a 64K-slot table,
+ * 0.4% of a CPU) counts whole, from the allowance the ticks between kept;
+ * the allowance keeps at most a window's, 5 ms at 1%.
+ */
+static void
+test_pace_charge_lumps(void)
+{
+	struct pace_charge c = { 0 };
+	uint64_t loop = S, proc = S, wall = S, want = 0;
+
+	(void)pace_charge(&c, loop, proc, wall, 0.01);
+	for (int r = 0; r < 10; r++) {
+		for (int t = 0; t < 6; t++) {
+			loop += 300000, proc += 300000, wall += 50 * MS;
+			want += 300000;
+			ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), want);
+		}
+		loop += 300000, proc += 300000 + 1300000, wall += 30 * MS;
+		want += 300000 + 1300000;
+		ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01), want);
+	}
+	/* 10 s idle: 5 ms kept, not 50: a 20 ms round counts 5 of it */
+	wall += 10 * S;
+	(void)pace_charge(&c, loop, proc, wall, 0.01);
+	proc += 20 * MS, wall += 50 * MS;
+	ASSERT_EQ(pace_charge(&c, loop, proc, wall, 0.01),
+	    want + 5 * MS);
 }
 
 /* A read: unspaced, a wake-up gap seen; spaced, the next read's time. */
@@ -175,6 +211,7 @@ main(void)
 	RUN_TEST(test_pace_relaxes);
 	RUN_TEST(test_pace_clocks);
 	RUN_TEST(test_pace_charge);
+	RUN_TEST(test_pace_charge_lumps);
 	RUN_TEST(test_pace_read);
 	RUN_TEST(test_pace_ticks);
 	TEST_EXIT();

@@ -425,28 +425,36 @@ test_no_pmu_message(void)
 static void
 test_period_next(void)
 {
-	/* over budget: grow by cpu/budget, bounded to [1.25x, 4x] */
+	/* over budget: grow by cpu/budget, at least a unit, at most 4x */
 	ASSERT_EQ_U(perf_ring_period_next(1000, 0.02, 0.01, 100, 100000, 1),
 	    2000);
 	ASSERT_EQ_U(perf_ring_period_next(1000, 0.5, 0.01, 100, 100000, 1),
 	    4000);
-	ASSERT_EQ_U(perf_ring_period_next(1000, 0.0101, 0.01, 100, 100000,
+	ASSERT_EQ_U(perf_ring_period_next(1000, 0.0125, 0.01, 100, 100000,
 	    1), 1250);
+	ASSERT_EQ_U(perf_ring_period_next(1000, 0.01001, 0.01, 100, 100000,
+	    1), 1001);
 	ASSERT_EQ_U(perf_ring_period_next(60000, 1.0, 0.01, 100, 100000, 1),
 	    100000);
-	/* well under budget: halve, not below min */
+	/* under 80% of the budget: a step of 1.25 down, not below min */
 	ASSERT_EQ_U(perf_ring_period_next(1000, 0.001, 0.01, 100, 100000, 1),
-	    500);
-	ASSERT_EQ_U(perf_ring_period_next(150, 0.0, 0.01, 100, 100000, 1),
+	    800);
+	ASSERT_EQ_U(perf_ring_period_next(1000, 0.0079, 0.01, 100, 100000,
+	    1), 800);
+	ASSERT_EQ_U(perf_ring_period_next(110, 0.0, 0.01, 100, 100000, 1),
 	    100);
 	/* in between: unchanged */
-	ASSERT_EQ_U(perf_ring_period_next(1000, 0.005, 0.01, 100, 100000, 1),
+	ASSERT_EQ_U(perf_ring_period_next(1000, 0.0081, 0.01, 100, 100000,
+	    1), 1000);
+	ASSERT_EQ_U(perf_ring_period_next(1000, 0.01, 0.01, 100, 100000, 1),
 	    1000);
 	/* IBS: multiples of 16 */
 	ASSERT_EQ_U(perf_ring_period_next(10016, 0.02, 0.01, 10016, 0xFFFF0,
 	    16), 20032);
 	ASSERT_EQ_U(perf_ring_period_next(10016, 0.011, 0.01, 10016, 0xFFFF0,
-	    16), 12528);
+	    16), 11024);
+	ASSERT_EQ_U(perf_ring_period_next(10016, 0.01001, 0.01, 10016,
+	    0xFFFF0, 16), 10032);
 	ASSERT_EQ_U(perf_ring_period_next(0xFFF00, 1.0, 0.01, 16, 0xFFFF0,
 	    16), 0xFFFF0);
 	/* nonsense in: the period stays within bounds */

@@ -371,6 +371,30 @@ test_vtier_budget(void)
 	ASSERT_TRUE(res.agent_cpu > 0.005 && res.agent_cpu < 0.015);
 	ASSERT_LE(res.hits, hits);
 	ASSERT_TRUE(res.promoted > 0);
+	ASSERT_EQ(res.samples_skipped, 0);	/* spacing the reads did it */
+}
+
+/*
+ * Samples that alone cost twice the budget (1 us each at 20,000 a
+ * second): spacing the reads cannot help, and once it is at its longest
+ * the PEBS period rises, as the agent raises it, until the samples the
+ * agent still sees fit; the others never reach it (samples_skipped).
+ */
+static void
+test_vtier_period(void)
+{
+	reset(512);
+	fresh_trace();
+	par.cpu.sample_ns = 1000;
+	ASSERT_EQ(run(&sim_policy_vtier), 0);
+	ASSERT_TRUE(res.samples_skipped > 40000);	/* of 200,000 */
+	ASSERT_TRUE(res.samples_skipped < 160000);
+	ASSERT_TRUE(res.agent_cpu < 0.015);
+	ASSERT_TRUE(res.promoted > 0);
+	/* unpriced, every sample reaches the agent */
+	memset(&par.cpu, 0, sizeof(par.cpu));
+	ASSERT_EQ(run(&sim_policy_vtier), 0);
+	ASSERT_EQ(res.samples_skipped, 0);
 }
 
 static void
@@ -405,6 +429,7 @@ main(void)
 	RUN_TEST(test_vtier);
 	RUN_TEST(test_vtier_early);
 	RUN_TEST(test_vtier_budget);
+	RUN_TEST(test_vtier_period);
 	RUN_TEST(test_first_touch);
 	RUN_TEST(test_policy_names);
 	sim_trace_free(&tr);
