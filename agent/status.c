@@ -25,6 +25,7 @@
 #include "agent.h"
 #include "chan.h"
 #include "migrate.h"
+#include "perf_ring.h"
 #include "sampleq.h"
 
 struct jbuf {
@@ -172,6 +173,8 @@ status_format(const struct agent *a, char *buf, size_t len)
 	jput(&j, "%.4f", (double)a->pace.space_ns / 1e9);
 	jkey(&j, "cpu_budget");
 	jput(&j, "%.4f", config_cpu_budget(&a->cfg));
+	/* the PEBS/IBS period now, which the budget raises (0: replay) */
+	ju(&j, "sample_period", sample_hw_period(&a->sampler));
 	jkey(&j, "budget_unattainable");
 	jput(&j, "%s", a->unattainable ? "true" : "false");
 	ju(&j, "shortfall_bytes", a->shortfall);

@@ -404,6 +404,9 @@ static const struct metric agent_metrics[] = {
 	GAUGE("vtier_agent_cpu_budget_ratio", "cpu_budget",
 	    "The agent's CPU budget, a fraction of one CPU ([sampler] "
 	    "cpu_budget)."),
+	GAUGE("vtier_agent_sample_period", "sample_period",
+	    "The PEBS or IBS sample period now, raised over the CPU budget "
+	    "(0: a sampler without one)."),
 	GAUGE("vtier_agent_tracked_pages", "tracked_pages",
 	    "Pages in the heat table."),
 	COUNTER("vtier_agent_adopted_pages_total", "adopted_pages",
