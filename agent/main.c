@@ -863,9 +863,9 @@ on_worker_fd(void *arg, int fd)
 static bool
 pace_spent(struct agent *a)
 {
-	return !a->sampler_sleeps ||
-	    a->pace.space_ns >= pace_cap_ns(a->cfg.interval_ms) ||
-	    hold_samplers(a);
+	return !a->sampler_sleeps || pace_at_cap(&a->pace, a->cfg.interval_ms,
+	    policy_early_possible(&a->cfg, table_slots(a), a->view.quick,
+	    a->view.promote_bar));
 }
 
 /*
@@ -939,15 +939,14 @@ on_tick(void *arg, int fd)
 	/*
 	 * The period rises only once spacing reads saves no more (spent: so
 	 * it was as the window closed), and it follows the CPU of the pace's
-	 * window,
-	 * not of a tick: a tick's holds a round's lump or none, and taken
-	 * tick by tick the period rose at every tick with a round and never
-	 * came back (vtier-sim, whose model of it is this code: on make
-	 * eval's zipf99 at 25% half the samples went).
+	 * window, not of a tick: a tick's holds a round's lump or none, and
+	 * taken tick by tick the period rose at every tick with a round and
+	 * never came back (vtier-sim, whose model of it is this code: on
+	 * make eval's zipf99 at 25% half the samples went).
 	 */
 	if (sample_hw_is(&a->sampler) && a->pace.window_ended)
-		sample_hw_adapt(&a->sampler, spent ? a->pace.frac :
-		    MIN(a->pace.frac, budget), budget);
+		sample_hw_adapt(&a->sampler,
+		    pace_period_frac(&a->pace, spent, budget), budget);
 	if (now - a->rate_ns >= 1000000000ULL) {
 		a->ctr.samples_per_s = (double)(a->sampler.stats.samples -
 		    a->rate_samples) * 1e9 / (double)(now - a->rate_ns);

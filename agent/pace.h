@@ -81,6 +81,30 @@ pace_at_ticks(const struct pace *p, uint64_t interval_ms, bool early_possible)
 }
 
 /*
+ * Whether spacing the reads can save no more CPU: the spacing is at its
+ * longest, or the ticks read the sampler (pace_at_ticks).  Only then may
+ * a PEBS or IBS period rise for the budget.
+ */
+static inline bool
+pace_at_cap(const struct pace *p, uint64_t interval_ms, bool early_possible)
+{
+	return p->space_ns >= pace_cap_ns(interval_ms) ||
+	    pace_at_ticks(p, interval_ms, early_possible);
+}
+
+/*
+ * The CPU fraction a PEBS or IBS period follows when a window ends: the
+ * window's, but never over the budget while spacing the reads can still
+ * save (spent false: pace_at_cap not yet), so that the period rises
+ * only after the spacing.
+ */
+static inline double
+pace_period_frac(const struct pace *p, bool spent, double budget)
+{
+	return spent || p->frac <= budget ? p->frac : budget;
+}
+
+/*
  * A read of the sampler at now: unspaced, the gap since the last read
  * is a wake-up gap (pace_woke), and 0 is returned; spaced, the time the
  * next read is due.

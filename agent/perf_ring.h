@@ -230,6 +230,14 @@ uint64_t perf_ring_period_next(uint64_t cur, double cpu_frac, double budget,
  * vtier-sim models the same). */
 #define HW_PERIOD_SPAN	256
 
+/* The longest PEBS period for a configured one (saturating). */
+static inline uint64_t
+hw_period_max(uint64_t period)
+{
+	return period > UINT64_MAX / HW_PERIOD_SPAN ? UINT64_MAX :
+	    period * HW_PERIOD_SPAN;
+}
+
 /* Online CPUs from a cpulist file ("0-3,8"): count, or -errno. */
 int perf_ring_cpulist(const char *path, int *cpus, int max);
 

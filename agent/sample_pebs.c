@@ -298,8 +298,7 @@ sample_pebs_plan(struct probe_table *t, struct perf_ring_params *pp,
 	    PERF_SAMPLE_DATA_SRC | PERF_SAMPLE_PHYS_ADDR;
 	pp->period = period ? period : 1;
 	pp->period_min = pp->period;
-	pp->period_max = pp->period > UINT64_MAX / HW_PERIOD_SPAN ?
-	    UINT64_MAX : pp->period * HW_PERIOD_SPAN;
+	pp->period_max = hw_period_max(pp->period);
 	pp->period_align = 1;
 	pp->max_precise = p->max_precise;
 	pp->exclude_kernel = true;

@@ -315,24 +315,21 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 	(void)heat_slots(v->heat, &nslots);
 	if (v->priced) {
 		double budget = config_cpu_budget(&v->cfg);
-		uint64_t base = v->period_base;
 		bool spent;
 
 		/* main.c on_tick: the tick's cost, the charged clock, the
 		 * window (pace_samplers), then the period (pace_spent) */
 		v->cpu_ns += v->cpu.tick_ns;
-		spent = v->pace.space_ns >= pace_cap_ns(v->cfg.interval_ms) ||
-		    pace_at_ticks(&v->pace, v->cfg.interval_ms,
+		spent = pace_at_cap(&v->pace, v->cfg.interval_ms,
 		    policy_early_possible(&v->cfg, nslots,
 		    policy_pace_quick(&v->plan), v->plan.promote_bar));
 		(void)pace_tick(&v->pace, pace_charge(&v->charge,
 		    (uint64_t)v->cpu_ns, (uint64_t)(v->cpu_ns + v->round_cpu_ns),
 		    now, budget), now, budget, pace_cap_ns(v->cfg.interval_ms));
 		if (v->pace.window_ended)
-			v->period = perf_ring_period_next(v->period, spent ?
-			    v->pace.frac : MIN(v->pace.frac, budget), budget,
-			    base, base > UINT64_MAX / HW_PERIOD_SPAN ?
-			    UINT64_MAX : base * HW_PERIOD_SPAN, 1);
+			v->period = perf_ring_period_next(v->period,
+			    pace_period_frac(&v->pace, spent, budget), budget,
+			    v->period_base, hw_period_max(v->period_base), 1);
 		if (now > run->t0)
 			run->agent_cpu = (v->cpu_ns + v->round_cpu_ns) /
 			    (double)(now - run->t0);

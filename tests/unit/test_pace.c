@@ -201,6 +201,17 @@ test_pace_ticks(void)
 	p.space_ns = 50 * MS;
 	ASSERT_TRUE(pace_at_ticks(&p, 50, true));
 	ASSERT_TRUE(!pace_at_ticks(&p, 250, true));
+	/* spacing can save no more: at its cap, or read at the ticks */
+	ASSERT_TRUE(pace_at_cap(&p, 250, true));	/* HOLD_MAX_MS */
+	p.space_ns = 49 * MS;
+	ASSERT_TRUE(!pace_at_cap(&p, 250, true));
+	ASSERT_TRUE(pace_at_cap(&p, 50, false));
+	/* the period follows the window, over the budget only when spent */
+	p.frac = 0.02;
+	ASSERT_TRUE(pace_period_frac(&p, true, 0.01) == 0.02);
+	ASSERT_TRUE(pace_period_frac(&p, false, 0.01) == 0.01);
+	p.frac = 0.005;
+	ASSERT_TRUE(pace_period_frac(&p, false, 0.01) == 0.005);
 }
 
 int
