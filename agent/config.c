@@ -37,6 +37,7 @@ enum ktype {
 	K_PATH,		/* char[size], must not be empty */
 	K_SIZE,		/* bytes with K/M/G/T */
 	K_SIZE_AUTO,	/* "auto" = 0, else a size > 0 */
+	K_SIZE_OR_AUTO,	/* "auto" = UINT64_MAX, else a size (0 too) */
 	K_DURATION,	/* milliseconds from ms/s/m */
 	K_DURATION_AUTO,	/* "auto" = 0, else a duration */
 	K_COUNT,	/* plain decimal */
@@ -91,8 +92,8 @@ static const struct key keys[] = {
 	    0, 0, NULL },
 	{ "budget", "dram", K_SIZE_AUTO, FIELD(budget), 0,
 	    0, UINT64_MAX, NULL },
-	{ "budget", "headroom", K_SIZE, FIELD(headroom), 0,
-	    0, UINT64_MAX, NULL },
+	{ "budget", "headroom", K_SIZE_OR_AUTO, FIELD(headroom), 0,
+	    0, UINT64_MAX - 1, NULL },
 	{ "sampler", "source", K_ENUM, FIELD(source), 0,
 	    0, SOURCE_REPLAY, source_names },
 	{ "sampler", "period", K_COUNT, FIELD(sample_period), 0,
@@ -168,7 +169,7 @@ config_defaults(struct agent_config *cfg)
 	snprintf(cfg->status_socket, sizeof(cfg->status_socket), "%s",
 	    "/run/vtier/agent.sock");
 	cfg->budget = 0;
-	cfg->headroom = 64 * MiB;
+	cfg->headroom = CONFIG_HEADROOM_AUTO;
 	cfg->source = SOURCE_AUTO;
 	cfg->sample_period = 10007;
 	cfg->prefault = PREFAULT_AUTO;
@@ -285,7 +286,8 @@ format_number(const struct key *k, uint64_t v, char *buf, size_t len)
 {
 	if (k->type == K_DURATION || k->type == K_DURATION_AUTO)
 		ini_format_duration(v, buf, len);
-	else if (k->type == K_SIZE || k->type == K_SIZE_AUTO)
+	else if (k->type == K_SIZE || k->type == K_SIZE_AUTO ||
+	    k->type == K_SIZE_OR_AUTO)
 		format_size(v, buf, len);
 	else if (k->type == K_PERCENT && v % 100 == 0)
 		snprintf(buf, len, "%llu%%", (unsigned long long)(v / 100));
@@ -317,6 +319,10 @@ describe(const struct key *k, char *buf, size_t len)
 	case K_SIZE_AUTO:
 		snprintf(buf, len, "auto or a size in bytes with an optional "
 		    "K, M, G or T suffix, e.g. 4G");
+		return;
+	case K_SIZE_OR_AUTO:
+		snprintf(buf, len, "auto or a size in bytes with an optional "
+		    "K, M, G or T suffix, e.g. 64M");
 		return;
 	case K_SIZE:
 		snprintf(buf, len, "a size in bytes with an optional K, M, G "
@@ -521,6 +527,12 @@ set_value(struct parse *p, const struct key *k, const char *value)
 			    "(expected auto, or a size above 0)", k->section,
 			    k->name);
 		break;
+	case K_SIZE_OR_AUTO:
+		if (strcmp(value, "auto") == 0) {
+			store_uint(p->cfg, k->off, k->size, UINT64_MAX);
+			return 0;
+		}
+		/* FALLTHROUGH */
 	case K_SIZE:
 		if ((rc = parse_size(value, &v)) < 0)
 			return fail_value(p, k, value, rc == -ERANGE ?
@@ -724,12 +736,15 @@ check_config(struct parse *p)
 			break;
 		case K_SIZE:
 		case K_SIZE_AUTO:
+		case K_SIZE_OR_AUTO:
 		case K_DURATION:
 		case K_DURATION_AUTO:
 		case K_COUNT:
 		case K_PERCENT:
 			v = load_uint(cfg, k->off, k->size);
 			if (v == 0 && k->type == K_DURATION_AUTO)
+				break;
+			if (v == UINT64_MAX && k->type == K_SIZE_OR_AUTO)
 				break;
 			if (v < k->min || v > k->max)
 				return fail_range(p, k, p->key_line[i], v);
@@ -757,12 +772,14 @@ check_config(struct parse *p)
 		}
 	}
 
-	if (cfg->budget != 0 && cfg->headroom >= cfg->budget) {
+	if (cfg->budget != 0 && cfg->headroom != CONFIG_HEADROOM_AUTO &&
+	    cfg->headroom >= cfg->budget) {
 		line = blame(p, "dram", "headroom", &name);
 		format_size(cfg->headroom, a, sizeof(a));
 		format_size(cfg->budget, b, sizeof(b));
 		return fail(p, line, -EINVAL, "[budget] %s: headroom %s is not "
-		    "below dram %s (expected headroom < dram, or dram = auto)",
+		    "below dram %s (expected headroom < dram, headroom = auto, "
+		    "or dram = auto)",
 		    name, a, b);
 	}
 	if (cfg->source == SOURCE_REPLAY && cfg->replay[0] == '\0') {
@@ -882,6 +899,12 @@ format_value(const struct agent_config *cfg, const struct key *k, char *buf,
 			ini_format_duration(v, buf, len);
 		else if (k->type == K_NODES)
 			format_nodelist(v, buf, len);
+		else
+			format_size(v, buf, len);
+		return;
+	case K_SIZE_OR_AUTO:
+		if ((v = load_uint(cfg, k->off, k->size)) == UINT64_MAX)
+			snprintf(buf, len, "auto");
 		else
 			format_size(v, buf, len);
 		return;

@@ -16,6 +16,8 @@
 #define CONFIG_PATH_DEFAULT	"/etc/vtier/agent.ini"
 #define CONFIG_MAX_PROCS	32	/* names in include/exclude lists */
 #define CONFIG_COMM_LEN		16	/* TASK_COMM_LEN, with the NUL */
+/* headroom = auto: sized from the creep measured (agent/headroom.h) */
+#define CONFIG_HEADROOM_AUTO	UINT64_MAX
 
 enum sampler_source {
 	SOURCE_AUTO = 0,	/* pebs, then ibs, else fail with a clear message */
@@ -49,7 +51,8 @@ struct agent_config {
 
 	/* [budget] */
 	uint64_t budget;			/* dram = auto (0: all fast-node memory) */
-	uint64_t headroom;			/* headroom = 64M */
+	uint64_t headroom;			/* headroom = auto
+						   (CONFIG_HEADROOM_AUTO) */
 
 	/* [sampler] */
 	enum sampler_source source;		/* source = auto */

@@ -755,6 +755,8 @@ start_round(struct agent *a, uint64_t now)
 	a->ctr.ticks++;
 	r->cfg = a->cfg;
 	r->budget = a->budget;
+	r->headroom = a->headroom_bytes = headroom_bytes(&a->headroom, &a->cfg,
+	    a->budget, now);
 	r->tick = a->tick;
 	r->start_ns = now;
 	if (a->worker == NULL || worker_submit(a->worker, round_run, r) < 0) {
@@ -782,6 +784,9 @@ finish_round(struct agent *a)
 		a->ctr.rounds_cancelled++;
 	if (r->mr.cut)
 		a->ctr.rounds_cut++;
+	if (r->err == 0)
+		headroom_round(&a->headroom, r->budget, r->fast_used,
+		    r->fast_used_after, r->start_ns);
 	if (r->err < 0) {
 		log_warnx("fast-node usage unknown (%s): skipped a round",
 		    strerror(-r->err));
@@ -792,13 +797,16 @@ finish_round(struct agent *a)
 		note_unattainable(a, &a->plan, r->adopt_looked, now_ns());
 		a->ctr.fast_used_max = MAX(a->ctr.fast_used_max, used);
 		if (r->mr.promoted_bytes || r->mr.demoted_bytes)
-			log_debug("round %llu: fast %llu -> %llu, promoted %llu, "
+			log_debug("round %llu: fast %llu -> %llu (creep %llu, "
+			    "headroom %llu), promoted %llu, "
 			    "demoted %llu bytes, threshold %u, %llu ms (adopt "
 			    "%llu, query %llu, plan %llu of which vacate %llu, "
 			    "migrate %llu, compact %llu)%s%s",
 			    (unsigned long long)a->ctr.ticks,
 			    (unsigned long long)r->fast_used,
 			    (unsigned long long)used,
+			    (unsigned long long)a->headroom.last_creep,
+			    (unsigned long long)r->headroom,
 			    (unsigned long long)r->mr.promoted_bytes,
 			    (unsigned long long)r->mr.demoted_bytes,
 			    a->plan.threshold,

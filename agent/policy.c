@@ -1236,12 +1236,13 @@ policy_pay_samples(const struct agent_config *cfg, uint64_t npages)
 
 void
 policy_params_for_round(struct policy_params *pp,
-    const struct agent_config *cfg, uint64_t budget, uint64_t fast_used,
-    uint64_t fast_mask, uint64_t slow_mask, uint16_t tick, uint64_t tokens)
+    const struct agent_config *cfg, uint64_t budget, uint64_t headroom,
+    uint64_t fast_used, uint64_t fast_mask, uint64_t slow_mask, uint16_t tick,
+    uint64_t tokens)
 {
 	memset(pp, 0, sizeof(*pp));
-	pp->budget = budget - MIN(budget, cfg->headroom / 2);
-	pp->headroom = cfg->headroom - cfg->headroom / 2;
+	pp->budget = budget - MIN(budget, headroom / 2);
+	pp->headroom = headroom - headroom / 2;
 	pp->fast_used = fast_used;
 	pp->fast_mask = fast_mask;
 	pp->slow_mask = slow_mask;
@@ -1341,10 +1342,9 @@ policy_pace_quick(const struct plan *p)
 }
 
 int64_t
-policy_room(const struct agent_config *cfg, uint64_t budget,
-    uint64_t fast_used)
+policy_room(uint64_t budget, uint64_t headroom, uint64_t fast_used)
 {
-	uint64_t target = budget > cfg->headroom ? budget - cfg->headroom : 0;
+	uint64_t target = budget > headroom ? budget - headroom : 0;
 
 	return (int64_t)MIN(target, (uint64_t)INT64_MAX) -
 	    (int64_t)MIN(fast_used, (uint64_t)INT64_MAX);

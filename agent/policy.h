@@ -164,9 +164,11 @@ struct agent_config;
 /*
  * The parameters of one round as the agent runs it, from its settings:
  * agent/main.c and vtier-sim both build them here, so the simulator
- * measures what ships.  budget is the effective budget, fast_used what
- * the fast nodes hold now, tick the round's tick and tokens what the
- * migration rate limit allows this round (UINT64_MAX: no limit).
+ * measures what ships.  budget is the effective budget, headroom the
+ * round's (headroom_bytes: the configured one, or with headroom = auto
+ * the one the creep asks for), fast_used what the fast nodes hold now,
+ * tick the round's tick and tokens what the migration rate limit allows
+ * this round (UINT64_MAX: no limit).
  *
  * Watermarks: promotions fill to budget - headroom; forced demotion
  * starts at budget - headroom/2 (pp->budget) and goes back down to
@@ -175,8 +177,9 @@ struct agent_config;
  * absorbs that creep before it crosses the budget.
  */
 void policy_params_for_round(struct policy_params *pp,
-    const struct agent_config *cfg, uint64_t budget, uint64_t fast_used,
-    uint64_t fast_mask, uint64_t slow_mask, uint16_t tick, uint64_t tokens);
+    const struct agent_config *cfg, uint64_t budget, uint64_t headroom,
+    uint64_t fast_used, uint64_t fast_mask, uint64_t slow_mask, uint16_t tick,
+    uint64_t tokens);
 
 /*
  * Samples a page must be expected to have for npages 4 KiB moves to pay
@@ -189,8 +192,7 @@ void policy_params_for_round(struct policy_params *pp,
 uint32_t policy_pay_samples(const struct agent_config *cfg, uint64_t npages);
 
 /* Bytes a round may add to the fast nodes: budget - headroom - fast_used. */
-int64_t policy_room(const struct agent_config *cfg, uint64_t budget,
-    uint64_t fast_used);
+int64_t policy_room(uint64_t budget, uint64_t headroom, uint64_t fast_used);
 
 /*
  * The heat clock (cooling = auto): counts halve every

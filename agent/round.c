@@ -88,7 +88,7 @@ round_run(void *arg)
 	if (worker_cancelled(r->cancel))
 		goto out;
 
-	policy_params_for_round(&pp, &r->cfg, r->budget, used,
+	policy_params_for_round(&pp, &r->cfg, r->budget, r->headroom, used,
 	    r->topo.fast_mask, r->topo.slow_mask, r->tick,
 	    migrate_budget_bytes(r->mig, now));
 	t = now_ns();
@@ -106,7 +106,7 @@ round_run(void *arg)
 		r->vacate_ns = now_ns() - tv;
 	}
 	r->plan_ns = now_ns() - t;
-	room = policy_room(&r->cfg, r->budget, used);
+	room = policy_room(r->budget, r->headroom, used);
 	t = now_ns();
 	migrate_set_deadline(r->mig, t + MAX(ROUND_MIGRATE_NS,
 	    2 * (t - r->start_ns)));

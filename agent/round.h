@@ -43,6 +43,7 @@ struct round {
 	/* inputs */
 	struct agent_config cfg;	/* its own copy: a reload may come */
 	uint64_t budget;
+	uint64_t headroom;		/* this round's (headroom_bytes) */
 	uint16_t tick;
 	uint64_t start_ns;
 

@@ -117,7 +117,12 @@ status_format(const struct agent *a, char *buf, size_t len)
 	js(&j, "backend", config_backend_name(a->cfg.backend));
 	ju(&j, "budget_bytes", a->budget);
 	js(&j, "budget_source", budget_source_name(a->budget_source));
-	ju(&j, "headroom_bytes", a->cfg.headroom);
+	ju(&j, "headroom_bytes", a->cfg.headroom == CONFIG_HEADROOM_AUTO ?
+	    a->headroom_bytes : a->cfg.headroom);
+	jkey(&j, "headroom_auto");
+	jput(&j, "%s", a->cfg.headroom == CONFIG_HEADROOM_AUTO ? "true" :
+	    "false");
+	ju(&j, "creep_peak_bytes", headroom_peak(&a->headroom, now_ns()));
 	ju(&j, "fast_used_bytes", a->fast_used);
 	ju(&j, "fast_used_max_bytes", a->ctr.fast_used_max);
 	ju(&j, "fast_total_bytes", topo_fast_total(&a->topo));

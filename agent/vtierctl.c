@@ -379,6 +379,9 @@ static const struct metric agent_metrics[] = {
 	    "Memory used on the fast nodes at the last policy round."),
 	GAUGE("vtier_agent_budget_bytes", "budget_bytes",
 	    "The fast-node budget in effect."),
+	GAUGE("vtier_agent_headroom_bytes", "headroom_bytes",
+	    "Kept free below the budget: [budget] headroom, or with "
+	    "headroom = auto twice the largest recent creep."),
 	GAUGE("vtier_agent_hot_set_bytes", "hot_set_bytes",
 	    "Size of the hot set the policy chose."),
 	GAUGE("vtier_agent_hot_on_fast_bytes", "hot_on_fast_bytes",
@@ -682,9 +685,10 @@ print_status(const struct doc *d)
 	    get(d, "pid"), get(d, "uptime_s"));
 	printf("  sampler            %s\n", get(d, "sampler"));
 	printf("  migrator           %s\n", get(d, "backend"));
-	printf("  budget             %s (from %s), headroom %s\n",
+	printf("  budget             %s (from %s), headroom %s%s\n",
 	    size_of(d, "budget_bytes", a, sizeof(a)), get(d, "budget_source"),
-	    size_of(d, "headroom_bytes", b, sizeof(b)));
+	    size_of(d, "headroom_bytes", b, sizeof(b)),
+	    strcmp(get(d, "headroom_auto"), "true") == 0 ? " (auto)" : "");
 	printf("  fast nodes used    %s of %s (highest %s); fast %s, slow %s\n",
 	    size_of(d, "fast_used_bytes", a, sizeof(a)),
 	    size_of(d, "fast_total_bytes", b, sizeof(b)),

@@ -4,7 +4,7 @@
  * the per-epoch oracle; plus the trace tools (convert, gen, lackey).
  *
  *   vtier-sim --trace FILE --budget SIZE|PCT% [--policy NAME] [--epoch MS]
- *             [--csv OUT] [--headroom SIZE|PCT%] [--cost SPEC]
+ *             [--csv OUT] [--headroom auto|SIZE|PCT%] [--cost SPEC]
  *             [--agent-cpu SPEC]
  *
  * stdout carries exactly one summary line per policy,
@@ -40,7 +40,7 @@ usage(FILE *f)
 	sim_cost_defaults(&c);
 	fprintf(f,
 	    "usage: vtier-sim --trace FILE --budget SIZE|PCT%% [--policy NAME]\n"
-	    "                 [--epoch MS] [--csv OUT] [--headroom SIZE|PCT%%]\n"
+	    "                 [--epoch MS] [--csv OUT] [--headroom auto|SIZE|PCT%%]\n"
 	    "                 [--config AGENT_INI] [--cost SPEC] [--agent-cpu SPEC]\n"
 	    "       vtier-sim convert [--to text|binary] IN OUT\n"
 	    "       vtier-sim gen zipf|shift|scan|mix|slide [options]  (gen --help)\n"
@@ -57,8 +57,10 @@ usage(FILE *f)
 	    "                   (default %d ms; 500ms, 10s also accepted)\n"
 	    "  --csv OUT        per-epoch records: hit ratio, oracle, migration,\n"
 	    "                   fast usage\n"
-	    "  --headroom H     vtier's headroom (default: the agent's 64M, at most\n"
-	    "                   1/64 of the budget); bytes or %% of the budget\n"
+	    "  --headroom H     vtier's headroom: auto, or fixed in bytes or %% of\n"
+	    "                   the budget (default: the agent's auto, following the\n"
+	    "                   creep, none here; a fixed [budget] headroom is\n"
+	    "                   taken at most 1/64 of the budget)\n"
 	    "  --config FILE    vtier's settings from an agent.ini ([heat], [policy],\n"
 	    "                   [migrate], [budget] headroom); default: the built-in\n"
 	    "                   defaults, as an empty agent.ini gives\n"
@@ -259,12 +261,16 @@ run_sim(const struct opts *o)
 	par.cost = o->cost;
 	par.cpu = o->cpu;
 	par.epoch_ns = o->epoch_ms * 1000000ULL;
-	par.headroom = MIN(par.cfg.headroom, par.budget_pages * SIM_PAGE_SIZE / 64);
-	if (o->headroom != NULL &&
+	par.headroom = par.cfg.headroom == CONFIG_HEADROOM_AUTO ?
+	    CONFIG_HEADROOM_AUTO :
+	    MIN(par.cfg.headroom, par.budget_pages * SIM_PAGE_SIZE / 64);
+	if (o->headroom != NULL && strcmp(o->headroom, "auto") == 0) {
+		par.headroom = CONFIG_HEADROOM_AUTO;
+	} else if (o->headroom != NULL &&
 	    !parse_amount(o->headroom, par.budget_pages * SIM_PAGE_SIZE,
 	    &par.headroom)) {
-		fprintf(stderr, "vtier-sim: --headroom %s: expected a size or a "
-		    "percentage of the budget\n", o->headroom);
+		fprintf(stderr, "vtier-sim: --headroom %s: expected auto, a size "
+		    "or a percentage of the budget\n", o->headroom);
 		ex = SIM_EXIT_USAGE;
 		goto out;
 	}

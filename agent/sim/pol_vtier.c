@@ -8,11 +8,14 @@
  * 1024 pages per call, 1M tracked pages; vtier-sim --config changes
  * them), rounds spaced by policy_round_due as the agent spaces them.
  *
- * The one setting that cannot be taken as is: the 64 MiB headroom is
- * more than a whole budget on most test traces, and the agent refuses a
- * headroom at or above the budget.  The simulator uses the smaller of the
- * configured headroom and 1/64 of the budget (64 MiB is 1/64 of a 4 GiB
- * budget); vtier-sim --headroom overrides it.
+ * The headroom: the agent's default, auto, follows the creep of memory
+ * it does not manage (headroom.c), fed here from the sim migrator's
+ * usage before and after each round as main.c feeds it; a trace has no
+ * such memory, so it stays at 0.  A fixed [budget] headroom cannot be
+ * taken as is: 64 MiB is more than a whole budget on most test traces,
+ * and the agent refuses a headroom at or above the budget, so the
+ * simulator takes the smaller of it and 1/64 of the budget (64 MiB is
+ * 1/64 of a 4 GiB budget).  vtier-sim --headroom overrides either.
  *
  * The policy is told the machine the cost model stands for, as its
  * operator would set it: [sampler] period = the accesses a sample stands
@@ -50,6 +53,7 @@
 #include <string.h>
 
 #include "vtier/util.h"
+#include "headroom.h"
 #include "heat.h"
 #include "migrate.h"
 #include "pace.h"
@@ -70,6 +74,7 @@ struct vtier {
 	struct migrator *mig;
 	uint16_t tick;
 	uint64_t budget;	/* bytes */
+	struct headroom hr;	/* the creep (none here), headroom = auto */
 	uint64_t round_ns;	/* the last round (0: none) */
 	unsigned since_wake;	/* samples since the sampler's last wake-up */
 	int err;		/* a round run from vt_access failed */
@@ -205,7 +210,7 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 {
 	struct policy_params pp;
 	struct migrate_round r;
-	uint64_t used = 0;
+	uint64_t used = 0, after = 0, headroom;
 	int64_t room;
 	int rc;
 
@@ -222,17 +227,21 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 	if ((rc = migrate_query(v->mig, v->heat, QUERY_BATCH)) < 0)
 		return rc;
 
-	policy_params_for_round(&pp, &v->cfg, v->budget, used,
+	headroom = headroom_bytes(&v->hr, &v->cfg, v->budget, now);
+	policy_params_for_round(&pp, &v->cfg, v->budget, headroom, used,
 	    v->topo.fast_mask, v->topo.slow_mask, v->tick,
 	    migrate_budget_bytes(v->mig, now));
 	if ((rc = policy_plan(v->heat, &pp, &v->plan)) < 0)
 		return rc;
 
-	room = policy_room(&v->cfg, v->budget, used);
+	room = policy_room(v->budget, headroom, used);
 	memset(&r, 0, sizeof(r));
 	if ((rc = migrate_execute(v->mig, v->heat, &v->plan, &v->topo, room,
 	    v->tick, now, &r)) < 0)
 		return rc;
+	if ((rc = migrate_fast_used(v->mig, &after)) < 0)
+		return rc;
+	headroom_round(&v->hr, v->budget, used, after, now);
 	heat_set_watch(v->heat, v->topo.fast_mask, v->plan.promote_bar);
 	heat_set_stale(v->heat, v->plan.stale_k);
 	mirror(v, run, v->plan.demote, v->plan.ndemote);

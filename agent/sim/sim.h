@@ -168,7 +168,8 @@ int sim_cpu_parse(struct sim_cpu *c, const char *spec, char *err,
 struct sim_params {
 	uint64_t budget_pages;	/* fast-tier capacity, 4 KiB pages */
 	uint64_t epoch_ns;	/* reporting and oracle epoch */
-	uint64_t headroom;	/* bytes vtier keeps free below the budget */
+	uint64_t headroom;	/* bytes vtier keeps free below the budget
+				   (CONFIG_HEADROOM_AUTO: follows the creep) */
 	struct sim_cost cost;	/* what hits, misses and migrations cost */
 	struct sim_cpu cpu;	/* what the agent's reads cost it (vtier) */
 	struct agent_config cfg;	/* vtier's settings (config_defaults) */

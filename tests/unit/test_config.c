@@ -99,7 +99,7 @@ test_defaults(void)
 	ASSERT_EQ(c.log_level, LOG_LVL_INFO);
 	ASSERT_STREQ(c.status_socket, "/run/vtier/agent.sock");
 	ASSERT_EQ_U(c.budget, 0);
-	ASSERT_EQ_U(c.headroom, 64 * MiB);
+	ASSERT_EQ_U(c.headroom, CONFIG_HEADROOM_AUTO);
 	ASSERT_EQ(c.source, SOURCE_AUTO);
 	ASSERT_EQ_U(c.sample_period, 10007);
 	ASSERT_STREQ(c.event, "");
@@ -248,8 +248,8 @@ test_bad_files(void)
 	    "[budget] headroom_bytes: unknown key (expected one of dram, "
 	    "headroom)");
 	ASSERT_BAD_EXACT("bad-size.ini", 4,
-	    "[budget] headroom: bad size '64X' (expected a size in bytes "
-	    "with an optional K, M, G or T suffix, e.g. 64M)");
+	    "[budget] headroom: bad size '64X' (expected auto or a size in "
+	    "bytes with an optional K, M, G or T suffix, e.g. 64M)");
 	ASSERT_BAD_EXACT("bad-duration.ini", 6,
 	    "[policy] min_residence: bad duration '5 seconds' (expected a "
 	    "duration with an ms, s, m or h suffix, e.g. 500ms or 5s)");
@@ -267,7 +267,7 @@ test_bad_files(void)
 	    "replay = PATH of a trace file or FIFO)");
 	ASSERT_BAD_EXACT("bad-headroom.ini", 3,
 	    "[budget] dram: headroom 512M is not below dram 512M (expected "
-	    "headroom < dram, or dram = auto)");
+	    "headroom < dram, headroom = auto, or dram = auto)");
 	ASSERT_BAD_EXACT("bad-syntax.ini", 3,
 	    "syntax error (expected [section], key = value, or a comment "
 	    "starting with # or ;)");
@@ -300,6 +300,11 @@ test_bad_values(void)
 		{ "[budget]\ndram = 4 G\n", 2, "bad size '4 G'" },
 		{ "[budget]\ndram = 4G # not a comment\n", 2,
 		    "bad size '4G # not a comment'" },
+		{ "[budget]\nheadroom = automatic\n", 2,
+		    "[budget] headroom: bad size 'automatic' (expected auto or a "
+		    "size in bytes" },
+		{ "[budget]\nheadroom = 99999999999999T\n", 2,
+		    "[budget] headroom: too large:" },
 		{ "[agent]\nlog_level = loud\n", 2,
 		    "[agent] log_level: bad log level 'loud' (expected one "
 		    "of error, warn, info, debug)" },
@@ -558,7 +563,7 @@ test_print_round_trip(void)
 	ASSERT_EQ(round_trip(&a, &b, text, sizeof(text)), 0);
 	diff = config_diff(&a, &b);
 	ASSERT_STREQ(diff ? diff : "", "");
-	ASSERT_CONTAINS(text, "\n[budget]\ndram = auto\nheadroom = 64M\n");
+	ASSERT_CONTAINS(text, "\n[budget]\ndram = auto\nheadroom = auto\n");
 	ASSERT_CONTAINS(text, "\n[nodes]\nfast = auto\nslow = auto\n");
 	ASSERT_CONTAINS(text, "cooling = 8s\n");
 	ASSERT_CONTAINS(text, "interval = 50ms\n");
@@ -613,6 +618,17 @@ test_print_round_trip(void)
 	diff = config_diff(&a, &b);
 	ASSERT_STREQ(diff ? diff : "", "");
 	ASSERT_CONTAINS(text, "cpu_budget = 0.1%\n");
+	/* headroom: auto, 0 (none, not auto) and a size */
+	for (int i = 0; i < 3; i++) {
+		config_defaults(&a);
+		a.budget = 64 * MiB;	/* auto is no size: never above it */
+		a.headroom = i == 0 ? CONFIG_HEADROOM_AUTO : i == 1 ? 0 : 8 * MiB;
+		ASSERT_EQ(config_validate(&a, errbuf, sizeof(errbuf)), 0);
+		ASSERT_EQ(round_trip(&a, &b, text, sizeof(text)), 0);
+		ASSERT_EQ_U(b.headroom, a.headroom);
+		ASSERT_CONTAINS(text, i == 0 ? "headroom = auto\n" :
+		    i == 1 ? "headroom = 0\n" : "headroom = 8M\n");
+	}
 	/* percentages with two decimals, and one with a zero in them */
 	for (uint32_t v = 1205; v <= 1234; v += 29) {
 		config_defaults(&a);
@@ -632,9 +648,10 @@ test_validate(void)
 
 	config_defaults(&c);
 	c.budget = 64 * MiB;
+	c.headroom = 64 * MiB;
 	ASSERT_EQ(config_validate(&c, errbuf, sizeof(errbuf)), -EINVAL);
 	ASSERT_STREQ(errbuf, "[budget] dram: headroom 64M is not below dram "
-	    "64M (expected headroom < dram, or dram = auto)");
+	    "64M (expected headroom < dram, headroom = auto, or dram = auto)");
 
 	config_defaults(&c);
 	c.pages_per_call = 0;

@@ -1762,27 +1762,27 @@ test_pay(void)
 
 	config_defaults(&cfg);
 	ASSERT_EQ_U(cfg.break_even, 67);
-	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 0, 1, 2, 1, UINT64_MAX);
 	/* a sample is 10007 accesses: one pays for a 4 KiB page */
 	ASSERT_EQ_U(pp.min_count, 1);
 	ASSERT_EQ_U(pp.pay_min, 1);
 	ASSERT_EQ_U(pp.pay_min_thp, 4);		/* 512 * 67 / 10007 = 3.4 */
 	ASSERT_EQ_U(pp.swap_gap, 1);
 	cfg.sample_period = 20;
-	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 0, 1, 2, 1, UINT64_MAX);
 	ASSERT_EQ_U(pp.pay_min, 4);
 	ASSERT_EQ_U(pp.swap_gap, 7);
 	cfg.sample_period = 1;
-	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 0, 1, 2, 1, UINT64_MAX);
 	ASSERT_EQ_U(pp.pay_min, 67);
 	ASSERT_EQ_U(pp.pay_min_thp, 34304);
 	ASSERT_EQ_U(pp.swap_gap, 134);
 	cfg.sample_period = 1;
 	cfg.break_even = 1000000;	/* more than any count: capped */
-	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 0, 1, 2, 1, UINT64_MAX);
 	ASSERT_EQ_U(pp.pay_min_thp, HEAT_COUNT_MAX);
 	cfg.break_even = 0;		/* off */
-	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 1, 2, 1, UINT64_MAX);
+	policy_params_for_round(&pp, &cfg, 100 * PG, 0, 0, 1, 2, 1, UINT64_MAX);
 	ASSERT_EQ_U(pp.pay_min + pp.pay_min_thp + pp.swap_gap, 0);
 
 	/* Room for both: moving, only the page that pays comes in. */

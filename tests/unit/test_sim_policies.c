@@ -262,22 +262,41 @@ vtier_trace(void)
 	return t;
 }
 
+/* vtier_trace, then each hot page once more: all of them hits. */
+static void
+vtier_hot_in(void)
+{
+	uint64_t t = vtier_trace() + 1000 * MS;
+
+	for (uint32_t p = 900; p < 964; p++)
+		add(t + (p - 899) * MS, p);
+	ASSERT_EQ(run(&sim_policy_vtier), 0);
+	for (uint32_t p = 900; p < 964; p++)
+		ASSERT_EQ(hit_at(t + (p - 899) * MS), 1);
+	ASSERT_EQ(res.promoted, 64);
+}
+
 static void
 test_vtier(void)
 {
 	uint64_t t;
 
 	reset(256);
-	t = vtier_trace() + 1000 * MS;
-	for (uint32_t p = 900; p < 964; p++)
-		add(t + (p - 899) * MS, p);
-	ASSERT_EQ(run(&sim_policy_vtier), 0);
-	for (uint32_t p = 900; p < 964; p++)
-		ASSERT_EQ(hit_at(t + (p - 899) * MS), 1);
+	vtier_hot_in();
 	/* cold pages made room; usage stays at budget - headroom or below */
-	ASSERT_EQ(res.promoted, 64);
 	ASSERT_TRUE(res.demoted >= 64);
 	ASSERT_LE(res.ep[res.nep - 1].fast_pages, 256 - 4);
+
+	/*
+	 * The agent's default headroom, auto: a trace has no memory the
+	 * agent does not manage, no creep, so none is kept: the hot pages
+	 * take the place of as many cold ones, the budget stays full.
+	 */
+	reset(256);
+	par.headroom = CONFIG_HEADROOM_AUTO;
+	vtier_hot_in();
+	ASSERT_EQ(res.demoted, 64);
+	ASSERT_EQ_U(res.ep[res.nep - 1].fast_pages, 256);
 
 	/* the agent's rate limit: 16 pages a second, a second's burst */
 	reset(256);

@@ -4,7 +4,8 @@
 # MiB: the issue 16 scenario).  Once a second it prints the guest's use of node 0
 # and the host memory behind each node (allocated bytes of its backing
 # file, from run-guest.sh):
-#   hostres: t=S node0_used=U budget=B host0=H0 host1=H1 (MiB)
+#   hostres: t=S node0_used=U budget=B host0=H0 host1=H1 (MiB) headroom=K
+#   creep_peak=C (the agent's, KiB: headroom = auto follows the creep)
 # and checks, when the guest has free page reporting, that within 20 s of
 # the agent first being within its budget the host memory behind node 0
 # is at most budget + 25% (beyond what the guest kernel reserved at boot,
@@ -57,7 +58,7 @@ shrunk=0
 hostres_line() {
 	u=$(node_used 0)
 	h0=$(host_resident 0)
-	echo "hostres: t=$1 node0_used=$((u / MiB)) budget=$((budget / MiB)) host0=$((h0 / MiB)) host1=$(( $(host_resident 1) / MiB ))"
+	echo "hostres: t=$1 node0_used=$((u / MiB)) budget=$((budget / MiB)) host0=$((h0 / MiB)) host1=$(( $(host_resident 1) / MiB )) headroom=$(( $(status_num headroom_bytes) / 1024 ))K creep_peak=$(( $(status_num creep_peak_bytes) / 1024 ))K"
 }
 # seconds since the workload started, by the clock (a loop turn under
 # TCG on a busy host takes longer than its 0.5 s sleep)

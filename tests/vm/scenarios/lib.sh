@@ -93,7 +93,7 @@ write_ini() {
 status_socket = /run/vtier/agent.sock
 [budget]
 dram = $budget
-headroom = ${HEADROOM:-8M}
+headroom = ${HEADROOM:-auto}
 [sampler]
 source = replay
 replay = /run/samples.fifo
