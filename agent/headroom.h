@@ -13,7 +13,7 @@
  * a recent interval (promotions stop at budget - headroom, forced
  * demotion starts at budget - headroom/2: a creep of headroom/2 per
  * interval never crosses the budget), the peak halving every
- * HEADROOM_HALF_LIFE_NS, at most HEADROOM_AUTO_MAX and 1/32 of the
+ * HEADROOM_HALF_LIFE_NS, at most HEADROOM_AUTO_MAX and 1/16 of the
  * budget.  Creep comes in bursts too: a process that starts and first
  * touches its memory puts all of it on the fast node in one interval
  * (hundreds of MiB in the guest's hostmem scenario).  No headroom a
@@ -42,7 +42,7 @@
 struct agent_config;
 
 #define HEADROOM_AUTO_MAX	(64ULL << 20)	/* the fixed default until now */
-#define HEADROOM_AUTO_SHARE	32		/* at most 1/32 of the budget */
+#define HEADROOM_AUTO_SHARE	16		/* at most 1/16 of the budget */
 #define HEADROOM_HALF_LIFE_NS	(60ULL * 1000000000ULL)
 
 struct headroom {

@@ -158,10 +158,10 @@ replay() {	# trace, budget
 	"$S" --trace "$TR/$1.vtb" --budget "$2%" $(cost $1) --policy vtier \
 		--agent-cpu "$AGENT_CPU" 2>/dev/null |
 		sed 's/policy=vtier/policy=vtier-budgeted/' >>"$OUT/runs/$1-$2.txt"
-	# the headroom held at its auto cap (1/32 of the budget) all along:
+	# the headroom held at its auto cap (1/16 of the budget) all along:
 	# a guest whose creep keeps it there (the test bed's scenarios do)
 	"$S" --trace "$TR/$1.vtb" --budget "$2%" $(cost $1) --policy vtier \
-		--headroom 3.125% 2>/dev/null |
+		--headroom 6.25% 2>/dev/null |
 		sed 's/policy=vtier/policy=vtier-headroom-cap/' >>"$OUT/runs/$1-$2.txt"
 }
 rm -f "$OUT/runs/failed"
@@ -396,8 +396,8 @@ md += ["", "## The headroom at its cap", "",
        "vtier's headroom (`[budget] headroom = auto`) follows the creep of "
        "memory the agent does not manage, measured between rounds; a trace "
        "has none, so above it keeps none.  A guest whose creep keeps the "
-       "headroom at its cap, 1/32 of the budget (the test bed's scenarios "
-       "sit at 75-100% of it), would see this (`--headroom 3.125%`).  The "
+       "headroom at its cap, 1/16 of the budget (the test bed's scenarios "
+       "sit at 60-100% of it), would see this (`--headroom 6.25%`).  The "
        "baselines keep what they keep either way (HeMem-like none, "
        "TPP-like 2%).", ""]
 for b in budgets:

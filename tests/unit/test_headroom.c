@@ -74,7 +74,7 @@ test_headroom_follows(void)
 	ASSERT_EQ_U(headroom_peak(&h, 0), 100);
 }
 
-/* At most HEADROOM_AUTO_MAX, and at most 1/32 of a small budget. */
+/* At most HEADROOM_AUTO_MAX, and at most 1/16 of a small budget. */
 static void
 test_headroom_cap(void)
 {
@@ -86,16 +86,16 @@ test_headroom_cap(void)
 	headroom_round(&h, 4 * GiB, 0, 0, 0);
 	headroom_round(&h, 4 * GiB, 512 * MiB, 512 * MiB, S);	/* a burst */
 	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 4 * GiB, S), HEADROOM_AUTO_MAX);
-	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 96 * MiB, S), 3 * MiB);
-	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 32 * 4096 + 4095, S), 4096);
-	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 32 * 4096 - 1, S), 0);
+	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 96 * MiB, S), 6 * MiB);
+	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 16 * 4096 + 4095, S), 4096);
+	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 16 * 4096 - 1, S), 0);
 	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 0, S), 0);
 	headroom_init(&h);
 	headroom_round(&h, 4 * GiB, 0, 0, 0);
-	headroom_round(&h, 4 * GiB, 20 * MiB, 0, S);	/* exactly half the cap */
-	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 1280 * MiB, S), 40 * MiB);
+	headroom_round(&h, 4 * GiB, 20 * MiB, 0, S);	/* under half the cap */
+	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 640 * MiB, S), 40 * MiB);
 	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 4 * GiB, S), 40 * MiB);
-	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 640 * MiB, S), 20 * MiB);
+	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 320 * MiB, S), 20 * MiB);
 
 	/*
 	 * A burst under a small budget (the guest's hostmem scenario: 200
@@ -107,10 +107,10 @@ test_headroom_cap(void)
 	headroom_round(&h, 96 * MiB, 40 * MiB, 40 * MiB, 0);
 	headroom_round(&h, 96 * MiB, 240 * MiB, 90 * MiB, S);
 	ASSERT_EQ_U(h.last_creep, 200 * MiB);
-	ASSERT_EQ_U(headroom_peak(&h, S), 3 * MiB / 2);
-	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 96 * MiB, S), 3 * MiB);
+	ASSERT_EQ_U(headroom_peak(&h, S), 3 * MiB);
+	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 96 * MiB, S), 6 * MiB);
 	ASSERT_EQ_U(headroom_bytes(&h, &cfg, 96 * MiB,
-	    S + HEADROOM_HALF_LIFE_NS), 3 * MiB / 2);
+	    S + HEADROOM_HALF_LIFE_NS), 3 * MiB);
 }
 
 int
