@@ -147,7 +147,6 @@ struct agent {
 	enum budget_source budget_source;
 	uint64_t fast_used;		/* at the last tick */
 	struct headroom headroom;	/* the creep, for headroom = auto */
-	uint64_t headroom_bytes;	/* the last round's headroom */
 	uint16_t tick;			/* policy tick, mod 2^16, never 0 */
 	bool unattainable;
 	uint64_t unattainable_since;	/* first plan of the current run of

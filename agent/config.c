@@ -317,12 +317,10 @@ describe(const struct key *k, char *buf, size_t len)
 		    k->size - 1);
 		return;
 	case K_SIZE_AUTO:
-		snprintf(buf, len, "auto or a size in bytes with an optional "
-		    "K, M, G or T suffix, e.g. 4G");
-		return;
 	case K_SIZE_OR_AUTO:
 		snprintf(buf, len, "auto or a size in bytes with an optional "
-		    "K, M, G or T suffix, e.g. 64M");
+		    "K, M, G or T suffix, e.g. %s",
+		    k->type == K_SIZE_AUTO ? "4G" : "64M");
 		return;
 	case K_SIZE:
 		snprintf(buf, len, "a size in bytes with an optional K, M, G "
@@ -891,20 +889,16 @@ format_value(const struct agent_config *cfg, const struct key *k, char *buf,
 		snprintf(buf, len, "%.*s", (int)strnlen(field, k->size), field);
 		return;
 	case K_SIZE_AUTO:
+	case K_SIZE_OR_AUTO:
 	case K_DURATION_AUTO:
 	case K_NODES:
-		if ((v = load_uint(cfg, k->off, k->size)) == 0)
+		v = load_uint(cfg, k->off, k->size);
+		if (v == (k->type == K_SIZE_OR_AUTO ? UINT64_MAX : 0))
 			snprintf(buf, len, "auto");
 		else if (k->type == K_DURATION_AUTO)
 			ini_format_duration(v, buf, len);
 		else if (k->type == K_NODES)
 			format_nodelist(v, buf, len);
-		else
-			format_size(v, buf, len);
-		return;
-	case K_SIZE_OR_AUTO:
-		if ((v = load_uint(cfg, k->off, k->size)) == UINT64_MAX)
-			snprintf(buf, len, "auto");
 		else
 			format_size(v, buf, len);
 		return;

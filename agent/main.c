@@ -755,8 +755,7 @@ start_round(struct agent *a, uint64_t now)
 	a->ctr.ticks++;
 	r->cfg = a->cfg;
 	r->budget = a->budget;
-	r->headroom = a->headroom_bytes = headroom_bytes(&a->headroom, &a->cfg,
-	    a->budget, now);
+	r->headroom = headroom_bytes(&a->headroom, &a->cfg, a->budget, now);
 	r->tick = a->tick;
 	r->start_ns = now;
 	if (a->worker == NULL || worker_submit(a->worker, round_run, r) < 0) {

@@ -107,22 +107,23 @@ status_format(const struct agent *a, char *buf, size_t len)
 	const struct migrate_stats *ms = &v->ms;
 	const struct sampler_stats *ss = &a->sampler.stats;
 	struct jbuf j = { buf, len, 0, true };
+	uint64_t now = now_ns();
 	char nodes[128];
 
 	jput(&j, "{");
 	js(&j, "version", VTIER_VERSION);
 	ju(&j, "pid", (uint64_t)getpid());
-	ju(&j, "uptime_s", (now_ns() - a->start_ns) / 1000000000ULL);
+	ju(&j, "uptime_s", (now - a->start_ns) / 1000000000ULL);
 	js(&j, "sampler", a->sampler.ops ? a->sampler.ops->name : "none");
 	js(&j, "backend", config_backend_name(a->cfg.backend));
 	ju(&j, "budget_bytes", a->budget);
 	js(&j, "budget_source", budget_source_name(a->budget_source));
-	ju(&j, "headroom_bytes", a->cfg.headroom == CONFIG_HEADROOM_AUTO ?
-	    a->headroom_bytes : a->cfg.headroom);
+	ju(&j, "headroom_bytes", headroom_bytes(&a->headroom, &a->cfg,
+	    a->budget, now));
 	jkey(&j, "headroom_auto");
 	jput(&j, "%s", a->cfg.headroom == CONFIG_HEADROOM_AUTO ? "true" :
 	    "false");
-	ju(&j, "creep_peak_bytes", headroom_peak(&a->headroom, now_ns()));
+	ju(&j, "creep_peak_bytes", headroom_peak(&a->headroom, now));
 	ju(&j, "fast_used_bytes", a->fast_used);
 	ju(&j, "fast_used_max_bytes", a->ctr.fast_used_max);
 	ju(&j, "fast_total_bytes", topo_fast_total(&a->topo));
