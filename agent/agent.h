@@ -40,7 +40,7 @@ enum budget_source {
 
 struct agent_counters {
 	uint64_t ticks;			/* policy rounds */
-	uint64_t early_rounds;		/* of which samples started (on_sampler_fd) */
+	uint64_t early_rounds;		/* of which samples started (a page, a shock) */
 	uint64_t samples_ignored;	/* pid not managed */
 	uint64_t over_budget_ticks;	/* ticks that started over budget */
 	uint64_t fast_used_max;		/* highest fast usage seen after a round */

@@ -208,6 +208,26 @@ read_samples(struct agent *a, int i)
 	return rc;
 }
 
+/*
+ * A shock (policy_shock_now): the samples since the last round stopped
+ * finding their pages on the fast nodes, so the whole hot set moved.
+ * Plan at once, not at the rounds' spacing, which over a large table in
+ * the settled regime is hundreds of ms (policy_round_due; vtier-sim on
+ * make eval's tinyhot: the first round after a move came 150-300 ms
+ * late).  One round per shock: that round takes the hot set as moving,
+ * and policy_shock_now says no while it does.
+ */
+static bool
+shock_round(struct agent *a)
+{
+	if (round_busy(a) || !policy_shock_now(&a->plan, a->heat))
+		return false;
+	a->ctr.early_rounds++;
+	log_debug("round: the samples left the fast nodes: planning now");
+	start_round(a, now_ns());
+	return true;
+}
+
 /* A page the last plan would now promote: do not wait for the timer. */
 static void
 early_round(struct agent *a)
@@ -215,7 +235,7 @@ early_round(struct agent *a)
 	size_t nslots;
 	uint64_t now;
 
-	if (round_busy(a) || !heat_watch_seen(a->heat))
+	if (round_busy(a) || shock_round(a) || !heat_watch_seen(a->heat))
 		return;
 	now = now_ns();
 	(void)heat_slots(a->heat, &nslots);
@@ -960,8 +980,8 @@ on_tick(void *arg, int fd)
 		a->rate_ns = now;
 		a->rate_samples = a->sampler.stats.samples;
 	}
-	if (policy_round_due(&a->cfg, a->round_ns, now, table_slots(a),
-	    a->view.quick, 0))
+	if (!shock_round(a) && policy_round_due(&a->cfg, a->round_ns, now,
+	    table_slots(a), a->view.quick, 0))
 		start_round(a, now);
 	return true;
 }

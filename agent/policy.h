@@ -280,6 +280,17 @@ int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
 bool policy_round_due(const struct agent_config *cfg, uint64_t last_ns,
     uint64_t now_ns, size_t nslots, bool quick, uint64_t early_cost_ns);
 /*
+ * Whether the samples since the last plan p show a shock (policy.c
+ * "Shock"): the whole hot set moved, seen before any page has fallen
+ * silent for long.  The loop checks it at each read of the sampler and
+ * plans at once, whatever the spacing of rounds; the round that plans
+ * then takes the hot set as moving.  Only while the regime reads settled;
+ * pure, on the table's counters since the last plan (h not owned by a
+ * round elsewhere).
+ */
+bool policy_shock_now(const struct plan *p, const struct heat *h);
+
+/*
  * Whether samples could start an early round (policy_round_due with an
  * early_cost_ns) before the next timer round: the last plan watches for
  * a page (promote_bar at most HEAT_COUNT_MAX) and the per-slot spacing

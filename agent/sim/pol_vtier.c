@@ -6,7 +6,8 @@
  * agent's default settings (config_defaults: cooling 8 s, interval
  * 50 ms, hysteresis 1, promote_min 1, min_residence 0, rate 256 MiB/s,
  * 1024 pages per call, 1M tracked pages; vtier-sim --config changes
- * them), rounds spaced by policy_round_due as the agent spaces them.
+ * them), rounds spaced by policy_round_due as the agent spaces them,
+ * and one at once, at a read or a tick, on a shock (policy_shock_now).
  *
  * The headroom: the agent's default, auto, follows the creep of memory
  * it does not manage (headroom.c), fed here from the sim migrator's
@@ -302,10 +303,12 @@ vt_access(void *state, struct sim_run *run, const struct sim_rec *r)
 		if ((v->alarm_ns = pace_read(&v->pace, r->time_ns)) != 0)
 			v->waits++;
 	}
-	if (heat_watch_seen(v->heat) &&
+	/* main.c early_round: a shock, or a page the last plan would take */
+	if (policy_shock_now(&v->plan, v->heat) ||
+	    (heat_watch_seen(v->heat) &&
 	    policy_round_due(&v->cfg, v->round_ns, r->time_ns, nslots,
 	    policy_pace_quick(&v->plan),
-	    MAX((uint64_t)nslots * POLICY_SLOT_COST_NS, 1)))
+	    MAX((uint64_t)nslots * POLICY_SLOT_COST_NS, 1))))
 		v->err = vt_round(v, run, r->time_ns);
 }
 
@@ -344,7 +347,9 @@ vt_tick(void *state, struct sim_run *run, uint64_t now)
 			    (double)(now - run->t0);
 		run->sampler_waits = v->waits;
 	}
-	if (!policy_round_due(&v->cfg, v->round_ns, now, nslots,
+	/* main.c shock_round, then the timer's round */
+	if (!policy_shock_now(&v->plan, v->heat) &&
+	    !policy_round_due(&v->cfg, v->round_ns, now, nslots,
 	    policy_pace_quick(&v->plan), 0))
 		return 0;
 	return vt_round(v, run, now);

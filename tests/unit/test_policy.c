@@ -1687,11 +1687,15 @@ test_regime(void)
 /*
  * Shock: 64 fast pages (from 0) and 64 slow ones (from 1 GiB) sampled
  * every 2 epochs, fast_pct% of 512 samples on the fast ones, then a plan.
+ * Before it, policy_shock_now says what the plan will find (the loop's
+ * test at each read of the sampler).
  */
 static void
 shock_round(struct heat *h, struct plan *p, const struct policy_params *pp,
     uint64_t epoch, unsigned fast_pct)
 {
+	bool now, before;
+
 	uint64_t t = epoch * 100;	/* 100 ns per epoch */
 
 	for (unsigned i = 0; i < 512; i++) {
@@ -1703,7 +1707,13 @@ shock_round(struct heat *h, struct plan *p, const struct policy_params *pp,
 		e->node = fast ? FASTN : SLOWN;
 	}
 	heat_advance(h, t);
+	now = policy_shock_now(p, h);
+	before = p->moving;
 	ASSERT_EQ(policy_plan(h, pp, p), 0);
+	/* a shock now: this plan holds the regime moving; else it did so */
+	ASSERT_TRUE(!now || (p->moving && !before));
+	ASSERT_TRUE(now || before || !p->moving);
+	ASSERT_TRUE(!policy_shock_now(p, h));	/* no sample since */
 	heat_set_watch(h, pp->fast_mask, p->promote_bar);
 	heat_set_stale(h, p->stale_k);
 }
