@@ -5,7 +5,8 @@
 # with `vtierctl budget`; the agent tiers a workload.  Prints a line per
 # second and ends with
 #   demo: hot_on_fast=NN.N% fast_used=NN MiB budget=NN MiB host_fast=NN MiB data_ok=yes|no
-# (host_fast: the host memory behind node 0 when the workload ended, the
+# (hot_on_fast: of the hot set as the workload's last phase ended;
+# host_fast: the host memory behind node 0 when the workload ended, the
 # allocated blocks of its backing file)
 # Exit 0 only if hot_on_fast >= 95%, fast_used <= budget and data_ok=yes.
 set -u

@@ -177,12 +177,19 @@ watch_workload() {
 # Scenarios in make check run tierload with -U, so the gate is where
 # tiering ends, not how fast it gets there on a loaded host (the time
 # the last phase was held is printed); bigcold, a measurement under load,
-# does not.
+# does not.  The gate is the hot set as the last phase ends, while the
+# workload still runs; tierload's "done" figure comes after it has
+# re-read every page to check it, seconds without a sample on a loaded
+# guest, in which the agent may rightly take idle pages off the fast
+# node (restart beside a busy core: 100.0% at the end, 92.7% after the
+# check).  Both are printed.
 check_workload() {	# min_hot_on_fast_percent
-	hof=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
+	hof=$(sed -n 's/.* end hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out |
+		tail -n 1)
+	after=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
 	[ -n "$hof" ] || hof=0
 	held=$(sed -n 's/.* held \([0-9.]*\) s$/\1/p' /run/tierload.out)
-	echo "scenario: hot_on_fast=$hof% max node0 used $((maxused / 1048576)) MiB${held:+, last phase held $held s (tierload -U)}"
+	echo "scenario: hot_on_fast=$hof% as the last phase ended (${after:-?}% after the data check) max node0 used $((maxused / 1048576)) MiB${held:+, last phase held $held s (tierload -U)}"
 	note_transient
 	grep -q 'data_ok=yes' /run/tierload.out && [ "$wrc" = 0 ] &&
 		ok "data intact" || bad "data not intact (tierload exit $wrc)"
