@@ -186,10 +186,10 @@ watch_workload() {
 check_workload() {	# min_hot_on_fast_percent
 	hof=$(sed -n 's/.* end hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out |
 		tail -n 1)
-	after=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
+	hof_after=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
 	[ -n "$hof" ] || hof=0
 	held=$(sed -n 's/.* held \([0-9.]*\) s$/\1/p' /run/tierload.out)
-	echo "scenario: hot_on_fast=$hof% as the last phase ended (${after:-?}% after the data check) max node0 used $((maxused / 1048576)) MiB${held:+, last phase held $held s (tierload -U)}"
+	echo "scenario: hot_on_fast=$hof% as the last phase ended (${hof_after:-?}% after the data check) max node0 used $((maxused / 1048576)) MiB${held:+, last phase held $held s (tierload -U)}"
 	note_transient
 	grep -q 'data_ok=yes' /run/tierload.out && [ "$wrc" = 0 ] &&
 		ok "data intact" || bad "data not intact (tierload exit $wrc)"
