@@ -1190,7 +1190,7 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	uint64_t bins[3][HEAT_NBINS] = { { 0 } };
 	uint64_t managed_fast, unmanaged, end;
 	struct boundary bd;
-	bool shock;
+	bool shock, moved;
 
 	if (r.s == NULL || p->cap == 0 || (pp->fast_mask & pp->slow_mask) ||
 	    pp->now_tick == 0 || pp->min_residence >= 32768)
@@ -1224,10 +1224,10 @@ policy_plan(const struct heat *h, const struct policy_params *pp,
 	p->capacity = r.target > unmanaged ? r.target - unmanaged : 0;
 	find_boundary(r.s, bins, p->capacity / PAGE_BYTES, &bd);
 	/* the last round's regime, or a shock (see "Paying for a move") */
-	bd.min_count = MAX(pp->min_count, p->moving || shock ? pp->pay_min : 0);
-	bd.min_count_thp = MAX(pp->min_count, p->moving || shock ?
-	    pp->pay_min_thp : 0);
-	r.gap = p->moving || shock ? pp->swap_gap : 0;
+	moved = p->moving || shock;
+	bd.min_count = MAX(pp->min_count, moved ? pp->pay_min : 0);
+	bd.min_count_thp = MAX(pp->min_count, moved ? pp->pay_min_thp : 0);
+	r.gap = moved ? pp->swap_gap : 0;
 	r.all_fit = bd.count == 0;
 	collect_pass(&r, &bd);
 

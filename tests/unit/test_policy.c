@@ -1694,9 +1694,8 @@ static void
 shock_round(struct heat *h, struct plan *p, const struct policy_params *pp,
     uint64_t epoch, unsigned fast_pct)
 {
-	bool now, before;
-
 	uint64_t t = epoch * 100;	/* 100 ns per epoch */
+	bool now, before;
 
 	for (unsigned i = 0; i < 512; i++) {
 		bool fast = i % 100 < fast_pct;

@@ -47,8 +47,8 @@ echo "demo: samples written ${written:-0}, read by the agent $(status_num sample
 note_transient | sed 's/^scenario:/demo:/'
 stop_agent
 # the hot set as the last phase ended (check_workload in lib.sh says why)
-hof=$(sed -n 's/.* end hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out | tail -n 1)
-echo "demo: hot_on_fast after the data check $(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)% (the workload idle while it re-read every page)"
+hof=$(tierload_hof end)
+echo "demo: hot_on_fast after the data check $(tierload_hof done)% (the workload idle while it re-read every page)"
 data=no
 grep -q 'data_ok=yes' /run/tierload.out && [ $wrc = 0 ] && data=yes
 printf 'demo: hot_on_fast=%.1f%% fast_used=%d MiB budget=%d MiB host_fast=%d MiB data_ok=%s\n' \

@@ -183,10 +183,14 @@ watch_workload() {
 # guest, in which the agent may rightly take idle pages off the fast
 # node (restart beside a busy core: 100.0% at the end, 92.7% after the
 # check).  Both are printed.
+# tierload's hot set on fast, in percent: "end" as the last phase ended,
+# "done" after its data check (empty if not printed).
+tierload_hof() {	# end|done
+	sed -n "s/.* $1 hot_on_fast=\([0-9.]*\)%.*/\1/p" /run/tierload.out | tail -n 1
+}
 check_workload() {	# min_hot_on_fast_percent
-	hof=$(sed -n 's/.* end hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out |
-		tail -n 1)
-	hof_after=$(sed -n 's/.*done hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out)
+	hof=$(tierload_hof end)
+	hof_after=$(tierload_hof done)
 	[ -n "$hof" ] || hof=0
 	held=$(sed -n 's/.* held \([0-9.]*\) s$/\1/p' /run/tierload.out)
 	echo "scenario: hot_on_fast=$hof% as the last phase ended (${hof_after:-?}% after the data check) max node0 used $((maxused / 1048576)) MiB${held:+, last phase held $held s (tierload -U)}"
