@@ -601,7 +601,8 @@ record_key(struct heat *h, uint64_t key, size_t i)
 	x = heat_silence(e->count, e->epoch, now);
 	h->stats.revived += (x > HEAT_STALE_K_MOVING) & (x <= HEAT_STALE_K) &
 	    (e->count >= HEAT_REVIVE_MIN);
-	lc = x > h->stale_k ? 0 : c;		/* the live count */
+	/* the live count, restarted by the moving bound at the shortest */
+	lc = x > MAX(h->stale_k, HEAT_STALE_K_MOVING) ? 0 : c;
 	nc = lc < HEAT_COUNT_MAX ? lc + 1 : HEAT_COUNT_MAX;
 	/*
 	 * The histogram already holds the decayed count c.  Samples of

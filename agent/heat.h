@@ -217,6 +217,16 @@ static inline uint32_t heat_decay_at(uint16_t count, uint16_t then, uint16_t now
 #define HEAT_STALE_SAMPLES	6
 #define HEAT_STALE_K		277	/* ceil(32 * 6 / ln 2) */
 #define HEAT_STALE_K_MOVING	139	/* ceil(32 * 3 / ln 2) */
+/*
+ * A third setting, for a hot set that moves through a fast tier it does
+ * not fit (policy.c "Tight"): a page of HEAT_TIGHT_MIN samples or more
+ * is read gone after 2 expected samples missed, the others as while
+ * moving.  For the plan only: a count restarts (heat_record) by the
+ * moving bound still, so a live page that had a gap of 2 keeps its
+ * count when it is sampled again.
+ */
+#define HEAT_STALE_K_TIGHT	70	/* ceil(32 * 1.5 / ln 2) */
+#define HEAT_TIGHT_MIN		3
 /* Pages with fewer samples than this are no evidence either way. */
 #define HEAT_REVIVE_MIN		2
 
@@ -228,10 +238,17 @@ static inline uint64_t heat_silence(uint16_t count, uint16_t then, uint16_t now)
 	return age > 1 ? (uint64_t)count * (age - 1u) : 0;
 }
 
+/* The bound k means for a page of this count (HEAT_STALE_K_TIGHT). */
+static inline uint32_t heat_bound(uint16_t count, uint32_t k)
+{
+	return k == HEAT_STALE_K_TIGHT && count < HEAT_TIGHT_MIN ?
+	    HEAT_STALE_K_MOVING : k;
+}
+
 static inline uint32_t heat_live_at(uint16_t count, uint16_t then, uint16_t now,
     uint32_t k)
 {
-	if (heat_silence(count, then, now) > k)
+	if (heat_silence(count, then, now) > heat_bound(count, k))
 		return 0;
 	return heat_decay_at(count, then, now);
 }
@@ -240,23 +257,25 @@ static inline uint32_t heat_live_at(uint16_t count, uint16_t then, uint16_t now,
  * Maybe gone: a page the silence bound k calls gone (count 0 with the
  * test) where the settled bound HEAT_STALE_K would not, and that still
  * has heat by decay.  Only while the hot set moves (k is then
- * HEAT_STALE_K_MOVING): a page sampled several times a cooling period has
- * a gap of 3 expected samples every e^3 = 20 gaps, so at any time a few
- * per cent of a live hot set reads so.  Such a page is out of the hot
- * set (so the newcomers fit), but no page with no more than one sample
- * may take its place (policy.c "Maybe gone").
+ * HEAT_STALE_K_MOVING or HEAT_STALE_K_TIGHT): a page sampled several
+ * times a cooling period has a gap of 3 expected samples every e^3 = 20
+ * gaps (of 1.5 in 22% of them), so at any time a few per cent of a live
+ * hot set reads so (a fifth with the tight bound).  Such a page is out
+ * of the hot set (so the newcomers fit), but no page with no more than
+ * one sample may take its place (policy.c "Maybe gone").
  */
 static inline bool heat_maybe_gone(uint16_t count, uint16_t then,
     uint16_t now, uint32_t k)
 {
 	uint64_t x = heat_silence(count, then, now);
 
-	return x > k && x <= HEAT_STALE_K && heat_decay_at(count, then, now) != 0;
+	return x > heat_bound(count, k) && x <= HEAT_STALE_K &&
+	    heat_decay_at(count, then, now) != 0;
 }
 
 /*
  * The silence bound k heat_live_at is called with for this table, and
- * changing it (HEAT_STALE_K or HEAT_STALE_K_MOVING; HEAT_STALE_K at
+ * changing it (HEAT_STALE_K, HEAT_STALE_K_MOVING or HEAT_STALE_K_TIGHT; HEAT_STALE_K at
  * creation; heat_clear keeps it).  Counts already restarted stay so.
  */
 uint32_t heat_stale_k(const struct heat *h);

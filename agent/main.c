@@ -727,6 +727,7 @@ view_update(struct agent *a)
 	v->hot_on_fast_bytes = a->plan.hot_on_fast_bytes;
 	v->threshold = a->plan.threshold;
 	v->moving = a->plan.moving;
+	v->tight = a->plan.tight;
 	v->once_pays = a->plan.once_pays;
 	v->room_pays = a->plan.room_pays;
 	v->quick = policy_pace_quick(&a->plan);

@@ -130,6 +130,8 @@ struct plan {
 	uint32_t promote_bar;	/* count a page off the fast nodes needs to
 				   be promoted next round (for heat_set_watch) */
 	bool moving;		/* the hot set moves (policy.c "Regime") */
+	bool tight;		/* ... through a tier that does not hold it
+				   (policy.c "Tight") */
 	bool once_pays;		/* while it moves, a page sampled once may
 				   displace one with no heat left (policy.c
 				   "Pages sampled once") */

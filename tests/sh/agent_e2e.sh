@@ -63,6 +63,8 @@ assert st["fast_used_max_bytes"] <= budget, "fast usage exceeded the budget"
 assert st["promoted_pages"] >= len(hot) * 0.95
 # the policy's regime and its measure of pages sampled once
 assert st["hot_set_moving"] in (True, False)
+assert st["hot_set_tight"] in (True, False)
+assert st["hot_set_moving"] or not st["hot_set_tight"]
 assert st["sampled_once_pays"] in (True, False)
 assert st["no_heat_gives_way"] in (True, False)
 PY

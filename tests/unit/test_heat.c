@@ -331,6 +331,49 @@ test_revived(void)
 	heat_destroy(h);
 }
 
+/*
+ * The tight bound (policy.c "Tight"): a page of HEAT_TIGHT_MIN samples
+ * or more reads gone after 1.5 expected samples, the others after 3; a
+ * sample restarts a count only past the moving bound.
+ */
+static void
+test_tight(void)
+{
+	struct heat *h;
+	struct heat_entry *e;
+
+	ASSERT_EQ(heat_create(&h, 64, 3200), 0);	/* epochs of 100 ns */
+	heat_set_stale(h, HEAT_STALE_K_TIGHT);
+	ASSERT_EQ_U(heat_stale_k(h), HEAT_STALE_K_TIGHT);
+	for (int i = 0; i < 10; i++)
+		heat_record(h, 1, 0x1000, false, 0);
+	/* 10 * 7 = 70: live; 10 * 8 = 80: gone for the plan, maybe gone */
+	heat_advance(h, 8 * 100);
+	e = heat_lookup(h, heat_key(1, 0x1000, false));
+	ASSERT_EQ(heat_live_count(h, e), 10);
+	heat_advance(h, 9 * 100);
+	ASSERT_EQ(heat_live_count(h, e), 0);
+	ASSERT_TRUE(heat_maybe_gone(e->count, e->epoch, heat_epoch(h),
+	    HEAT_STALE_K_TIGHT));
+	ASSERT_TRUE(!heat_maybe_gone(e->count, e->epoch, heat_epoch(h),
+	    HEAT_STALE_K_MOVING));
+	ASSERT_EQ(heat_live_at(e->count, e->epoch, heat_epoch(h),
+	    HEAT_STALE_K_MOVING), 10);
+	/* below HEAT_TIGHT_MIN, the moving bound: 2 * 39 = 78 is live */
+	ASSERT_EQ(heat_live_at(2, 0, 40, HEAT_STALE_K_TIGHT), 1);	/* halved */
+	ASSERT_EQ(heat_live_at(2, 0, 71, HEAT_STALE_K_TIGHT), 0);
+	ASSERT_EQ(heat_live_at(3, 0, 24, HEAT_STALE_K_TIGHT), 3);
+	ASSERT_EQ(heat_live_at(3, 0, 25, HEAT_STALE_K_TIGHT), 0);
+	/* its next sample keeps the count: 10 * 12 = 120 is within 139 */
+	e = heat_record(h, 1, 0x1000, false, 13 * 100);
+	ASSERT_EQ(heat_live_count(h, e), 11);
+	/* past the moving bound it starts again: 11 * 13 = 143 */
+	e = heat_record(h, 1, 0x1000, false, 27 * 100);
+	ASSERT_EQ(heat_live_count(h, e), 1);
+	ASSERT_EQ(check_table(h), 0);
+	heat_destroy(h);
+}
+
 /* The silence test: a busy page that stops goes to 0, a rare one does not. */
 static void
 test_live(void)
@@ -1021,6 +1064,7 @@ main(void)
 	RUN_TEST(test_record_counts);
 	RUN_TEST(test_decay);
 	RUN_TEST(test_live);
+	RUN_TEST(test_tight);
 	RUN_TEST(test_revived);
 	RUN_TEST(test_sample_clock);
 	RUN_TEST(test_watch);

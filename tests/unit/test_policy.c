@@ -1723,11 +1723,11 @@ shock_round(struct heat *h, struct plan *p, const struct policy_params *pp,
  * SHOCK_HOLD (16) epochs; not in the first cooling period.
  */
 static void
-test_shock(void)
+shock_at(uint64_t budget, uint32_t moving_k)
 {
 	struct heat *h;
 	struct plan p;
-	struct policy_params pp = params(1000, 0, 128);
+	struct policy_params pp = params(budget, 0, MIN(budget, 128));
 	uint64_t ep;
 
 	ASSERT_EQ(heat_create(&h, 1024, 32 * 100), 0);
@@ -1744,16 +1744,30 @@ test_shock(void)
 	ASSERT_TRUE(!p.moving);
 	shock_round(h, &p, &pp, 64, 30);	/* 0.3: below half */
 	ASSERT_TRUE(p.moving);
-	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K_MOVING);
+	ASSERT_EQ(p.tight, moving_k == HEAT_STALE_K_TIGHT);
 	for (ep = 66; ep < 64 + 16; ep += 2) {
+		ASSERT_EQ_U(p.stale_k, moving_k);
 		shock_round(h, &p, &pp, ep, 75);
 		ASSERT_TRUE(p.moving);
 	}
 	shock_round(h, &p, &pp, 80, 75);	/* held 16 epochs */
-	ASSERT_TRUE(!p.moving);
+	ASSERT_TRUE(!p.moving && !p.tight);
 	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
 	policy_plan_free(&p);
 	heat_destroy(h);
+}
+
+/*
+ * 64 pages sampled 8 times a round.  Where the budget holds them all the
+ * moving regime reads them with the moving bound; where it holds 40 (H's
+ * coldest page well above HEAT_TIGHT_MIN), with the tight one (policy.c
+ * "Tight") until the regime ends.
+ */
+static void
+test_shock(void)
+{
+	shock_at(1000, HEAT_STALE_K_MOVING);
+	shock_at(40, HEAT_STALE_K_TIGHT);
 }
 
 /*
