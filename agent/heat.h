@@ -275,8 +275,9 @@ static inline bool heat_maybe_gone(uint16_t count, uint16_t then,
 
 /*
  * The silence bound k heat_live_at is called with for this table, and
- * changing it (HEAT_STALE_K, HEAT_STALE_K_MOVING or HEAT_STALE_K_TIGHT; HEAT_STALE_K at
- * creation; heat_clear keeps it).  Counts already restarted stay so.
+ * changing it (HEAT_STALE_K, HEAT_STALE_K_MOVING or HEAT_STALE_K_TIGHT;
+ * HEAT_STALE_K at creation; heat_clear keeps it).  Counts already
+ * restarted stay so.
  */
 uint32_t heat_stale_k(const struct heat *h);
 void heat_set_stale(struct heat *h, uint32_t k);
