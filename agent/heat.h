@@ -220,9 +220,9 @@ static inline uint32_t heat_decay_at(uint16_t count, uint16_t then, uint16_t now
 /*
  * A third setting, for a hot set that moves through a fast tier it does
  * not fit (policy.c "Tight"): a page of HEAT_TIGHT_MIN samples or more
- * is read gone after 2 expected samples missed, the others as while
+ * is read gone after 1.5 expected samples missed, the others as while
  * moving.  For the plan only: a count restarts (heat_record) by the
- * moving bound still, so a live page that had a gap of 2 keeps its
+ * moving bound still, so a live page that had a gap of 1.5 keeps its
  * count when it is sampled again.
  */
 #define HEAT_STALE_K_TIGHT	70	/* ceil(32 * 1.5 / ln 2) */
