@@ -1136,11 +1136,10 @@ shock_update(struct round *r, uint32_t halvings, bool first)
  * 0.9812 -> 1.0287, slowdown 1.400 -> 1.348 (372 -> 880 MiB), shift
  * 1.0147 -> 1.0401, 1.335 -> 1.306 (260 -> 374 MiB), xz-llc +0.0018,
  * xz's slowdown 1.048 -> 1.053 (2 -> 4 MiB; at 25% it engages on these
- * two only, by less), nothing else moved.
- * With 2 expected samples: +0.031 and +0.017; with 1.25: +0.050 and
- * +0.026 at twice the migration.  The whole moving regime on 2 (no tight
- * test) also lost 0.0026 on drift at 25%, where the tier holds the
- * window.
+ * two only, by less), nothing else moved.  With 2 expected samples:
+ * +0.031 and +0.017; with 1.25: +0.050 and +0.026 at twice the
+ * migration.  The whole moving regime on 2 (no tight test) also lost
+ * 0.0026 on drift at 25%, where the tier holds the window.
  */
 static bool
 tight(const struct round *r)
