@@ -69,6 +69,7 @@ struct agent_view {
 	uint32_t threshold;
 	bool moving;		/* the policy's regime (policy.c) */
 	bool tight;		/* plan.tight of the last plan */
+	bool steady;		/* plan.steady of the last plan */
 	bool once_pays;		/* plan.once_pays of the last plan */
 	bool room_pays;		/* plan.room_pays of the last plan */
 	bool quick;		/* policy_pace_quick of the last plan */

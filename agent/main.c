@@ -728,6 +728,7 @@ view_update(struct agent *a)
 	v->threshold = a->plan.threshold;
 	v->moving = a->plan.moving;
 	v->tight = a->plan.tight;
+	v->steady = a->plan.steady;
 	v->once_pays = a->plan.once_pays;
 	v->room_pays = a->plan.room_pays;
 	v->quick = policy_pace_quick(&a->plan);

@@ -132,6 +132,9 @@ struct plan {
 	bool moving;		/* the hot set moves (policy.c "Regime") */
 	bool tight;		/* ... through a tier that does not hold it
 				   (policy.c "Tight") */
+	bool steady;		/* it has stayed put for a cooling period:
+				   the heat clock runs at POLICY_STEADY_X
+				   times the period (policy.c "Steady") */
 	bool once_pays;		/* while it moves, a page sampled once may
 				   displace one with no heat left (policy.c
 				   "Pages sampled once") */
@@ -207,12 +210,14 @@ int64_t policy_room(uint64_t budget, uint64_t headroom, uint64_t fast_used);
  * pages sampled less than about once a second that memory is tens of
  * seconds long, and a hot set that moves is followed slowly (the TCG
  * guest's restart scenario), so the default is a duration (the wall
- * clock).  Called every round: the budget and, after a reload, the
- * setting can change.
+ * clock).  Either period is POLICY_STEADY_X times as long while the last
+ * plan read steady (plan.steady).  Called every round: the budget, the
+ * regime and, after a reload, the setting can change.
  */
 #define POLICY_COOLING_SAMPLES	12
+#define POLICY_STEADY_X		2
 void policy_heat_clock(struct heat *h, const struct agent_config *cfg,
-    uint64_t budget);
+    uint64_t budget, bool steady);
 /* heat_create for these settings, its clock set (0 or -errno). */
 int policy_heat_create(struct heat **hp, const struct agent_config *cfg,
     uint64_t budget);

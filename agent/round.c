@@ -57,7 +57,7 @@ round_run(void *arg)
 	r->adopt_ns = r->query_ns = r->plan_ns = r->migrate_ns = 0;
 	r->vacate_ns = r->compact_ns = 0;
 	memset(&r->mr, 0, sizeof(r->mr));
-	policy_heat_clock(r->heat, &r->cfg, r->budget);
+	policy_heat_clock(r->heat, &r->cfg, r->budget, r->plan->steady);
 	heat_advance(r->heat, now);
 	if ((rc = read_fast_used(r, &used)) < 0) {
 		r->err = rc;

@@ -141,6 +141,8 @@ status_format(const struct agent *a, char *buf, size_t len)
 	jput(&j, "%s", v->moving ? "true" : "false");
 	jkey(&j, "hot_set_tight");
 	jput(&j, "%s", v->tight ? "true" : "false");
+	jkey(&j, "hot_set_steady");
+	jput(&j, "%s", v->steady ? "true" : "false");
 	jkey(&j, "sampled_once_pays");
 	jput(&j, "%s", v->once_pays ? "true" : "false");
 	jkey(&j, "no_heat_gives_way");

@@ -707,7 +707,9 @@ print_status(const struct doc *d)
 	printf("  hot set            %s, %s on fast (threshold %s samples, %s%s)\n",
 	    size_of(d, "hot_set_bytes", a, sizeof(a)),
 	    size_of(d, "hot_on_fast_bytes", b, sizeof(b)),
-	    get(d, "hot_threshold"), !moving ? "settled" :
+	    get(d, "hot_threshold"), !moving ?
+	    (strcmp(get(d, "hot_set_steady"), "true") == 0 ?
+	    "settled, steady" : "settled") :
 	    strcmp(get(d, "hot_set_tight"), "true") == 0 ?
 	    "moving, tight" : "moving",
 	    moving && strcmp(get(d, "sampled_once_pays"), "true") == 0 ?

@@ -222,7 +222,7 @@ vt_round(struct vtier *v, struct sim_run *run, uint64_t now)
 		(void)heat_slots(v->heat, &nslots);
 		v->round_cpu_ns += (double)nslots * POLICY_SLOT_COST_NS;
 	}
-	policy_heat_clock(v->heat, &v->cfg, v->budget);
+	policy_heat_clock(v->heat, &v->cfg, v->budget, v->plan.steady);
 	if ((rc = migrate_fast_used(v->mig, &used)) < 0)
 		return rc;
 	if ((rc = migrate_query(v->mig, v->heat, QUERY_BATCH)) < 0)

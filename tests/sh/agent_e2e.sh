@@ -65,6 +65,8 @@ assert st["promoted_pages"] >= len(hot) * 0.95
 assert st["hot_set_moving"] in (True, False)
 assert st["hot_set_tight"] in (True, False)
 assert st["hot_set_moving"] or not st["hot_set_tight"]
+assert st["hot_set_steady"] in (True, False)
+assert not (st["hot_set_moving"] and st["hot_set_steady"])
 assert st["sampled_once_pays"] in (True, False)
 assert st["no_heat_gives_way"] in (True, False)
 PY

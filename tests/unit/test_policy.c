@@ -1771,6 +1771,67 @@ test_shock(void)
 }
 
 /*
+ * Steady (policy.c): 100 pages of count 4 sampled again after 49 epochs
+ * of silence (196: between the moving and the settled bound) are 100
+ * revivals and no departure.  The regime reads calm from that round on
+ * and steady once it has for a cooling period (32 epochs); the heat
+ * clock then runs at twice the period.  Departures end it at once.
+ */
+static void
+test_steady(void)
+{
+	struct heat *h, *c;
+	struct plan p;
+	struct policy_params pp = params(1000, 0, 0);
+	struct agent_config cfg;
+	uint64_t ep = 100;	/* ns per epoch */
+
+	ASSERT_EQ(heat_create(&h, 1024, 32 * ep), 0);
+	ASSERT_EQ(policy_plan_init(&p, 256), 0);
+	for (int i = 0; i < 100; i++)
+		put(h, (uint64_t)i * PG, false, 4, SLOWN, 0, 0);
+	heat_advance(h, 1 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving && !p.steady);	/* no evidence yet */
+	for (int i = 0; i < 100; i++)
+		heat_record(h, 1, (uint64_t)i * PG, false, 50 * ep);
+	ASSERT_EQ_U(heat_stats(h)->revived, 100);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.moving && !p.steady);	/* calm from here */
+	heat_advance(h, 81 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(!p.steady);			/* 31 epochs */
+	heat_advance(h, 82 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);	/* 32; 50 revivals left */
+	ASSERT_TRUE(!p.moving && p.steady);
+	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
+
+	/* 300 pages go silent past 6 expected samples: moving, not steady */
+	for (int i = 0; i < 300; i++)
+		put(h, (uint64_t)(1000 + i) * PG, false, 4, SLOWN, 0, 0);
+	heat_advance(h, 160 * ep);
+	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	ASSERT_TRUE(p.moving && !p.steady);
+	policy_plan_free(&p);
+	heat_destroy(h);
+
+	/* The clock: a period of 1 ms, 2 ms while steady */
+	config_defaults(&cfg);
+	cfg.cooling_ms = 1;
+	ASSERT_EQ(policy_heat_create(&c, &cfg, 1000 * PG), 0);
+	heat_advance(c, 1000000);
+	heat_advance(c, 2000000);
+	ASSERT_EQ_U(heat_epoch(c), 32);
+	policy_heat_clock(c, &cfg, 1000 * PG, true);
+	heat_advance(c, 4000000);
+	ASSERT_EQ_U(heat_epoch(c), 64);
+	policy_heat_clock(c, &cfg, 1000 * PG, false);
+	heat_advance(c, 5000000);
+	ASSERT_EQ_U(heat_epoch(c), 96);
+	heat_destroy(c);
+}
+
+/*
  * Paying for a move: from [policy] break_even and [sampler] period, the
  * samples a page needs, and they apply while the last plan saw the hot
  * set move (plan.moving), not while it stays put.
@@ -1960,6 +2021,7 @@ main(void)
 	RUN_TEST(test_random_plans);
 	RUN_TEST(test_promote_bar);
 	RUN_TEST(test_regime);
+	RUN_TEST(test_steady);
 	RUN_TEST(test_shock);
 	RUN_TEST(test_round_due);
 	TEST_EXIT();

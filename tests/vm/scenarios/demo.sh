@@ -35,10 +35,10 @@ while [ -e /proc/$W ] && ! grep -q '^tierload: done' /run/tierload.out; do
 	hof=$(sed -n 's/.*hot_on_fast=\([0-9.]*\)%.*/\1/p' /run/tierload.out | tail -n 1)
 	# the host memory behind node 0 (its backing file, from the host)
 	h0=$(host_resident 0)
-	printf 'demo: t=%3ds fast_used=%3d/%d MiB host_fast=%3d MiB hot_on_fast=%5s%% promoted=%s demoted=%s samples/s=%s\n' \
+	printf 'demo: t=%3ds fast_used=%3d/%d MiB host_fast=%3d MiB hot_on_fast=%5s%% promoted=%s demoted=%s samples/s=%s regime=%s\n' \
 		$t $((u / 1048576)) $((budget / 1048576)) $((h0 / 1048576)) "${hof:-0}" \
 		"$(status_num promoted_pages)" "$(status_num demoted_pages)" \
-		"$(status_num samples_per_s)"
+		"$(status_num samples_per_s)" "$(regime)"
 done
 wait $W; wrc=$?
 grep -E 'phase .* end|first touch' /run/tierload.out | sed 's/^/demo: /'

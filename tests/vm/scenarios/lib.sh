@@ -55,6 +55,15 @@ status_str() {
 		sed -n "s/^  \"$1\": \"*\([^\",]*\)\"*,*$/\1/p"
 }
 
+# The policy's regime from the status: settled, steady, moving or tight.
+regime() {
+	vtierctl -s /run/vtier/agent.sock status --json 2>/dev/null | awk '
+		/"hot_set_moving": true/ { m = 1 }
+		/"hot_set_tight": true/ { t = 1 }
+		/"hot_set_steady": true/ { s = 1 }
+		END { print t ? "tight" : m ? "moving" : s ? "steady" : "settled" }'
+}
+
 # wait_status KEY VALUE SECONDS: 0 once the status shows it in time.
 wait_status() {
 	i=0
@@ -167,7 +176,7 @@ watch_workload() {
 			"budget=$(( $(status_num budget_bytes) / 1048576 ))MiB" \
 			"hot_set=$(( $(status_num hot_set_bytes) / 1048576 ))MiB" \
 			"promoted=$(status_num promoted_pages) demoted=$(status_num demoted_pages)" \
-			"samples/s=$(status_num samples_per_s)"
+			"samples/s=$(status_num samples_per_s) regime=$(regime)"
 	done
 	wait $W; wrc=$?
 	cat /run/tierload.out
