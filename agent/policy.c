@@ -1152,28 +1152,6 @@ tight(const struct round *r)
 }
 
 /*
- * Regime.  Two settings of the silence test and the swap rule, one for a
- * hot set that stays put (a page is gone after 6 expected samples
- * missed, a swap needs the difference at 1.5 standard deviations and the
- * hysteresis factor) and one for a hot set that moves (3, and any colder
- * page may make room): which wins is measured, as ARC
- * measures whether recency or frequency would have hit more.  Every page
- * that falls silent for 3 expected samples is a case where the two
- * settings part: the moving one calls it gone, the settled one waits.
- * Either it is sampled again before 6 (a revival, heat stats.revived:
- * the moving setting would have demoted a live page, a miss and two
- * migrations), or it stays silent past 6 (a departure, counted in pass
- * 1: the settled setting kept a dead page in the fast tier for 3 more of
- * its sample gaps, room a newcomer could have used).  A stationary
- * workload revives about e^3 = 20 times as often as it departs; where the
- * hot set moves, most such pages are gone for good.  Both are summed,
- * halved every cooling period as the counts are, and the moving setting
- * holds while departures outnumber revivals, or while a shock holds it
- * ("Shock" above).  Decided at the end of a round, for the next (the
- * table's silence bound changes between rounds only:
- * heat_set_stale(plan.stale_k)).
- */
-/*
  * Steady.  A cooling period is a trade between agility and precision:
  * counts of a hot set that stays put are a sample of its rates, and
  * where many pages have rates alike, the ones just inside and just
@@ -1211,6 +1189,28 @@ tight(const struct round *r)
 #define STEADY_MIN	32
 #define STEADY_WAIT	(1u << HEAT_SUB_SHIFT)	/* epochs: a period */
 
+/*
+ * Regime.  Two settings of the silence test and the swap rule, one for a
+ * hot set that stays put (a page is gone after 6 expected samples
+ * missed, a swap needs the difference at 1.5 standard deviations and the
+ * hysteresis factor) and one for a hot set that moves (3, and any colder
+ * page may make room): which wins is measured, as ARC
+ * measures whether recency or frequency would have hit more.  Every page
+ * that falls silent for 3 expected samples is a case where the two
+ * settings part: the moving one calls it gone, the settled one waits.
+ * Either it is sampled again before 6 (a revival, heat stats.revived:
+ * the moving setting would have demoted a live page, a miss and two
+ * migrations), or it stays silent past 6 (a departure, counted in pass
+ * 1: the settled setting kept a dead page in the fast tier for 3 more of
+ * its sample gaps, room a newcomer could have used).  A stationary
+ * workload revives about e^3 = 20 times as often as it departs; where the
+ * hot set moves, most such pages are gone for good.  Both are summed,
+ * halved every cooling period as the counts are, and the moving setting
+ * holds while departures outnumber revivals, or while a shock holds it
+ * ("Shock" above).  Decided at the end of a round, for the next (the
+ * table's silence bound changes between rounds only:
+ * heat_set_stale(plan.stale_k)).
+ */
 static void
 regime_update(struct round *r)
 {
