@@ -1180,7 +1180,7 @@ tight(const struct round *r)
  * / 0.9174 -> 0.8894 / 0.8992 / 0.9180 at 12.5 / 25 / 50%, slowdown
  * 1.4988 / 1.3627 / 1.2308 -> 1.4980 / 1.3619 / 1.2298; zipf80,
  * zipf99, mix, procs up to +0.0044, migrating 10-30% less (procs at
- * 25%: 103 -> 75 MiB, hit 0.8073 -> 0.8105), shift -0.0020 / -0.0009
+ * 25%: 103 -> 75 MiB, hit 0.8073 -> 0.8107), shift -0.0020 / -0.0009
  * at 12.5 / 25%, nothing else moved.  A ratio of 2 to 8, a factor of 2
  * to 4, a wait of 1 or 2 periods and a minimum of 32 to 256 all gave
  * +0.0005 to +0.0009 at each budget.
