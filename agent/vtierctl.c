@@ -679,6 +679,7 @@ static void
 print_status(const struct doc *d)
 {
 	char a[32], b[32], c[32], pinned[32];
+	const char *regime;
 	bool moving;
 
 	printf("vtier-agent %s (pid %s), up %s s\n", get(d, "version"),
@@ -704,14 +705,16 @@ print_status(const struct doc *d)
 	    get(d, "tracked_pages"), get(d, "heat_capacity"),
 	    get(d, "adopted_pages"));
 	moving = strcmp(get(d, "hot_set_moving"), "true") == 0;
+	if (moving)
+		regime = strcmp(get(d, "hot_set_tight"), "true") == 0 ?
+		    "moving, tight" : "moving";
+	else
+		regime = strcmp(get(d, "hot_set_steady"), "true") == 0 ?
+		    "settled, steady" : "settled";
 	printf("  hot set            %s, %s on fast (threshold %s samples, %s%s)\n",
 	    size_of(d, "hot_set_bytes", a, sizeof(a)),
 	    size_of(d, "hot_on_fast_bytes", b, sizeof(b)),
-	    get(d, "hot_threshold"), !moving ?
-	    (strcmp(get(d, "hot_set_steady"), "true") == 0 ?
-	    "settled, steady" : "settled") :
-	    strcmp(get(d, "hot_set_tight"), "true") == 0 ?
-	    "moving, tight" : "moving",
+	    get(d, "hot_threshold"), regime,
 	    moving && strcmp(get(d, "sampled_once_pays"), "true") == 0 ?
 	    ", pages sampled once come in" :
 	    !moving && strcmp(get(d, "no_heat_gives_way"), "true") == 0 ?

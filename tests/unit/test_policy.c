@@ -1638,6 +1638,22 @@ test_promote_bar(void)
  * switch back.  The swap rule follows the table's bound
  * (test_moving_swaps).
  */
+/*
+ * The regime tests' start: a table of 32-epoch periods (ep ns an epoch)
+ * with n pages of count 4 on the slow node, planned once at epoch 1.
+ */
+static void
+regime_start(struct heat **h, struct plan *p, const struct policy_params *pp,
+    int n, uint64_t ep)
+{
+	ASSERT_EQ(heat_create(h, 1024, 32 * ep), 0);
+	ASSERT_EQ(policy_plan_init(p, 256), 0);
+	for (int i = 0; i < n; i++)
+		put(*h, (uint64_t)i * PG, false, 4, SLOWN, 0, 0);
+	heat_advance(*h, 1 * ep);
+	ASSERT_EQ(policy_plan(*h, pp, p), 0);
+}
+
 static void
 test_regime(void)
 {
@@ -1646,12 +1662,7 @@ test_regime(void)
 	struct policy_params pp = params(100, 0, 0);
 	uint64_t ep = 100;	/* ns per epoch */
 
-	ASSERT_EQ(heat_create(&h, 1024, 32 * ep), 0);
-	ASSERT_EQ(policy_plan_init(&p, 64), 0);
-	for (int i = 0; i < 20; i++)
-		put(h, (uint64_t)i * PG, false, 4, SLOWN, 0, 0);
-	heat_advance(h, 1 * ep);
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	regime_start(&h, &p, &pp, 20, ep);
 	ASSERT_TRUE(!p.moving);
 	ASSERT_EQ_U(p.stale_k, HEAT_STALE_K);
 	/* 4 * 69 = 276: not yet */
@@ -1786,12 +1797,7 @@ test_steady(void)
 	struct agent_config cfg;
 	uint64_t ep = 100;	/* ns per epoch */
 
-	ASSERT_EQ(heat_create(&h, 1024, 32 * ep), 0);
-	ASSERT_EQ(policy_plan_init(&p, 256), 0);
-	for (int i = 0; i < 100; i++)
-		put(h, (uint64_t)i * PG, false, 4, SLOWN, 0, 0);
-	heat_advance(h, 1 * ep);
-	ASSERT_EQ(policy_plan(h, &pp, &p), 0);
+	regime_start(&h, &p, &pp, 100, ep);
 	ASSERT_TRUE(!p.moving && !p.steady);	/* no evidence yet */
 	for (int i = 0; i < 100; i++)
 		heat_record(h, 1, (uint64_t)i * PG, false, 50 * ep);
