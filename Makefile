@@ -199,7 +199,8 @@ FUZZ_SECONDS ?= 120
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iagent $(VIRT_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include/vtier/*.h agent/*.h)
+# (fuzz_simtrace and fuzz_lackey include vtier-sim's sources: agent/sim)
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include/vtier/*.h agent/*.h agent/sim/*.[ch])
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(PKG_LIBS) -lm
 

@@ -108,6 +108,69 @@ llc_miss(struct sim_llc *llc, uint64_t addr, uint64_t size)
 	return !hit;
 }
 
+/* The conversion's settings and counts, line to line. */
+struct lackey {
+	uint64_t every, rate, pid;	/* --every, --rate, --pid (0: banner) */
+	bool instr;			/* --instr */
+	struct sim_llc *llc;		/* --llc, or NULL */
+	bool no_banner;			/* an access before any ==PID==: pid 1 */
+	char kind;			/* the last access line's letter */
+	uint64_t accesses, samples, skipped, beyond;
+};
+
+/*
+ * One line of lackey's output, len bytes (NUL-terminated): 1 with its
+ * sample in *s, 0 for none (another line, an access not kept), -EINVAL
+ * for a line that starts like an access but does not parse (lk->kind
+ * its letter).  The decoder of the untrusted text (fuzz_lackey).
+ */
+static int
+lackey_line(struct lackey *lk, const char *line, size_t len, struct sample *s)
+{
+	uint64_t addr, size;
+	uint32_t bp;
+	char kind;
+
+	if (lk->pid == 0 && (bp = banner_pid(line)) != 0) {
+		lk->pid = bp;
+		return 0;
+	}
+	if (len >= 3 && line[0] == 'I' && line[1] == ' ')
+		kind = 'I';
+	else if (len >= 3 && line[0] == ' ' && line[1] != '\0' &&
+	    strchr("LSM", line[1]) && line[2] == ' ')
+		kind = line[1];
+	else {
+		lk->skipped++;
+		return 0;
+	}
+	lk->kind = kind;
+	if (parse_access(line + 2, &addr, &size) < 0)
+		return -EINVAL;
+	if (kind == 'I' && !lk->instr)
+		return 0;
+	if (lk->llc != NULL && !llc_miss(lk->llc, addr, size))
+		return 0;
+	if (++lk->accesses % lk->every != 0)
+		return 0;
+	if (addr >= HEAT_ADDR_LIMIT) {
+		lk->beyond++;	/* not a user address: no PMU reports it */
+		return 0;
+	}
+	if (lk->pid == 0) {
+		/* no banner before the first access: keep one pid */
+		lk->no_banner = true;
+		lk->pid = 1;
+	}
+	memset(s, 0, sizeof(*s));
+	s->time_ns = lk->samples * 1000000000ULL / lk->rate;
+	s->pid = (uint32_t)lk->pid;
+	s->addr = addr;
+	s->op = kind == 'L' || kind == 'I' ? SAMPLE_OP_LOAD : SAMPLE_OP_STORE;
+	lk->samples++;
+	return 1;
+}
+
 int
 sim_lackey_main(int argc, char **argv)
 {
@@ -121,12 +184,11 @@ sim_lackey_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t every = 20, rate = 20000, pid = 0, lineno = 0, accesses = 0;
-	uint64_t samples = 0, skipped = 0, beyond = 0, llc_size = 0;
+	struct lackey lk = { .every = 20, .rate = 20000 };
+	uint64_t lineno = 0, llc_size = 0;
 	unsigned llc_ways = 0;
-	struct sim_llc *llc = NULL;
 	const char *in = "-", *out = "-";
-	bool instr = false, binary = false;
+	bool binary = false;
 	struct trace_writer *w = NULL;
 	char *line = NULL, err[512];
 	size_t cap = 0;
@@ -138,20 +200,20 @@ sim_lackey_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
-			if (parse_u64(optarg, &every) < 0 || every == 0)
+			if (parse_u64(optarg, &lk.every) < 0 || lk.every == 0)
 				goto usage;
 			break;
 		case 'r':
-			if (parse_u64(optarg, &rate) < 0 || rate == 0 ||
-			    rate > 1000000000)
+			if (parse_u64(optarg, &lk.rate) < 0 || lk.rate == 0 ||
+			    lk.rate > 1000000000)
 				goto usage;
 			break;
 		case 'p':
-			if (parse_u64(optarg, &pid) < 0 || pid == 0 ||
-			    pid > HEAT_PID_MAX)
+			if (parse_u64(optarg, &lk.pid) < 0 || lk.pid == 0 ||
+			    lk.pid > HEAT_PID_MAX)
 				goto usage;
 			break;
-		case 'i': instr = true; break;
+		case 'i': lk.instr = true; break;
 		case 'l':
 			if (sim_llc_parse(optarg, &llc_size, &llc_ways) < 0) {
 				fprintf(stderr, "vtier-sim lackey: --llc %s: expected "
@@ -170,12 +232,14 @@ sim_lackey_main(int argc, char **argv)
 		goto usage;
 	if (argc - optind == 1)
 		in = argv[optind];
-	if (llc_size != 0 && (rc = sim_llc_create(&llc, llc_size, llc_ways)) < 0) {
+	if (llc_size != 0 &&
+	    (rc = sim_llc_create(&lk.llc, llc_size, llc_ways)) < 0) {
 		fprintf(stderr, "vtier-sim lackey: --llc: %s\n", strerror(-rc));
 		return SIM_EXIT_ERR;
 	}
 	if (strcmp(in, "-") != 0 && (f = fopen(in, "r")) == NULL) {
 		fprintf(stderr, "vtier-sim lackey: %s: %s\n", in, strerror(errno));
+		sim_llc_free(lk.llc);
 		return SIM_EXIT_ERR;
 	}
 	if (trace_writer_open(&w, out, binary ? TRACE_BINARY : TRACE_TEXT, err,
@@ -185,56 +249,20 @@ sim_lackey_main(int argc, char **argv)
 	}
 	while ((len = getline(&line, &cap, f)) >= 0) {
 		struct sample s;
-		uint64_t addr, size;
-		uint32_t bp;
-		char kind;
 
 		lineno++;
-		if (pid == 0 && (bp = banner_pid(line)) != 0) {
-			pid = bp;
-			continue;
-		}
-		if (len >= 3 && line[0] == 'I' && line[1] == ' ')
-			kind = 'I';
-		else if (len >= 3 && line[0] == ' ' && strchr("LSM", line[1]) &&
-		    line[1] != '\0' && line[2] == ' ')
-			kind = line[1];
-		else {
-			skipped++;
-			continue;
-		}
-		if (parse_access(line + 2, &addr, &size) < 0) {
+		rc = lackey_line(&lk, line, (size_t)len, &s);
+		if (rc == -EINVAL) {
 			fprintf(stderr, "vtier-sim lackey: %s:%llu: malformed "
 			    "access line (expected \"%c ADDR,SIZE\")\n",
 			    strcmp(in, "-") == 0 ? "(stdin)" : in,
-			    (unsigned long long)lineno, kind);
+			    (unsigned long long)lineno, lk.kind);
 			ex = SIM_EXIT_TRACE;
 			goto out;
 		}
-		if (kind == 'I' && !instr)
-			continue;
-		if (llc != NULL && !llc_miss(llc, addr, size))
-			continue;
-		if (++accesses % every != 0)
-			continue;
-		if (addr >= HEAT_ADDR_LIMIT) {
-			beyond++;	/* not a user address: no PMU reports it */
-			continue;
-		}
-		if (pid == 0) {
-			/* no banner before the first access: keep one pid */
-			fprintf(stderr, "vtier-sim lackey: no ==PID== line "
-			    "before the first access and no --pid: pid 1\n");
-			pid = 1;
-		}
-		memset(&s, 0, sizeof(s));
-		s.time_ns = samples * 1000000000ULL / rate;
-		s.pid = (uint32_t)pid;
-		s.addr = addr;
-		s.op = kind == 'L' || kind == 'I' ? SAMPLE_OP_LOAD : SAMPLE_OP_STORE;
-		if ((rc = trace_write(w, &s)) < 0)
+		if (rc == 1 && (rc = trace_write(w, &s)) < 0)
 			break;
-		samples++;
+		rc = 0;
 	}
 	if (rc == 0 && ferror(f))
 		rc = -EIO;
@@ -245,17 +273,20 @@ sim_lackey_main(int argc, char **argv)
 		fprintf(stderr, "vtier-sim lackey: %s: %s\n", out, strerror(-rc));
 		goto out;
 	}
+	if (lk.no_banner)
+		fprintf(stderr, "vtier-sim lackey: no ==PID== line before the "
+		    "first access and no --pid: pid 1\n");
 	fprintf(stderr, "vtier-sim lackey: %llu lines, %llu accesses, %llu "
 	    "samples (1 in %llu), %llu other lines skipped, %llu kernel "
 	    "addresses dropped\n", (unsigned long long)lineno,
-	    (unsigned long long)accesses, (unsigned long long)samples,
-	    (unsigned long long)every, (unsigned long long)skipped,
-	    (unsigned long long)beyond);
-	if (llc != NULL) {
+	    (unsigned long long)lk.accesses, (unsigned long long)lk.samples,
+	    (unsigned long long)lk.every, (unsigned long long)lk.skipped,
+	    (unsigned long long)lk.beyond);
+	if (lk.llc != NULL) {
 		uint64_t looked, missed;
 		char sz[32];
 
-		sim_llc_stats(llc, &looked, &missed);
+		sim_llc_stats(lk.llc, &looked, &missed);
 		format_size(llc_size, sz, sizeof(sz));
 		fprintf(stderr, "vtier-sim lackey: LLC %s, %u-way: %llu line "
 		    "lookups, %llu misses (%.2f%%); the accesses above are "
@@ -266,7 +297,7 @@ sim_lackey_main(int argc, char **argv)
 	ex = SIM_EXIT_OK;
 out:
 	trace_writer_close(w);
-	sim_llc_free(llc);
+	sim_llc_free(lk.llc);
 	free(line);
 	if (f != stdin)
 		fclose(f);
