@@ -99,16 +99,26 @@ G="--samples 1200000 --rate 20000 --binary"
 # Real programs from Debian under lackey, converted on the fly (valgrind's
 # trace goes to fd 9, the program's own output to /dev/null), once with
 # every data access and once through the LLC model, from the same run.
+# The same on every run (on the same Debian packages): valgrind lays its
+# guest out without randomization, so what moves addresses is what lands
+# on the guest's stack, the environment and the working directory (a
+# longer variable moved the stack's addresses by 64 bytes), and the pid
+# in the trace, which the heat table hashes: the program runs from / in
+# a fixed environment, its paths all of one length ($W's name), and the
+# trace takes pid 1000.  Two runs of make eval give the same traces and
+# tables, byte for byte.
 W=$(mktemp -d /tmp/vtier-eval.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 lackey() {	# name, stdin, command...
 	name=$1; in=$2; shift 2
 	mkfifo "$W/$name.fifo"
-	"$S" lackey --every 1 --llc 64K,16 --binary -o "$TR/$name-llc.vtb" \
-		<"$W/$name.fifo" 2>"$OUT/runs/$name-llc.lackey" &
-	valgrind --tool=lackey --trace-mem=yes --log-fd=9 "$@" 9>&1 \
-		>/dev/null 2>/dev/null <"$in" | tee "$W/$name.fifo" |
-		"$S" lackey --every 20 --binary -o "$TR/$name.vtb" 2>"$OUT/runs/$name.lackey"
+	"$S" lackey --pid 1000 --every 1 --llc 64K,16 --binary \
+		-o "$TR/$name-llc.vtb" <"$W/$name.fifo" 2>"$OUT/runs/$name-llc.lackey" &
+	(cd / && env -i PATH=/usr/bin:/bin LC_ALL=C \
+		valgrind --tool=lackey --trace-mem=yes --log-fd=9 "$@" 9>&1 \
+		>/dev/null 2>/dev/null <"$in") | tee "$W/$name.fifo" |
+		"$S" lackey --pid 1000 --every 20 --binary -o "$TR/$name.vtb" \
+		2>"$OUT/runs/$name.lackey"
 	wait
 }
 cat >"$W/work.sql" <<'EOF'
