@@ -194,18 +194,18 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 ifneq ($(VIRT),1)
 FUZZ_SRCS := $(filter-out tests/fuzz/fuzz_shim_virt%,$(FUZZ_SRCS))
 endif
-FUZZERS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 120
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Iagent $(VIRT_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 # (fuzz_simtrace and fuzz_lackey include vtier-sim's sources: agent/sim)
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include/vtier/*.h agent/*.h agent/sim/*.[ch])
+$(B)/fuzz/%: tests/fuzz/%.c $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(wildcard include/vtier/*.h agent/*.h agent/sim/*.[ch])
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(AGENT_LIB_SRCS) $(PKG_LIBS) -lm
 
 SHIM_LIB_SRCS := $(filter-out hostshim/main.c,$(SHIM_SRCS))
-build/fuzz/fuzz_shim%: tests/fuzz/fuzz_shim%.c $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(wildcard include/vtier/*.h hostshim/*.h tests/tools/shim_*.h)
+$(B)/fuzz/fuzz_shim%: tests/fuzz/fuzz_shim%.c $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(wildcard include/vtier/*.h hostshim/*.h tests/tools/shim_*.h)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRCS) $(SHIM_LIB_SRCS) $(PKG_LIBS) $(VIRT_LIBS)
 
@@ -213,7 +213,7 @@ fuzzers: $(FUZZERS)
 
 fuzz: deps
 	@$(MAKE) --no-print-directory fuzzers
-	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/sh/fuzz.sh
+	@B=$(B) FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/sh/fuzz.sh
 
 # Static builds for the test guest, which has busybox and nothing else,
 # in $(B)/static.  They are never sanitized: under SANITIZE their objects
