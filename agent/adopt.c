@@ -66,6 +66,7 @@ struct adopter {
 	struct pagemap *pagemap;	/* adoption's own cache */
 	uint64_t pages_per_s;
 	uint64_t next_ns;	/* the next pass starts no sooner */
+	uint64_t first_ns;	/* nor before this (created with it) */
 	uint64_t last_ns;	/* the last step */
 	uint64_t pass_adopted;
 	bool settled;		/* see adopt_settled */
@@ -102,7 +103,7 @@ adopt_create(struct adopter **ap, const char *procfs, struct procs *procs,
 	a->procs = procs;
 	a->thp = thp;
 	a->pages_per_s = pages_per_s;
-	a->next_ns = first_ns;
+	a->next_ns = a->first_ns = first_ns;
 	*ap = a;
 	return 0;
 }
@@ -520,6 +521,13 @@ end_pass(struct adopter *a, uint64_t now_ns, bool finished)
 	/* a full table (or no memory) ends passes early: nothing more to do */
 	a->settled = !finished || a->pass_adopted == 0;
 	a->next_ns = now_ns + (finished && a->pass_adopted ? 0 : ADOPT_IDLE_NS);
+}
+
+void
+adopt_wake(struct adopter *a)
+{
+	if (a->pid == 0)
+		a->next_ns = MIN(a->next_ns, a->first_ns);
 }
 
 long

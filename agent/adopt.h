@@ -82,6 +82,15 @@ void adopt_set_cancel(struct adopter *a, const atomic_bool *flag);
 const struct adopt_stats *adopt_stats(const struct adopter *a);
 
 /*
+ * Start the next pass at the next step, not ADOPT_IDLE_NS after one that
+ * adopted nothing (but not before the first pass's time): the fast nodes
+ * just went over the budget, and memory the agent did not move, a
+ * process's new pages among it, is what a pass finds.  No effect while
+ * a pass runs.
+ */
+void adopt_wake(struct adopter *a);
+
+/*
  * Adoption has nothing more to find for now: no pass is running and the
  * last one adopted nothing (or ended at a full table).  Until then an
  * over-budget fast node may still hold cold pages it has not reached.

@@ -43,6 +43,7 @@ struct agent_counters {
 	uint64_t early_rounds;		/* of which samples started (a page, a shock) */
 	uint64_t samples_ignored;	/* pid not managed */
 	uint64_t over_budget_ticks;	/* ticks that started over budget */
+	uint64_t budget_rounds;		/* started by the budget watch */
 	uint64_t fast_used_max;		/* highest fast usage seen after a round */
 	uint64_t rounds_cancelled;	/* ended early: a stop or a new budget */
 	uint64_t rounds_cut;		/* migration cut at ROUND_MIGRATE_NS */

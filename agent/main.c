@@ -228,6 +228,47 @@ shock_round(struct agent *a)
 	return true;
 }
 
+/*
+ * The budget watch.  Only a round reads the fast nodes' usage, and rounds
+ * are spaced by the heat table's size: 5 us a slot while the hot set
+ * stays put, about 5 s on a table of a million pages.  Memory the agent
+ * does not move (a process's new pages, which the kernel puts on the
+ * node of its CPU, the page cache) can take the fast nodes over the
+ * budget in between, and the host's memory behind them with it, for as
+ * long.  So every BUDGET_WATCH_TICKS ticks (200 ms at the default
+ * interval) with no round running the loop reads the usage as a round
+ * does (round_fast_used: a meminfo read per node, about 10 us) and, over
+ * the mark where a round demotes by force (the budget less half the
+ * headroom, policy_params_for_round), plans at once.  The round it
+ * starts also wakes adoption (round.c), which finds the pages that
+ * came.  Not
+ * while the last plan was over budget already: its rounds come at the
+ * quick pace (policy_pace_quick), and a budget that cannot be met must
+ * not start a round at every tick.  Counted in budget_rounds.
+ */
+#define BUDGET_WATCH_TICKS	4
+
+static bool
+budget_round(struct agent *a, uint64_t now)
+{
+	uint64_t used, headroom, mark;
+
+	if (round_busy(a) || a->plan.over_budget ||
+	    a->tick % BUDGET_WATCH_TICKS != 0 ||
+	    round_fast_used(a->mig, &a->topo, &used) < 0)
+		return false;
+	headroom = headroom_bytes(&a->headroom, &a->cfg, a->budget, now);
+	mark = a->budget - MIN(a->budget, headroom / 2);
+	if (used <= mark)
+		return false;
+	a->ctr.budget_rounds++;
+	log_debug("round: the fast nodes hold %llu MiB, over the budget's "
+	    "%llu MiB less half the headroom: planning now",
+	    (unsigned long long)(used >> 20), (unsigned long long)(a->budget >> 20));
+	start_round(a, now);
+	return true;
+}
+
 /* A page the last plan would now promote: do not wait for the timer. */
 static void
 early_round(struct agent *a)
@@ -982,8 +1023,9 @@ on_tick(void *arg, int fd)
 		a->rate_ns = now;
 		a->rate_samples = a->sampler.stats.samples;
 	}
-	if (!shock_round(a) && policy_round_due(&a->cfg, a->round_ns, now,
-	    table_slots(a), a->view.quick, 0))
+	if (!shock_round(a) && !budget_round(a, now) &&
+	    policy_round_due(&a->cfg, a->round_ns, now, table_slots(a),
+	    a->view.quick, 0))
 		start_round(a, now);
 	return true;
 }

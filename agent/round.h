@@ -71,4 +71,12 @@ struct round {
 /* Run one round on r (a worker_fn).  Never fails: errors are in r->err. */
 void round_run(void *r);
 
+/*
+ * The fast nodes' usage, as a round measures it first: the migrator's
+ * own count where it keeps one (the sim backend), else the nodes'
+ * meminfo, refreshed in t.  0 or -errno.  The loop's budget watch reads
+ * it too, between rounds, with its own topology.
+ */
+int round_fast_used(const struct migrator *m, struct topo *t, uint64_t *used);
+
 #endif

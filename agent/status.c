@@ -170,6 +170,7 @@ status_format(const struct agent *a, char *buf, size_t len)
 	    (unsigned long long)ms->err_perm, (unsigned long long)ms->err_other);
 	ju(&j, "ticks", a->ctr.ticks);
 	ju(&j, "over_budget_ticks", a->ctr.over_budget_ticks);
+	ju(&j, "budget_rounds", a->ctr.budget_rounds);
 	ju(&j, "early_rounds", a->ctr.early_rounds);
 	ju(&j, "rounds_cancelled", a->ctr.rounds_cancelled);
 	ju(&j, "rounds_cut", a->ctr.rounds_cut);

@@ -390,6 +390,9 @@ static const struct metric agent_metrics[] = {
 	    "Policy rounds run."),
 	COUNTER("vtier_agent_early_rounds_total", "early_rounds",
 	    "Policy rounds samples started before the timer."),
+	COUNTER("vtier_agent_budget_rounds_total", "budget_rounds",
+	    "Policy rounds started between rounds by fast-node usage over "
+	    "the budget."),
 	COUNTER("vtier_agent_rounds_cancelled_total", "rounds_cancelled",
 	    "Policy rounds ended early for a stop or a new budget."),
 	COUNTER("vtier_agent_sampler_pauses_total", "sampler_pauses",
@@ -734,9 +737,11 @@ print_status(const struct doc *d)
 	    get(d, "migration_errors.acces"), get(d, "migration_errors.srch"),
 	    get(d, "migration_errors.perm"), get(d, "migration_errors.other"));
 	printf("  managed processes  %s\n", get(d, "managed_processes"));
-	printf("  policy rounds      %s (%s started over budget, %s early, "
-	    "%s cancelled, %s cut), last %s ms, longest %s ms\n",
+	printf("  policy rounds      %s (%s started over budget, %s of them "
+	    "by the budget watch, %s early, %s cancelled, %s cut), last %s ms, "
+	    "longest %s ms\n",
 	    get(d, "ticks"), get(d, "over_budget_ticks"),
+	    get(d, "budget_rounds"),
 	    get(d, "early_rounds"), get(d, "rounds_cancelled"),
 	    get(d, "rounds_cut"), get(d, "round_last_ms"),
 	    get(d, "round_max_ms"));

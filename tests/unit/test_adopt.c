@@ -252,6 +252,7 @@ test_child(void)
 	/* a page sampled already keeps its count */
 	ASSERT_TRUE(heat_record(h, (uint32_t)pid, l.anon + 5 * PG, false, 0) != NULL);
 	ASSERT_EQ(adopt_create(&a, "/proc", procs, thp, 256, now + SEC), 0);
+	adopt_wake(a);		/* woken: still not before its time */
 	ASSERT_EQ(adopt_step(a, h, 1, now), 0);		/* not yet */
 	ASSERT_EQ_U(adopt_stats(a)->walked, 0);
 	ASSERT_TRUE(!adopt_settled(a));		/* it has not looked */
@@ -307,6 +308,18 @@ test_child(void)
 	run_pass(a, h, &now, 256, NULL);
 	ASSERT_EQ_U(adopt_stats(a)->adopted, sum);
 	ASSERT_TRUE(adopt_settled(a));		/* found nothing more */
+	n = (size_t)adopt_stats(a)->walked;
+	now += ADOPT_IDLE_NS - 2 * SEC;
+	ASSERT_EQ(adopt_step(a, h, 1, now), 0);
+	ASSERT_EQ_U(adopt_stats(a)->walked, n);
+
+	/* woken (the fast nodes went over the budget): a pass at once */
+	adopt_wake(a);
+	ASSERT_EQ(adopt_step(a, h, 1, now), 0);
+	ASSERT_TRUE(adopt_stats(a)->walked > n);
+	run_pass(a, h, &now, 256, NULL);
+	ASSERT_EQ_U(adopt_stats(a)->adopted, sum);
+	ASSERT_TRUE(adopt_settled(a));
 	n = (size_t)adopt_stats(a)->walked;
 	now += ADOPT_IDLE_NS - 2 * SEC;
 	ASSERT_EQ(adopt_step(a, h, 1, now), 0);

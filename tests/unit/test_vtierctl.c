@@ -84,7 +84,7 @@ test_tables(void)
 	all[n++] = &shim_connected_vms;
 	for (size_t i = 0; i < ARRAY_SIZE(shim_vm_metrics); i++)
 		all[n++] = &shim_vm_metrics[i];
-	ASSERT_EQ(n, 34 + 2 + 9);
+	ASSERT_EQ(n, 35 + 2 + 9);
 	for (size_t i = 0; i < n; i++) {
 		check_row(all[i], &bad);
 		ASSERT_EQ(bad, 0);
