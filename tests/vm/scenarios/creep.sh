@@ -8,7 +8,7 @@
 # last idle one; 3.5-5.4 s with it, about as long as the process takes
 # to touch its pages here), and the hot set at least 50% on fast in
 # every tierload progress line from the creep on (0% for 8 s before,
-# 99.4% or more with it).  Prints how long
+# 94.1% or more with it).  Prints how long
 # node 0 stayed over and the rounds the budget watch started
 # (budget_rounds: a round usually finds it first).  Then the usual
 # checks: data intact, the hot set on fast at the end.
