@@ -5,10 +5,11 @@
 # back within the budget by demoting those pages, which only adoption
 # finds, not the hot set: node 0 over for at most 8 s (read every 0.1 s;
 # 9.8-9.9 s before adoption was woken by it, the pass 10 s after the
-# last idle one; 3.5-5.4 s with it, about as long as the process takes
-# to touch its pages here), and the hot set at least 50% on fast in
-# every tierload progress line from the creep on (0% for 8 s before,
-# 94.1% or more with it).  Prints how long
+# last idle one; with it 1.8 s on an idle host, 5.5 s beside a busy
+# core, 3.5-5.4 s beside a sanitized make check, about as long as the
+# process takes to touch its pages here), and the hot set at least 50%
+# on fast in every tierload progress line from the creep on (0% for 8 s
+# before, 93.9% or more with it).  Prints how long
 # node 0 stayed over and the rounds the budget watch started
 # (budget_rounds: a round usually finds it first).  Then the usual
 # checks: data intact, the hot set on fast at the end.
