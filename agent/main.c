@@ -239,9 +239,8 @@ shock_round(struct agent *a)
  * interval) with no round running the loop reads the usage as a round
  * does (round_fast_used: a meminfo read per node, about 10 us) and, over
  * the mark where a round demotes by force (the budget less half the
- * headroom, policy_params_for_round), plans at once.  The round it
- * starts also wakes adoption (round.c), which finds the pages that
- * came.  Not
+ * headroom, policy_demote_mark), plans at once.  The round it starts
+ * also wakes adoption (round.c), which finds the pages that came.  Not
  * while the last plan was over budget already: its rounds come at the
  * quick pace (policy_pace_quick), and a budget that cannot be met must
  * not start a round at every tick.  Counted in budget_rounds.
@@ -251,15 +250,13 @@ shock_round(struct agent *a)
 static bool
 budget_round(struct agent *a, uint64_t now)
 {
-	uint64_t used, headroom, mark;
+	uint64_t used;
 
 	if (round_busy(a) || a->plan.over_budget ||
 	    a->tick % BUDGET_WATCH_TICKS != 0 ||
-	    round_fast_used(a->mig, &a->topo, &used) < 0)
-		return false;
-	headroom = headroom_bytes(&a->headroom, &a->cfg, a->budget, now);
-	mark = a->budget - MIN(a->budget, headroom / 2);
-	if (used <= mark)
+	    round_fast_used(a->mig, &a->topo, &used) < 0 ||
+	    used <= policy_demote_mark(a->budget, headroom_bytes(&a->headroom,
+	    &a->cfg, a->budget, now)))
 		return false;
 	a->ctr.budget_rounds++;
 	log_debug("round: the fast nodes hold %llu MiB, over the budget's "

@@ -1378,7 +1378,7 @@ policy_params_for_round(struct policy_params *pp,
     uint64_t tokens)
 {
 	memset(pp, 0, sizeof(*pp));
-	pp->budget = budget - MIN(budget, headroom / 2);
+	pp->budget = policy_demote_mark(budget, headroom);
 	pp->headroom = headroom - headroom / 2;
 	pp->fast_used = fast_used;
 	pp->fast_mask = fast_mask;
@@ -1478,6 +1478,12 @@ bool
 policy_pace_quick(const struct plan *p)
 {
 	return p->moving || p->over_budget;
+}
+
+uint64_t
+policy_demote_mark(uint64_t budget, uint64_t headroom)
+{
+	return budget - MIN(budget, headroom / 2);
 }
 
 int64_t

@@ -200,6 +200,13 @@ uint32_t policy_pay_samples(const struct agent_config *cfg, uint64_t npages);
 int64_t policy_room(uint64_t budget, uint64_t headroom, uint64_t fast_used);
 
 /*
+ * The fast usage above which a round demotes by force: budget -
+ * headroom/2 (policy_params_for_round's pp->budget).  The loop's budget
+ * watch and the round's adoption wake test against it too.
+ */
+uint64_t policy_demote_mark(uint64_t budget, uint64_t headroom);
+
+/*
  * The heat clock (cooling = auto): counts halve every
  * POLICY_COOLING_SAMPLES samples per 4 KiB page of the budget, not on a
  * wall clock.  How many samples it takes to tell a page in the hot set

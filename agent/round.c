@@ -82,7 +82,7 @@ round_run(void *arg)
 		 * the hot set off it for 8 s, until the pass 10 s after the
 		 * last idle one (tests/vm/scenarios/creep.sh).
 		 */
-		if (used > r->budget - MIN(r->budget, r->headroom / 2) &&
+		if (used > policy_demote_mark(r->budget, r->headroom) &&
 		    !r->plan->over_budget)
 			adopt_wake(r->adopt);
 		adopt_set_cancel(r->adopt, r->cancel);
